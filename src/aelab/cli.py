@@ -1,0 +1,44 @@
+"""The ``aelab`` command. Each verb lives in its own module and is imported only when used,
+so that ``aelab make-labs --check`` does not pay for importing torch.
+
+Every verb module exposes ``main(argv: list[str]) -> int``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: verb -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "make-labs": ("aelab.notebooks", "write labs/ from solutions/ (--check: fail if labs/ is stale)"),
+    "grade": ("aelab.grade", "grade student notebooks against a solution, each in its own sandbox"),
+    "summary": ("aelab.models", "print a model's per-part parameter table, like DeepFaceLab's summary.txt"),
+    "bench": ("aelab.bench", "print the kit's speed figures (faces/s, training step, FLOP ratio)"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: aelab <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run 'aelab <command> --help' for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"aelab: unknown command {name!r}; known commands: {', '.join(COMMANDS)}\n", file=sys.stderr)
+        print(_usage(), file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
