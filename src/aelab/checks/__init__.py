@@ -1,0 +1,212 @@
+"""The checks a student calls after each exercise, split in two halves so grading can cross a trust
+boundary.
+
+A :class:`Check` has
+
+- ``probe(*args)``: runs where the student's code lives (their kernel). It calls the student's
+  function or model on fixed inputs and returns **evidence**: plain data only (None, bool, int,
+  float, str, and lists / dicts of these), which ``json.dumps`` accepts and ``json.loads`` gives back
+  without running any code.
+- ``judge(evidence)``: runs in the grader's own process. A pure function of the evidence that
+  recomputes the reference itself; it never trusts a "passed" flag sent by the student's side.
+
+Calling a check, as a student does (``check_ssim(my_ssim)``), runs both, prints the feedback and
+raises :class:`CheckFailed` when the check fails, so that "Run all" stops at the first exercise
+that needs work. Messages are specific ("your DSSIM is 0.31 on identical images; expected 0"),
+stable across machines (rounded numbers) and never reveal the solution.
+
+Each lab's checks live in their own module (``aelab.checks.lab01`` ...; ``aelab.checks.demo`` is
+the worked example to copy); :data:`REGISTRY` maps every check's name to it, and
+:func:`load_checks` imports every such module, so the grader and ``aelab make-labs`` can find the
+checks that a solution's grade cells call.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["Check", "CheckFailed", "Feedback", "REGISTRY", "check", "floats", "load_checks", "plain"]
+
+
+class CheckFailed(AssertionError):
+    """Raised when a student's answer does not pass its check; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict of one check: which check, passed or not, and a message the student can act on."""
+
+    check: str
+    passed: bool
+    message: str
+
+    def __str__(self) -> str:
+        mark = "PASSED" if self.passed else "NOT YET"
+        return f"[{mark}] {self.check}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "passed": self.passed, "message": self.message}
+
+
+#: Every check by name; filled by :func:`check` as the lab modules are imported (see :func:`load_checks`).
+REGISTRY: dict[str, "Check"] = {}
+
+#: How much of a student's exception message the evidence keeps.
+_DETAIL_CHARS = 500
+
+
+def _describe(exc: BaseException) -> str:
+    """The start of an exception's message, even when its ``__str__`` itself fails."""
+    try:
+        return str(exc)[:_DETAIL_CHARS]
+    except Exception:
+        return f"<{type(exc).__name__} whose message cannot be shown>"
+
+
+class Check:
+    """One exercise's check: ``probe`` (untrusted side) and ``judge`` (trusted side).
+
+    Use the :func:`check` decorator rather than building these by hand.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        probe: Callable[..., Any],
+        judge: Callable[[Any], tuple[bool, str]],
+        doc: str | None = None,
+    ) -> None:
+        self.name = name
+        self._probe = probe
+        self._judge = judge
+        self.__doc__ = doc or probe.__doc__
+        self.__name__ = name
+
+    def probe(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the student's code on the check's fixed inputs; return plain-data evidence.
+
+        A student's exception does not escape: it becomes evidence ``{"error": ..., "detail": ...}``
+        so the judge can say which exercise raised what (an unfinished exercise raises
+        ``NotImplementedError`` naming itself). So does an answer that cannot be made plain data.
+        """
+        try:
+            return plain(self._probe(*args, **kwargs))
+        except Exception as exc:  # the student's code may raise anything; report it, do not crash
+            kind = "NotImplementedError" if isinstance(exc, NotImplementedError) else type(exc).__name__
+            return {"error": kind, "detail": _describe(exc)}
+
+    def judge(self, evidence: Any) -> Feedback:
+        """Judge plain-data evidence; never raises, whatever the evidence holds."""
+        try:
+            if isinstance(evidence, dict) and "error" in evidence:
+                detail = str(evidence.get("detail", ""))[:_DETAIL_CHARS]
+                if evidence["error"] == "NotImplementedError":
+                    return Feedback(self.name, False, f"this exercise is not done yet: NotImplementedError: {detail}")
+                return Feedback(self.name, False, f"your code raised {evidence['error']}: {detail}")
+            passed, message = self._judge(evidence)
+            return Feedback(self.name, bool(passed), str(message))
+        except Exception as exc:  # malformed evidence (e.g. a tampered kernel) fails, never crashes
+            return Feedback(
+                self.name, False, f"the answer could not be checked ({type(exc).__name__}: {_describe(exc)})."
+            )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        """What a student runs: probe, judge, print the feedback; raise :class:`CheckFailed` if it fails.
+
+        Returns None, so that a check cell shows the printed feedback only once.
+        """
+        feedback = self.judge(json.loads(json.dumps(self.probe(*args, **kwargs))))
+        print(feedback)
+        if not feedback.passed:
+            raise CheckFailed(str(feedback))
+
+    def __repr__(self) -> str:
+        return f"<check {self.name}>"
+
+
+def check(judge: Callable[[Any], tuple[bool, str]]) -> Callable[[Callable[..., Any]], Check]:
+    """Decorator: turn a probe function into a registered :class:`Check` judged by ``judge``.
+
+    ``judge(evidence) -> (passed, message)``. The check takes the probe function's name::
+
+        def _judge_ssim(evidence): ...
+
+        @check(_judge_ssim)
+        def check_ssim(fn):
+            \"\"\"Your ssim(x, y) against the reference on fixed image pairs.\"\"\"
+            return [float(fn(x, y)) for x, y in _pairs()]
+    """
+
+    def wrap(probe: Callable[..., Any]) -> Check:
+        name = probe.__name__
+        known = REGISTRY.get(name)
+        if known is not None and _origin(known._probe) != _origin(probe):
+            raise ValueError(
+                f"a check named {name!r} is already registered by {'.'.join(_origin(known._probe))}; "
+                "give this one another name"
+            )
+        REGISTRY[name] = Check(name, probe, judge)  # the same origin again is a module reload
+        return REGISTRY[name]
+
+    return wrap
+
+
+def _origin(fn: Callable[..., Any]) -> tuple[str, str]:
+    """Where a function was defined: (module, qualified name)."""
+    return (fn.__module__, fn.__qualname__)
+
+
+def load_checks() -> dict[str, Check]:
+    """Import every lab's check module (each submodule of ``aelab.checks``); return :data:`REGISTRY`.
+
+    The lab modules import torch, so this takes a second or two the first time.
+    """
+    for module in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+        importlib.import_module(module.name)
+    return REGISTRY
+
+
+def plain(value: Any) -> Any:
+    """Convert evidence to plain data: numbers, strings, bools, None, lists and string-keyed dicts.
+
+    Tensors and arrays become nested lists; NaN and infinities become the strings "nan", "inf",
+    "-inf" (JSON has no such numbers). Anything else is refused with a TypeError.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(float(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars, torch tensors
+    if callable(tolist):
+        detach = getattr(value, "detach", None)
+        return plain((detach().cpu() if callable(detach) else value).tolist())
+    raise TypeError(f"evidence must be plain data (numbers, strings, lists, dicts), got {type(value).__name__}")
+
+
+def floats(value: Any) -> Any:
+    """Read numbers back from evidence, the inverse of :func:`plain` for numeric data.
+
+    A number, or nested lists of numbers, in; the same structure with Python floats out, where the
+    strings "nan", "inf" and "-inf" (as :func:`plain` writes them) become those floats. Anything else
+    (bools, other strings, dicts) raises TypeError, which :meth:`Check.judge` reports as a failed check.
+    """
+    if isinstance(value, list):
+        return [floats(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    raise TypeError(f"expected numbers in the evidence, got {type(value).__name__} {str(value)[:40]!r}")

@@ -1,0 +1,263 @@
+"""The trusted half of grading a notebook: what runs in the student's kernel, and in which order.
+
+The grader never runs a submission as the student saved it. It reads the *solution* (trusted) and
+builds the cells to run from it:
+
+- the solution's locked cells (instructions, set-up, the grade cells with their hidden tests), in
+  the solution's order;
+- in place of each answer cell (nbgrader ``solution: true``), the student's cell with the same
+  ``grade_id``; cells the student added, deleted or moved do not matter, a missing answer scores 0;
+- every grade cell rewritten so that each call to a registered check (``check_mean(mean)``) becomes
+  ``__aelab_probe__(index, "check_mean", mean)``: the check's *probe* runs in the kernel and sends its
+  plain-data evidence out; the verdict (``Check.judge``) is made later, in the grader's process.
+
+Nothing here runs student code: notebooks are read as JSON (never with pickle) and only their cell
+sources and nbgrader metadata are used; stored outputs are ignored.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aelab.checks import Check
+
+__all__ = ["EVIDENCE_MIME", "Lab", "NotANotebook", "Plan", "Probe", "SolutionError", "Step", "read_notebook"]
+
+#: The display-data MIME type that carries a probe's evidence out of the kernel.
+EVIDENCE_MIME = "text/x-aelab-evidence"
+#: The name under which the probe helper lives in the student's kernel.
+PROBE_HELPER = "__aelab_probe__"
+#: The biggest notebook file read (bytes); stored outputs make notebooks big, student code does not.
+MAX_NOTEBOOK_BYTES = 100 * 2**20
+
+#: The first cell run in every kernel: capture each check's probe and the means to publish evidence
+#: before any student code runs, so that later patching of ``aelab.checks`` does not reach them.
+PREAMBLE = f'''\
+def _aelab_install():
+    import json
+    from IPython.display import publish_display_data
+    from aelab.checks import load_checks
+
+    probes = {{name: check.probe for name, check in load_checks().items()}}
+    dumps, publish = json.dumps, publish_display_data
+
+    def probe(index, name, *args, **kwargs):
+        evidence = probes[name](*args, **kwargs)
+        try:
+            text = dumps(evidence, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            text = dumps({{"error": type(exc).__name__, "detail": str(exc)[:500]}})
+        publish({{{EVIDENCE_MIME!r}: text}}, metadata={{"aelab-probe": index}})
+
+    return probe
+
+
+{PROBE_HELPER} = _aelab_install()
+del _aelab_install
+'''
+
+
+class NotANotebook(ValueError):
+    """The file is not a Jupyter notebook (not JSON, not nbformat 4, or too big to be one)."""
+
+
+class SolutionError(ValueError):
+    """The solution notebook cannot be graded from (an instructor's problem, not a student's)."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One call to a registered check inside a grade cell of the solution.
+
+    ``points`` is this call's share of its grade cell's points (the cell's points split equally
+    between the checks it calls); ``exercise`` is the answer cell it checks (the last answer cell
+    before the grade cell), or None for a check before any answer cell.
+    """
+
+    index: int
+    check: str
+    grade_id: str
+    exercise: str | None
+    points: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell to run in the student's kernel; ``answer`` is the grade_id of a student's answer cell."""
+
+    label: str
+    source: str
+    answer: str | None = None
+    probes: tuple[int, ...] = ()
+
+
+@dataclass
+class Plan:
+    """What to run for one submission, and what is already known about it before running."""
+
+    steps: list[Step]
+    probes: list[Probe]
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """Read a notebook file as plain JSON and check that it has nbformat 4's shape.
+
+    Raises :class:`NotANotebook` saying what is wrong (unreadable, too big, not JSON, no cells, ...).
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            raise NotANotebook(
+                f"the file is {size / 2**20:.0f} MiB, more than {MAX_NOTEBOOK_BYTES // 2**20} MiB: "
+                "clear its outputs (Kernel > Restart Kernel and Clear Outputs) and save it again."
+            )
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise NotANotebook(f"the file cannot be read ({exc.strerror or exc}).") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotANotebook(f"the file is not JSON, so not a Jupyter notebook ({exc}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotANotebook("the file is JSON but not a Jupyter notebook (it has no list of cells).")
+    if data.get("nbformat") != 4:
+        raise NotANotebook(f"the notebook has nbformat {data.get('nbformat')!r}; save it from Jupyter (nbformat 4).")
+    for number, cell in enumerate(data["cells"], 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise NotANotebook(f"cell {number} of the notebook is not a code, markdown or raw cell.")
+        if not isinstance(_source(cell), str):
+            raise NotANotebook(f"cell {number} of the notebook has no text source.")
+    return data
+
+
+def _source(cell: dict[str, Any]) -> Any:
+    """A cell's source as one string (nbformat allows a list of lines), or None if it is neither."""
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def _nbgrader(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's nbgrader metadata, or an empty dict."""
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _answer_id(cell: dict[str, Any]) -> str | None:
+    """The grade_id of an answer cell (nbgrader ``solution: true``), else None."""
+    meta = _nbgrader(cell)
+    grade_id = meta.get("grade_id")
+    return grade_id if meta.get("solution") is True and isinstance(grade_id, str) else None
+
+
+class _ProbeCalls(ast.NodeTransformer):
+    """Rewrite calls to registered checks into calls to the kernel's probe helper."""
+
+    def __init__(self, checks: dict[str, Check], first_index: int) -> None:
+        self.checks = checks
+        self.found: list[tuple[int, str]] = []
+        self.next_index = first_index
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if name not in self.checks:
+            return node
+        self.found.append((self.next_index, name))
+        self.next_index += 1
+        head = [ast.Constant(self.found[-1][0]), ast.Constant(name)]
+        return ast.Call(func=ast.Name(PROBE_HELPER, ast.Load()), args=head + node.args, keywords=node.keywords)
+
+
+class Lab:
+    """A solution notebook, read once, from which each submission's :class:`Plan` is built."""
+
+    def __init__(self, path: Path, checks: dict[str, Check]) -> None:
+        """Read the solution at ``path``; ``checks`` is the registry of checks its grade cells call.
+
+        Raises :class:`SolutionError` when the solution has no answer cells, a grade cell calls no
+        registered check, or a grade cell is not valid Python.
+        """
+        try:
+            notebook = read_notebook(path)
+        except NotANotebook as exc:
+            raise SolutionError(f"the solution {path} cannot be read: {exc}") from None
+        self.path = path
+        self.cells: list[dict[str, Any]] = notebook["cells"]
+        self.setup_steps: list[Step | str] = []  # a str is the grade_id of an answer cell to fill in
+        self.probes: list[Probe] = []
+        exercise: str | None = None
+        for number, cell in enumerate(self.cells, 1):
+            meta, source = _nbgrader(cell), _source(cell)
+            if cell.get("cell_type") != "code":
+                continue
+            if _answer_id(cell) is not None:
+                exercise = _answer_id(cell)
+                self.setup_steps.append(exercise)
+            elif meta.get("grade") is True:
+                self.setup_steps.append(self._grade_step(number, meta, source, exercise, checks))
+            else:
+                self.setup_steps.append(Step(f"cell {number}", source))
+        self.answer_ids = [s for s in self.setup_steps if isinstance(s, str)]
+        if not self.answer_ids:
+            raise SolutionError(
+                f"the solution {path} has no answer cells (code cells whose nbgrader metadata says "
+                "solution: true); is it a solution notebook of this kit?"
+            )
+        self.max_score = sum(probe.points for probe in self.probes)
+
+    def _grade_step(
+        self, number: int, meta: dict[str, Any], source: str, exercise: str | None, checks: dict[str, Check]
+    ) -> Step:
+        """The rewritten grade cell ``number``: its check calls become probe calls."""
+        grade_id = str(meta.get("grade_id", f"cell {number}"))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise SolutionError(f"grade cell {grade_id!r} of {self.path} is not valid Python: {exc}") from None
+        rewriter = _ProbeCalls(checks, len(self.probes))
+        tree = ast.fix_missing_locations(rewriter.visit(tree))
+        if not rewriter.found:
+            raise SolutionError(
+                f"grade cell {grade_id!r} of {self.path} calls no registered check, so it cannot be graded "
+                f"safely; call one of aelab.checks.REGISTRY there (known: {', '.join(sorted(checks)) or 'none'})."
+            )
+        try:
+            points = float(meta.get("points", 0))
+        except (TypeError, ValueError):
+            raise SolutionError(f"grade cell {grade_id!r} of {self.path} has points {meta.get('points')!r}; give a number.") from None
+        share = points / len(rewriter.found)
+        self.probes += [Probe(index, name, grade_id, exercise, share) for index, name in rewriter.found]
+        return Step(f"check {grade_id!r}", ast.unparse(tree), probes=tuple(index for index, _ in rewriter.found))
+
+    def plan(self, submission: dict[str, Any]) -> Plan:
+        """The cells to run for a submission (as read by :func:`read_notebook`), with what is missing."""
+        answers: dict[str, str] = {}
+        notes: list[str] = []
+        for cell in submission["cells"]:
+            grade_id = _answer_id(cell)
+            if grade_id is None or grade_id not in self.answer_ids:
+                continue
+            if grade_id in answers:
+                notes.append(f"answer cell {grade_id!r} appears more than once; the first one was graded.")
+                continue
+            answers[grade_id] = _source(cell)
+        steps = [Step("grader set-up", PREAMBLE)]
+        for step in self.setup_steps:
+            if isinstance(step, Step):
+                steps.append(step)
+            elif step in answers:
+                steps.append(Step(f"answer {step!r}", answers[step], answer=step))
+        missing = [grade_id for grade_id in self.answer_ids if grade_id not in answers]
+        return Plan(steps, self.probes, missing, notes)
+
+    def foreign_ids(self, submission: dict[str, Any]) -> list[str]:
+        """The answer grade_ids of a submission that this lab does not have (to name another lab)."""
+        return [g for g in map(_answer_id, submission["cells"]) if g is not None and g not in self.answer_ids]

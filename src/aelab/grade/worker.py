@@ -1,0 +1,124 @@
+"""The worker: runs one submission's cells in its own kernel, inside the sandbox.
+
+Started by the grader as ``python -m aelab.grade.worker`` (see :func:`aelab.grade.sandbox.run_worker`),
+it reads its configuration (the cells to run, the sandbox, the limits) as JSON on stdin, enters the
+sandbox, starts a kernel with nbclient and runs every cell, each even after another one failed. It
+keeps no output: only each cell's exception (name and the start of its message) and the evidence
+that the probes publish. It reports as JSON lines on a private copy of its stdout, which the
+kernel does not inherit (the kernel's own stdout and stderr go to /dev/null):
+
+- ``{"event": "step", "index": i, "error": [name, message] | null, "evidence": [[probe, text | null], ...]}``
+- ``{"event": "end", "status": "ok" | "timeout" | "kernel-died" | "sandbox-error", "detail": "..."}``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from typing import IO, Any
+
+from aelab.grade.plan import EVIDENCE_MIME
+from aelab.grade.sandbox import Limits, SandboxError, enter
+
+#: The most of an exception's message kept, and the biggest evidence text accepted (characters).
+MAX_ERROR_CHARS = 1000
+MAX_EVIDENCE_CHARS = 8 * 2**20
+
+
+class _Events:
+    """The worker's report channel: one JSON object per line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.stream.write(json.dumps({"event": event, **fields}) + "\n")
+        self.stream.flush()
+
+
+def _silence_standard_streams() -> None:
+    """Point fds 0, 1 and 2 at /dev/null, so the kernel (which inherits them) cannot write events."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Events) -> None:
+    """Start a kernel and run ``steps`` in it, reporting each; stop at the time limit or a dead kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
+
+    class Client(NotebookClient):  # type: ignore[misc]
+        """An nbclient that keeps no outputs: only the cell's exception and the probes' evidence."""
+
+        error: list[str] | None = None
+        evidence: list[list[Any]] = []
+
+        def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> None:
+            kind, content = msg.get("msg_type"), msg.get("content") or {}
+            if kind == "status" and content.get("execution_state") == "idle":
+                raise CellExecutionComplete()
+            if kind == "error":
+                self.error = [str(content.get("ename"))[:200], str(content.get("evalue"))[:MAX_ERROR_CHARS]]
+            elif kind == "display_data" and EVIDENCE_MIME in (content.get("data") or {}):
+                text = content["data"][EVIDENCE_MIME]
+                probe = (content.get("metadata") or {}).get("aelab-probe")
+                fits = isinstance(text, str) and len(text) <= MAX_EVIDENCE_CHARS
+                self.evidence.append([probe, text if fits else None])
+            return None
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(step["source"]) for step in steps])
+    client = Client(
+        notebook,
+        kernel_name="python3",
+        allow_errors=True,
+        startup_timeout=int(limits.startup),
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": workdir}},
+    )
+    try:
+        with client.setup_kernel():
+            deadline = time.monotonic() + limits.timeout
+            for index, cell in enumerate(notebook.cells):
+                client.error, client.evidence = None, []
+                client.timeout = math.ceil(deadline - time.monotonic())
+                try:
+                    if client.timeout <= 0:
+                        raise CellTimeoutError("no time left")
+                    client.execute_cell(cell, index, store_history=False)
+                except CellTimeoutError:
+                    events.emit("end", status="timeout", detail=f"stopped in {steps[index]['label']}")
+                    return
+                except DeadKernelError:
+                    events.emit("end", status="kernel-died", detail=f"the kernel died in {steps[index]['label']}")
+                    return
+                events.emit("step", index=index, error=client.error, evidence=client.evidence)
+            events.emit("end", status="ok", detail="")
+    except RuntimeError as exc:  # the kernel did not start or died while starting
+        events.emit("end", status="kernel-died", detail=f"the kernel did not start: {str(exc)[:MAX_ERROR_CHARS]}")
+
+
+def main() -> int:
+    """Read the configuration on stdin, enter the sandbox, run the cells; report on stdout."""
+    events = _Events(os.fdopen(os.dup(1), "w", encoding="utf-8"))  # os.dup: not inherited by the kernel
+    config = json.loads(sys.stdin.buffer.read())
+    try:
+        workdir = enter(config["sandbox"])
+    except (SandboxError, OSError) as exc:
+        events.emit("end", status="sandbox-error", detail=str(exc))
+        return 0
+    _silence_standard_streams()
+    try:
+        _run(config["steps"], Limits(**config["sandbox"]["limits"]), str(workdir), events)
+    except Exception as exc:  # a worker failure must reach the grader, whose stderr copy is gone
+        events.emit("end", status="sandbox-error", detail=f"the worker failed: {type(exc).__name__}: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,394 @@
+"""Solutions -> labs: write the student notebooks (labs/) from the instructor's (solutions/), and lint them.
+
+``aelab make-labs [--solutions DIR] [--labs DIR] [--check]`` turns every ``solutions/*.ipynb`` into
+``labs/<same name>``; ``--check`` writes nothing and fails when labs/ is stale.
+
+The conventions a solution notebook follows (nbgrader's, so instructors who use nbgrader can take
+the notebooks as they are):
+
+- A **solution cell** has cell metadata ``nbgrader: {grade_id, solution: true, grade: false,
+  locked: false}``. Each region between the lines ``### BEGIN SOLUTION`` and ``### END SOLUTION``
+  becomes, at the indentation of the BEGIN line, ``# YOUR CODE HERE`` and
+  ``raise NotImplementedError("Exercise <label>: <hint>")``; in a markdown cell it becomes
+  ``YOUR ANSWER HERE``. A solution cell without markers is replaced whole. ``<label>`` is the cell's
+  ``aelab: {exercise: "1.2 DSSIM"}`` metadata, else its grade_id; ``<hint>`` is ``aelab: {hint:
+  ...}``, else "replace this line with your code".
+- A **check cell** has ``nbgrader: {grade_id, points, solution: false, grade: true, locked: true}``
+  and calls at least one check registered in :data:`aelab.checks.REGISTRY`. Lines between
+  ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (check cells only) are removed from labs.
+- A **written answer** (graded by hand) has ``solution: true`` and ``grade: true`` and points.
+- grade_ids are unique within a notebook and use letters, digits, ``.``, ``_`` and ``-``.
+
+Labs have outputs and execution counts cleared, cell metadata kept (timings dropped), the kernel
+metadata normalised and cell ids taken from the solution, so that regenerating is byte-stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import nbformat
+from nbformat import NotebookNode
+
+__all__ = ["Exercise", "NotebookError", "lab_text", "lint", "main", "make_lab", "read_notebook"]
+
+#: The marker lines, each naming its region's kind and whether it opens or closes it.
+_MARKERS: dict[str, tuple[str, bool]] = {
+    "### BEGIN SOLUTION": ("SOLUTION", True),
+    "### END SOLUTION": ("SOLUTION", False),
+    "### BEGIN HIDDEN TESTS": ("HIDDEN TESTS", True),
+    "### END HIDDEN TESTS": ("HIDDEN TESTS", False),
+}
+#: A line holding one of these is meant as a marker and must be exactly one (else it could leak a solution).
+_MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+_GRADE_ID = re.compile(r"[A-Za-z0-9_.-]+")
+_AELAB_KEYS = ("exercise", "hint")
+_DEFAULT_HINT = "replace this line with your code"
+_TEXT_STUB = "YOUR ANSWER HERE"
+#: Cell metadata that records when a cell last ran: dropped from labs, like outputs.
+_VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
+#: Notebook metadata that labs keep; the rest (widget state, editor settings) is dropped.
+_KEPT_NOTEBOOK_METADATA = ("aelab", "authors", "title")
+_KERNEL_METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+}
+
+
+class NotebookError(ValueError):
+    """A solution notebook breaks the conventions; ``problems`` names the notebook and cell of each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded or answered cell of a solution notebook, as :func:`lint` reports it.
+
+    ``kind`` is "solution" (code the student writes, judged by check cells), "grade" (a check
+    cell), or "answer" (a written answer graded by hand). ``checks`` names the registered checks a
+    check cell calls, hidden tests included; ``points`` is None for solution cells.
+    """
+
+    grade_id: str
+    kind: str
+    points: float | None
+    checks: tuple[str, ...]
+    cell: int
+    label: str
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """A cell's validated metadata: nbgrader's flags, grade_id and points; the exercise's label and hint."""
+
+    solution: bool
+    grade: bool
+    grade_id: str | None = None
+    points: float | None = None
+    label: str | None = None
+    hint: str = _DEFAULT_HINT
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Lines ``begin``..``end`` (inclusive, 0-based) of a cell, between markers of ``kind``."""
+
+    kind: str
+    begin: int
+    end: int
+    indent: str
+
+
+def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
+    """Read and validate an nbformat 4 notebook; cells without an id get ``cell-<index>``.
+
+    Raises :class:`NotebookError` naming the file when it is not JSON, not nbformat 4, or invalid.
+    """
+    path = Path(path)
+    fix = "open and save it with Jupyter, or restore it from git"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotebookError([f"{path}: not a notebook, it is not UTF-8 JSON ({exc}); {fix}."]) from None
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        version = raw.get("nbformat") if isinstance(raw, dict) else type(raw).__name__
+        raise NotebookError([f"{path}: not an nbformat 4 notebook (nbformat is {version!r}); {fix}."])
+    cells = raw.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+        raise NotebookError([f"{path}: not a valid notebook (its 'cells' is not a list of cells); {fix}."])
+    nb = nbformat.v4.to_notebook(raw)  # joins sources stored as lists of lines
+    nb.nbformat_minor = max(5, nb.get("nbformat_minor", 0))  # cell ids exist from 4.5 on
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        cell.setdefault("id", f"cell-{index}")
+        if cell["id"] in seen:
+            raise NotebookError(
+                [f"{path}: cells {seen[cell['id']] + 1} and {index + 1} have the same id {cell['id']!r}; {fix}."]
+            )
+        seen[cell["id"]] = index
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise NotebookError([f"{path}: not a valid nbformat 4 notebook: {exc.message}; {fix}."]) from None
+    return nb
+
+
+def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
+    """The exercises of a solution notebook, in order; raises :class:`NotebookError` listing every problem.
+
+    ``notebook`` is a path or a notebook read with nbformat. Checks the markers (balanced, not
+    nested, each in a cell whose metadata allows it), the nbgrader metadata (grade_ids present,
+    well-formed and unique; points on graded cells) and that each check cell calls a registered
+    check. Importing the check modules (for :data:`aelab.checks.REGISTRY`) happens only when the
+    notebook has check cells.
+    """
+    nb, name = _notebook_and_name(notebook)
+    problems: list[str] = []
+    exercises: list[Exercise] = []
+    first_cell: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        where = _where(name, index, cell)
+        try:
+            meta = _metadata(cell)
+            if meta.grade_id is None:
+                continue
+            kind = "answer" if meta.solution and meta.grade else "solution" if meta.solution else "grade"
+            checks = _called_checks(cell) if kind == "grade" else ()
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if meta.grade_id in first_cell:
+            problems.append(f"{where}: grade_id {meta.grade_id!r} is already used by cell "
+                            f"{first_cell[meta.grade_id] + 1}; give each graded or solution cell its own grade_id.")
+        first_cell.setdefault(meta.grade_id, index)
+        exercises.append(Exercise(meta.grade_id, kind, meta.points, checks, index, meta.label or meta.grade_id))
+    if problems:
+        raise NotebookError(problems)
+    return exercises
+
+
+def make_lab(notebook: str | os.PathLike[str] | NotebookNode) -> NotebookNode:
+    """The student version of a solution notebook (validated first with :func:`lint`)."""
+    nb, _ = _notebook_and_name(notebook)
+    lint(nb)
+    lab = copy.deepcopy(nb)
+    lab.metadata = {key: lab.metadata[key] for key in _KEPT_NOTEBOOK_METADATA if key in lab.metadata}
+    lab.metadata.update(copy.deepcopy(_KERNEL_METADATA))
+    for cell in lab.cells:
+        cell.source = _student_source(cell)
+        for key in _VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return lab
+
+
+def lab_text(path: str | os.PathLike[str]) -> str:
+    """The exact text of the lab generated from the solution at ``path`` (Jupyter's layout)."""
+    text = nbformat.writes(make_lab(path))
+    return text if text.endswith("\n") else text + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """``aelab make-labs``: write labs/ from solutions/, or with ``--check`` report what is stale."""
+    parser = argparse.ArgumentParser(
+        prog="aelab make-labs",
+        description="Write the student notebooks (labs/) from the solution notebooks (solutions/).",
+    )
+    parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks (default: %(default)s)")
+    parser.add_argument("--labs", default="labs", help="folder the labs are written to (default: %(default)s)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if labs/ is not what would be written")
+    args = parser.parse_args(argv)
+    solutions, labs = Path(args.solutions), Path(args.labs)
+    if not solutions.is_dir():
+        print(f"aelab make-labs: no folder {solutions}/; run from the repository root or pass --solutions DIR.",
+              file=sys.stderr)
+        return 2
+    fix = ("`make labs` (or `aelab make-labs`)" if (args.solutions, args.labs) == ("solutions", "labs")
+           else f"`aelab make-labs --solutions {solutions} --labs {labs}`")
+
+    wanted: dict[str, str] = {}
+    problems: list[str] = []
+    for path in sorted(solutions.glob("*.ipynb")):
+        try:
+            wanted[path.name] = lab_text(path)
+        except NotebookError as exc:
+            problems += exc.problems
+    if problems:
+        print("aelab make-labs: fix these solution notebooks first:", *problems, sep="\n  ", file=sys.stderr)
+        return 1
+
+    changes = list(_changes(wanted, solutions, labs))
+    if args.check:
+        if not changes:
+            print(f"{labs}/ is up to date (notebooks: {len(wanted)}).")
+            return 0
+        print(f"{labs}/ is stale:", *(f"{status}: {path} ({why})" for status, path, why in changes), sep="\n  ",
+              file=sys.stderr)
+        print(f"Run {fix} to regenerate it.", file=sys.stderr)
+        return 1
+    labs.mkdir(parents=True, exist_ok=True)
+    for status, path, _ in changes:
+        if status == "extra":
+            path.unlink()
+            print(f"removed {path} (no {solutions / path.name})")
+        else:
+            path.write_text(wanted[path.name], encoding="utf-8", newline="\n")
+            print(f"wrote {path}")
+    print(f"{labs}/ is up to date (notebooks: {len(wanted)}).")
+    return 0
+
+
+def _changes(wanted: dict[str, str], solutions: Path, labs: Path) -> Iterator[tuple[str, Path, str]]:
+    """(status, lab path, why) for every lab that differs from ``wanted``: stale, missing or extra."""
+    present = {path.name for path in labs.glob("*.ipynb")} if labs.is_dir() else set()
+    for name in sorted(wanted.keys() | present):
+        path = labs / name
+        if name not in wanted:
+            yield "extra", path, f"there is no {solutions / name}"
+        elif name not in present:
+            yield "missing", path, f"generated from {solutions / name}"
+        elif path.read_bytes() != wanted[name].encode("utf-8"):
+            yield "stale", path, f"differs from what {solutions / name} generates"
+
+
+def _notebook_and_name(notebook: str | os.PathLike[str] | NotebookNode) -> tuple[NotebookNode, str]:
+    if isinstance(notebook, NotebookNode):
+        return notebook, "notebook"
+    if isinstance(notebook, (str, os.PathLike)):
+        return read_notebook(notebook), str(notebook)
+    raise TypeError(f"notebook must be a path or an nbformat NotebookNode, got {type(notebook).__name__}")
+
+
+def _where(name: str, index: int, cell: NotebookNode) -> str:
+    """'<notebook>, cell <n> (<grade_id or first line>)' for messages; cells count from 1."""
+    meta = cell.get("metadata", {}).get("nbgrader")
+    if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+        return f"{name}, cell {index + 1} (grade_id {meta['grade_id']!r})"
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    return f"{name}, cell {index + 1} ({first[:40]!r})"
+
+
+def _metadata(cell: NotebookNode) -> _Meta:
+    """The cell's nbgrader and aelab metadata, validated against its markers.
+
+    Raises ValueError saying what is wrong and what to write instead.
+    """
+    meta = cell.metadata.get("nbgrader", {})
+    if not isinstance(meta, dict):
+        raise ValueError(f"metadata nbgrader must be a mapping, got {type(meta).__name__}.")
+    solution, grade = meta.get("solution", False), meta.get("grade", False)
+    for key, value in (("solution", solution), ("grade", grade)):
+        if not isinstance(value, bool):
+            raise ValueError(f"metadata nbgrader.{key} must be true or false, got {value!r}.")
+    kinds = {region.kind for region in _regions(cell)}
+    if "SOLUTION" in kinds and not solution:
+        raise ValueError("has ### BEGIN SOLUTION markers but no metadata nbgrader.solution: true; "
+                         "mark it as a solution cell (nbgrader: {grade_id, solution: true, grade: false}).")
+    if "HIDDEN TESTS" in kinds and not grade:
+        raise ValueError("has ### BEGIN HIDDEN TESTS markers but no metadata nbgrader.grade: true; "
+                         "hidden tests belong in check cells (nbgrader: {grade_id, points, grade: true}).")
+    if not (solution or grade):
+        return _Meta(solution, grade)
+    grade_id = meta.get("grade_id")
+    if not isinstance(grade_id, str) or not _GRADE_ID.fullmatch(grade_id):
+        raise ValueError(f"metadata nbgrader.grade_id must be a name of letters, digits, '.', '_' or '-', "
+                         f"got {grade_id!r}.")
+    points = meta.get("points")
+    if grade:
+        if isinstance(points, bool) or not isinstance(points, (int, float)) or not points >= 0:
+            raise ValueError(f"is graded (nbgrader.grade: true) but metadata nbgrader.points is {points!r}; "
+                             "give it a number of points >= 0.")
+        if cell.cell_type != "code" and not solution:
+            raise ValueError("a graded markdown cell must be a written answer: set nbgrader.solution: true too.")
+    aelab = cell.metadata.get("aelab", {})
+    if not isinstance(aelab, dict):
+        raise ValueError(f"metadata aelab must be a mapping, got {type(aelab).__name__}.")
+    for key, value in aelab.items():
+        if key not in _AELAB_KEYS:
+            raise ValueError(f"metadata aelab.{key} is unknown; the keys are {', '.join(_AELAB_KEYS)}.")
+        if not isinstance(value, str) or not value.strip() or "\n" in value:
+            raise ValueError(f"metadata aelab.{key} must be a one-line text, got {value!r}.")
+    return _Meta(solution, grade, grade_id, float(points) if grade else None,
+                 aelab.get("exercise", grade_id), aelab.get("hint", _DEFAULT_HINT))
+
+
+def _regions(cell: NotebookNode) -> list[_Region]:
+    """The marked regions of a cell, in order; raises ValueError on a malformed, unbalanced or nested marker."""
+    regions: list[_Region] = []
+    open_: tuple[str, int, str] | None = None
+    for number, line in enumerate(cell.source.split("\n")):
+        stripped = line.strip()
+        if not any(word in stripped for word in _MARKER_WORDS):
+            continue
+        if stripped not in _MARKERS:
+            raise ValueError(f"line {number + 1}, {stripped!r}, looks like a marker; write the marker alone on its "
+                             f"line, exactly as one of: {', '.join(_MARKERS)}.")
+        kind, begins = _MARKERS[stripped]
+        if begins and open_ is not None:
+            raise ValueError(f"line {number + 1}: '{stripped}' inside the {open_[0]} region opened on line "
+                             f"{open_[1] + 1}; regions cannot nest, close it first with '### END {open_[0]}'.")
+        if not begins and (open_ is None or open_[0] != kind):  # so below, an END always has its BEGIN
+            raise ValueError(f"line {number + 1}: '{stripped}' has no matching '### BEGIN {kind}' before it.")
+        if begins:
+            open_ = (kind, number, line[: len(line) - len(line.lstrip())])
+        elif open_ is not None:
+            regions.append(_Region(kind, open_[1], number, open_[2]))
+            open_ = None
+    if open_ is not None:
+        raise ValueError(f"line {open_[1] + 1}: '### BEGIN {open_[0]}' is never closed; add '### END {open_[0]}'.")
+    return regions
+
+
+def _called_checks(cell: NotebookNode) -> tuple[str, ...]:
+    """The registered checks a check cell calls (``check_x(...)`` or ``module.check_x(...)``), in order."""
+    from aelab.checks import load_checks
+
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as exc:
+        raise ValueError(f"a check cell must be plain Python (no magics): line {exc.lineno}: {exc.msg}.") from None
+    called = [node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+              for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))]
+    registry = load_checks()
+    checks = tuple(dict.fromkeys(name for name in called if name in registry))
+    if not checks:
+        raise ValueError(f"check cell calls no registered check (it calls: {', '.join(called) or 'nothing'}); "
+                         "call a check from an aelab.checks module, e.g. check_mean(mean) from aelab.checks.demo.")
+    return checks
+
+
+def _student_source(cell: NotebookNode) -> str:
+    """The cell's source with solution regions replaced by stubs and hidden tests removed."""
+    meta = _metadata(cell)
+    lines = cell.source.split("\n")
+    regions = _regions(cell)
+    if meta.solution and not any(region.kind == "SOLUTION" for region in regions):
+        regions = [_Region("SOLUTION", 0, len(lines) - 1, "")]
+    for region in reversed(regions):
+        lines[region.begin: region.end + 1] = _stub(cell.cell_type, region, meta)
+    return "\n".join(lines)
+
+
+def _stub(cell_type: str, region: _Region, meta: _Meta) -> list[str]:
+    """What replaces a region in the lab: nothing for hidden tests, else the code or answer stub."""
+    if region.kind == "HIDDEN TESTS":
+        return []
+    if cell_type != "code":
+        return [_TEXT_STUB]
+    message = json.dumps(f"Exercise {meta.label}: {meta.hint}", ensure_ascii=False)
+    return [f"{region.indent}# YOUR CODE HERE", f"{region.indent}raise NotImplementedError({message})"]
