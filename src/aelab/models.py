@@ -385,7 +385,7 @@ def df_codes(encoder: nn.Module, inter: nn.Module, src: Tensor | None, dst: Tens
     return SAEHDCodes(src_code=src_code, dst_code=dst_code, src_dst_code=dst_code)
 
 
-def liae_codes(encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src: Tensor | None,  # noqa: N803
+def liae_codes(encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src: Tensor | None,
                dst: Tensor) -> SAEHDCodes:
     """LIAE wiring (Model_SAEHD, ``'liae' in archi_type``), concatenating on channels.
 
@@ -534,8 +534,8 @@ class LIAE(SAEHD):
     archi_type = "liae"
 
     def _build_parts(self) -> None:
-        self.inter_AB = self._inter(2 * self.ae_dims)  # noqa: N815 -- DeepFaceLab's name
-        self.inter_B = self._inter(2 * self.ae_dims)  # noqa: N815
+        self.inter_AB = self._inter(2 * self.ae_dims)
+        self.inter_B = self._inter(2 * self.ae_dims)
         self.decoder = self._decoder(2 * self.inter_AB.out_ch)
 
     def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:

@@ -54,6 +54,7 @@ _GRADE_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _AELAB_KEYS = ("exercise", "hint")
 _DEFAULT_HINT = "replace this line with your code"
 _TEXT_STUB = "YOUR ANSWER HERE"
+_FIX_FILE = "open and save it with Jupyter, or restore it from git"
 #: Cell metadata that records when a cell last ran: dropped from labs, like outputs.
 _VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
 #: Notebook metadata that labs keep; the rest (widget state, editor settings) is dropped.
@@ -116,32 +117,34 @@ def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
 
     Raises :class:`NotebookError` naming the file when it is not JSON, not nbformat 4, or invalid.
     """
-    path = Path(path)
-    fix = "open and save it with Jupyter, or restore it from git"
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotebookError([f"{path}: not a notebook, it is not UTF-8 JSON ({exc}); {fix}."]) from None
+        raise NotebookError([f"{path}: not a notebook, it is not UTF-8 JSON ({exc}); {_FIX_FILE}."]) from None
+    return _validated(raw, str(path))
+
+
+def _validated(raw: Any, name: str) -> NotebookNode:
+    """A validated copy of the notebook ``raw`` (a dict as JSON gives it), with every cell given an id."""
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         version = raw.get("nbformat") if isinstance(raw, dict) else type(raw).__name__
-        raise NotebookError([f"{path}: not an nbformat 4 notebook (nbformat is {version!r}); {fix}."])
+        raise NotebookError([f"{name}: not an nbformat 4 notebook (nbformat is {version!r}); {_FIX_FILE}."])
     cells = raw.get("cells")
     if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
-        raise NotebookError([f"{path}: not a valid notebook (its 'cells' is not a list of cells); {fix}."])
-    nb = nbformat.v4.to_notebook(raw)  # joins sources stored as lists of lines
+        raise NotebookError([f"{name}: not a valid notebook (its 'cells' is not a list of cells); {_FIX_FILE}."])
+    nb = nbformat.v4.to_notebook(raw)  # a copy, with sources stored as lists of lines joined
     nb.nbformat_minor = max(5, nb.get("nbformat_minor", 0))  # cell ids exist from 4.5 on
     seen: dict[str, int] = {}
     for index, cell in enumerate(nb.cells):
         cell.setdefault("id", f"cell-{index}")
         if cell["id"] in seen:
-            raise NotebookError(
-                [f"{path}: cells {seen[cell['id']] + 1} and {index + 1} have the same id {cell['id']!r}; {fix}."]
-            )
+            raise NotebookError([f"{name}: cells {seen[cell['id']] + 1} and {index + 1} have the same id "
+                                 f"{cell['id']!r}; {_FIX_FILE}."])
         seen[cell["id"]] = index
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
-        raise NotebookError([f"{path}: not a valid nbformat 4 notebook: {exc.message}; {fix}."]) from None
+        raise NotebookError([f"{name}: not a valid nbformat 4 notebook: {exc.message}; {_FIX_FILE}."]) from None
     return nb
 
 
@@ -181,9 +184,8 @@ def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
 
 def make_lab(notebook: str | os.PathLike[str] | NotebookNode) -> NotebookNode:
     """The student version of a solution notebook (validated first with :func:`lint`)."""
-    nb, _ = _notebook_and_name(notebook)
-    lint(nb)
-    lab = copy.deepcopy(nb)
+    lab, _ = _notebook_and_name(notebook)  # a copy
+    lint(lab)
     lab.metadata = {key: lab.metadata[key] for key in _KEPT_NOTEBOOK_METADATA if key in lab.metadata}
     lab.metadata.update(copy.deepcopy(_KERNEL_METADATA))
     for cell in lab.cells:
@@ -267,7 +269,7 @@ def _changes(wanted: dict[str, str], solutions: Path, labs: Path) -> Iterator[tu
 
 def _notebook_and_name(notebook: str | os.PathLike[str] | NotebookNode) -> tuple[NotebookNode, str]:
     if isinstance(notebook, NotebookNode):
-        return notebook, "notebook"
+        return _validated(notebook, "notebook"), "notebook"
     if isinstance(notebook, (str, os.PathLike)):
         return read_notebook(notebook), str(notebook)
     raise TypeError(f"notebook must be a path or an nbformat NotebookNode, got {type(notebook).__name__}")

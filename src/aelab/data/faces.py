@@ -109,6 +109,7 @@ _BLOCK = 1024
 _PIXELS_PER_PASS = 2**20
 _HEAD_Y = 0.06  # the head's centre sits slightly below the image centre (hair takes the top)
 _LIGHT_ELEVATION = math.radians(55.0)
+_MAX_ROLL = math.radians(max(abs(FACTORS["roll"].low), abs(FACTORS["roll"].high)))
 
 _SKIN = ((0.98, 0.86, 0.76), (0.96, 0.78, 0.64), (0.87, 0.65, 0.49), (0.71, 0.49, 0.34),
          (0.51, 0.34, 0.23), (0.36, 0.24, 0.17))
@@ -358,18 +359,21 @@ class _Frame:
         flat = (row0.long()[:, None, None] + steps[:, None]) * self.resolution + col0.long()[:, None, None] + steps
         return flat.reshape(len(x), -1), self.grid(col0, row0, size)
 
-    def size(self, half_extent: float) -> int:
-        """Side in pixels of a window that holds a feature reaching ``half_extent`` image units from
-        its centre in any roll, plus a pixel of anti-aliasing."""
-        return 2 * math.ceil(half_extent * self.scale * math.sqrt(2) + 1)
+    def size(self, half_width: float, half_height: float) -> int:
+        """Side in pixels of a window that holds a half_width x half_height box (image units) in
+        any roll of the face, plus a pixel of anti-aliasing."""
+        c, s = math.cos(_MAX_ROLL), math.sin(_MAX_ROLL)
+        half = max(half_width * c + half_height * s, half_width * s + half_height * c)
+        return 2 * math.ceil(half * self.scale + 1)
 
 
 class _Window:
     """A square window of the image and of the eyes-and-mouth mask, gathered for drawing and
     scattered back by :meth:`commit`."""
 
-    def __init__(self, frame: _Frame, u: Tensor, v: Tensor, half_extent: float, image: Tensor, em: Tensor) -> None:
-        size = frame.size(half_extent)
+    def __init__(self, frame: _Frame, u: Tensor, v: Tensor, half_size: tuple[float, float], image: Tensor,
+                 em: Tensor) -> None:
+        size = frame.size(*half_size)
         self.flat, self.grid = frame.window(u, v, size)
         self.image, self.em = image, em
         n = len(self.flat)
@@ -472,7 +476,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     iris = _rgb(_ramp(f["eye_tone"], _IRIS), n)
     for side in (-1.0, 1.0):
         eye_u, eye_fx = _project(side * f["eye_spacing"] * fw, fw, yaw)
-        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, 0.21, image, em)
+        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.21, 0.2), image, em)
         qu = win.grid.u(_col(1 / (eye_fx * eye_a)), _col(-eye_u))
         qv = win.grid.v(_col(1 / (eye_fy * eye_b)), _col(-eye_v))
         d_white = _ellipse(qu.clone(), qv, _col(eye_b * px))
@@ -496,7 +500,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     nose_v, nose_fy = _project((f["eye_height"] + f["nose_length"]) * fh, fh, pitch)
     nose_u = 1.2 * fw * torch.sin(yaw)
     nose_a = f["nose_width"] * fw
-    win = _Window(frame, nose_u, nose_v + 0.25 * nose_a, 0.12, image, em)
+    win = _Window(frame, nose_u, nose_v + 0.25 * nose_a, (0.12, 0.05), image, em)
     qv = win.grid.v(_col(1 / (0.6 * nose_a * nose_fy)), _col(-nose_v))
     tip = _ellipse(win.grid.u(_col(1 / (nose_a * torch.cos(yaw))), _col(-nose_u)), qv.clone(),
                    _col(0.6 * nose_a * px))
@@ -507,7 +511,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     mouth_v, mouth_fy = _project(f["mouth_height"] * fh, fh, pitch)
     mouth_u, mouth_fx = _project(torch.zeros_like(yaw), fw, yaw)
     half = f["mouth_width"] * fw
-    win = _Window(frame, mouth_u, mouth_v, 0.25, image, em)
+    win = _Window(frame, mouth_u, mouth_v, (0.24, 0.16), image, em)
     qu = win.grid.u(_col(1 / (mouth_fx * half)), _col(-mouth_u))
     qv = win.grid.v(_col(1 / (mouth_fy * half)), _col(-mouth_v))
     bend = _col(-0.4 * f["smile"])

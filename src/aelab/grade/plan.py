@@ -190,6 +190,7 @@ class Lab:
         except NotANotebook as exc:
             raise SolutionError(f"the solution {path} cannot be read: {exc}") from None
         self.path = path
+        self.checks = checks
         self.cells: list[dict[str, Any]] = notebook["cells"]
         self.setup_steps: list[Step | str] = []  # a str is the grade_id of an answer cell to fill in
         self.probes: list[Probe] = []

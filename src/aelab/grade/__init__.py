@@ -1,0 +1,223 @@
+"""``aelab grade``: grade student notebooks against a solution, each in a sandbox of its own.
+
+::
+
+    aelab grade solutions/00-demo.ipynb submissions/ --out grades/ [--jobs 8] [--timeout 300]
+        [--memory 4096] [--processes 256] [--disk 512] [--force] [--sandbox-uid 2000000000]
+
+For each submission the grader builds the cells to run from the trusted solution (:mod:`.plan`),
+runs them in a fresh worker and kernel under limits (:mod:`.sandbox`, :mod:`.worker`), judges the
+probes' evidence in its own process and writes (:mod:`.report`)
+
+- ``DIR/grades.csv``: submission, score, max_score, status, seconds, detail, sha256; rewritten
+  atomically after each submission, so an interrupted batch loses nothing;
+- ``DIR/feedback/<submission>.md`` and ``.html``: every check with its points, verdict and message;
+- ``DIR/results/<submission>.json``: the same as data;
+- ``DIR/summary.md``, ``summary.csv``, ``summary.png``: statuses, the checks hardest first, and the
+  score histogram.
+
+A submission already graded (same name, same file contents) is skipped unless ``--force``.
+See ``docs/instructors.md`` for the threat model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+from aelab.checks import load_checks
+from aelab.grade.plan import Lab, NotANotebook, SolutionError, read_notebook
+from aelab.grade.report import Result, assess, summarize, ungraded, write_feedback, write_grades
+from aelab.grade.sandbox import Limits, SandboxError, Slot, hidden_paths, run_worker
+
+__all__ = ["DEFAULT_UID_BASE", "Limits", "Result", "grade", "main"]
+
+#: The first user id of the sandboxes when grading as root (one id per parallel job).
+DEFAULT_UID_BASE = 2_000_000_000
+
+
+def _digest(path: Path) -> str:
+    """The SHA-256 of a file's contents (hex), or "" if it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(2**20):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def _submissions(solution: Path, paths: Sequence[Path]) -> dict[str, Path]:
+    """Each submission by name (its file name without ``.ipynb``); folders give their notebooks.
+
+    Raises ValueError for a path that does not exist or two submissions with the same name.
+    """
+    found: dict[str, Path] = {}
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.glob("*.ipynb") if p.is_file())
+        elif path.exists():
+            files = [path]
+        else:
+            raise ValueError(f"submission {path} does not exist; give notebooks or folders of notebooks")
+        for file in files:
+            if file.resolve() == solution.resolve():
+                continue
+            name = file.name.removesuffix(".ipynb")
+            if name in found and found[name].resolve() != file.resolve():
+                raise ValueError(f"two submissions are named {name!r} ({found[name]} and {file}); rename one")
+            found[name] = file
+    return found
+
+
+def _grade_one(lab: Lab, name: str, path: Path, limits: Limits, slot: Slot, hide: list[str], scratch: Path) -> Result:
+    """Grade one submission in a sandbox of ``slot``; every failure ends as a Result with a status."""
+    start = time.monotonic()
+    result = Result(name, _digest(path), 0.0, lab.max_score, "ok", "", 0.0)
+    _run_submission(lab, path, limits, slot, hide, scratch, result)
+    result.score = sum(check.earned for check in result.checks)
+    result.seconds = round(time.monotonic() - start, 1)
+    return result
+
+
+def _run_submission(lab: Lab, path: Path, limits: Limits, slot: Slot, hide: list[str], scratch: Path, result: Result) -> None:
+    """Fill ``result`` with the verdicts on the notebook at ``path`` (see :func:`_grade_one`)."""
+    try:
+        notebook = read_notebook(path)
+    except NotANotebook as exc:
+        result.status, result.detail = "not-a-notebook", str(exc)
+        result.checks = ungraded(lab, f"not graded: {exc}")
+        return
+    plan = lab.plan(notebook)
+    result.notes = plan.notes
+    if len(plan.missing) == len(lab.answer_ids):
+        foreign = lab.foreign_ids(notebook)
+        holds = f"its answer cells are {', '.join(map(repr, foreign[:8]))}" if foreign else "it has no answer cells"
+        result.status = "wrong-lab"
+        result.detail = f"none of this lab's answer cells ({', '.join(map(repr, lab.answer_ids))}) is in it; {holds}"
+        result.checks = ungraded(lab, f"not graded: {result.detail}.")
+        return
+    payload = {"steps": [{"label": step.label, "source": step.source} for step in plan.steps]}
+    outcome = run_worker(payload, limits, slot, hide, scratch)
+    result.checks, result.errors, result.status, result.detail = assess(plan, outcome, lab.checks)
+
+
+def grade(
+    solution: Path,
+    submissions: Sequence[Path],
+    out: Path,
+    *,
+    limits: Limits = Limits(),
+    jobs: int | None = None,
+    force: bool = False,
+    uid_base: int = DEFAULT_UID_BASE,
+    progress: bool = True,
+) -> list[Result]:
+    """Grade ``submissions`` (notebooks or folders of them) against ``solution``; write into ``out``.
+
+    Runs ``jobs`` submissions at a time (default: the number of usable cores), skips those already
+    graded with the same contents unless ``force``, and returns the results of every submission in
+    ``out`` (this batch's and earlier ones'), sorted by name. See the module docstring for the files.
+
+    Raises :class:`~aelab.grade.plan.SolutionError` for an unusable solution, ValueError for bad
+    arguments and :class:`~aelab.grade.sandbox.SandboxError` when no sandbox can be made.
+    """
+    jobs = jobs or len(os.sched_getaffinity(0))
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    lab = Lab(solution, load_checks())
+    found = _submissions(solution, submissions)
+    for folder in (out, out / "feedback", out / "results"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    done: dict[str, Result] = {}
+    for file in sorted((out / "results").glob("*.json")):
+        previous = Result.from_json(file.read_text())
+        done[previous.submission] = previous
+    todo = {name: path for name, path in found.items() if force or name not in done or done[name].sha256 != _digest(path)}
+    slots: queue.Queue[Slot] = queue.Queue()
+    for number in range(min(jobs, max(1, len(todo)))):
+        slots.put(Slot.for_job(number, uid_base))
+    hide = hidden_paths(solution, out)
+    scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
+    os.chmod(scratch, 0o711)  # sandbox users may enter it to reach their own (0700) working folder
+    lock = threading.Lock()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress or not todo)
+
+    def task(name: str, path: Path) -> None:
+        slot = slots.get()
+        try:
+            result = _grade_one(lab, name, path, limits, slot, hide, scratch)
+        finally:
+            slots.put(slot)
+        with lock:
+            done[name] = result
+            write_feedback(result, out)
+            write_grades(list(done.values()), out / "grades.csv")
+            bar.update()
+            bar.write(f"{name}: {result.score:g} / {result.max_score:g}, {result.status} ({result.seconds:.1f} s)")
+
+    try:
+        with ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
+            for future in [pool.submit(task, name, path) for name, path in todo.items()]:
+                future.result()
+    finally:
+        bar.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    results = sorted(done.values(), key=lambda r: r.submission)
+    write_grades(results, out / "grades.csv")
+    if results:
+        text = summarize(results, out)
+        if progress:
+            print(text)
+    return results
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Limits()
+    parser = argparse.ArgumentParser(
+        prog="aelab grade",
+        description="Grade student notebooks against a solution notebook, each in a sandbox of its own.",
+    )
+    parser.add_argument("solution", type=Path, help="the solution notebook (with its hidden tests)")
+    parser.add_argument("submissions", type=Path, nargs="+", help="student notebooks, or folders of them")
+    parser.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and the summary go")
+    parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the cores)")
+    parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds each submission's cells may run")
+    parser.add_argument("--memory", type=int, default=defaults.memory_mb, help="MiB of address space per process")
+    parser.add_argument("--processes", type=int, default=defaults.processes, help="processes+threads per submission")
+    parser.add_argument("--disk", type=int, default=defaults.disk_mb, help="MiB a submission may write")
+    parser.add_argument("--force", action="store_true", help="grade again submissions already graded")
+    parser.add_argument(
+        "--sandbox-uid", type=int, default=DEFAULT_UID_BASE,
+        help="as root: the first of the user ids the sandboxes run as, one per job (no account may use them)",
+    )  # fmt: skip
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """The ``aelab grade`` command; returns 0 when every submission was graded, 1 if any could not
+    be run by the grader (status sandbox-error), 2 for an unusable solution or bad arguments."""
+    args = _parser().parse_args(argv)
+    try:
+        limits = Limits(args.timeout, args.memory, args.processes, args.disk)
+        results = grade(
+            args.solution, args.submissions, args.out, limits=limits, jobs=args.jobs, force=args.force,
+            uid_base=args.sandbox_uid,
+        )  # fmt: skip
+    except (SolutionError, SandboxError, ValueError) as exc:
+        print(f"aelab grade: {exc}", file=sys.stderr)
+        return 2
+    return 1 if any(result.status == "sandbox-error" for result in results) else 0

@@ -1,0 +1,299 @@
+"""Verdicts and what the grader writes: per-submission results, feedback pages, grades.csv, summary.
+
+:func:`assess` turns a worker's events into points. It runs in the grader's own process: each
+probe's evidence is read with :mod:`json` and judged by the check's ``judge`` from the grader's
+``aelab.checks``, which recomputes the reference itself, so nothing the student's kernel did to its
+own copy of the checks, numpy or torch reaches the verdict.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aelab.checks import Check, Feedback
+from aelab.grade.plan import Lab, Plan
+from aelab.grade.sandbox import Outcome
+
+__all__ = ["STATUSES", "CheckResult", "Result", "assess", "ungraded", "write_feedback", "write_grades", "summarize"]
+
+#: Every status a submission can end with, from the worst, and what it tells the student.
+STATUSES: dict[str, str] = {
+    "not-a-notebook": "the file is not a Jupyter notebook, so nothing could be graded.",
+    "wrong-lab": "the notebook has none of this lab's answer cells: was it made from another lab?",
+    "sandbox-error": "the grader could not run your notebook; this is not your fault, your instructor will look at it.",
+    "timeout": "your notebook ran past the time limit; the checks it had not reached score 0.",
+    "kernel-died": "the kernel died (os._exit, a crash such as a segmentation fault, or no memory left); "
+    "the checks it had not reached score 0.",
+    "memory-limit": "a cell used more memory than allowed and raised an error; the other cells still count.",
+    "process-limit": "a cell started more processes or threads than allowed; the other cells still count.",
+    "syntax-error": "an answer cell is not valid Python; the checks of the other exercises still count.",
+    "missing-answers": "some answer cells are missing (deleted, or their metadata changed); their checks score 0.",
+    "cell-errors": "some cells raised an exception; the checks of the others still count.",
+    "ok": "every cell ran to the end.",
+}
+_MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError", "OutOfMemoryError")
+_MEMORY_WORDS = ("allocate memory", "out of memory")
+_PROCESS_WORDS = ("Resource temporarily unavailable", "can't start new thread", "can't create new thread")
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+@dataclass
+class CheckResult:
+    """One check of one submission: the exercise it checks, its points, the verdict and message."""
+
+    exercise: str | None
+    grade_id: str
+    check: str
+    points: float
+    earned: float
+    passed: bool
+    message: str
+
+
+@dataclass
+class Result:
+    """The grade of one submission, with everything its feedback page shows."""
+
+    submission: str
+    sha256: str
+    score: float
+    max_score: float
+    status: str
+    detail: str
+    seconds: float
+    checks: list[CheckResult] = field(default_factory=list)
+    errors: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Result":
+        data = json.loads(text)
+        data["checks"] = [CheckResult(**row) for row in data["checks"]]
+        return cls(**data)
+
+
+def ungraded(lab: Lab, reason: str) -> list[CheckResult]:
+    """Every check of ``lab`` at 0 points, each saying ``reason``."""
+    return [CheckResult(p.exercise, p.grade_id, p.check, p.points, 0.0, False, reason) for p in lab.probes]
+
+
+def _classify(name: str, message: str, answer: bool) -> str:
+    """The status that an exception ``name: message`` raised by a cell stands for."""
+    if name in _MEMORY_ERRORS or any(word in message for word in _MEMORY_WORDS):
+        return "memory-limit"
+    if name == "BlockingIOError" or any(word in message for word in _PROCESS_WORDS):
+        return "process-limit"
+    if answer and name in _SYNTAX_ERRORS:
+        return "syntax-error"
+    return "cell-errors"
+
+
+def _read_evidence(text: Any) -> tuple[bool, Any]:
+    """(True, evidence) for evidence text that is JSON, else (False, why not)."""
+    if not isinstance(text, str):
+        return False, "your answer was too large to check (it came back as more than 8 MiB of data)."
+    try:
+        return True, json.loads(text)
+    except ValueError:
+        return False, "your answer came back in a form that cannot be checked."
+
+
+def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> tuple[list[CheckResult], list[list[str]], str, str]:
+    """Judge a worker's events against ``plan``: (check results, cell errors, status, detail).
+
+    A probe counts only from the step that calls it and only once: two answers for one probe mean
+    the kernel was tampered with, and the check fails.
+    """
+    evidence: dict[int, list[Any]] = {}
+    step_errors: dict[int, str] = {}
+    reached: set[int] = set()
+    end = {"status": "timeout" if outcome.killed else "sandbox-error", "detail": "the worker stopped without a report"}
+    for event in outcome.events:
+        index = event.get("index")
+        if event["event"] == "end":
+            end = event
+            break
+        if event["event"] != "step" or not isinstance(index, int) or not 0 <= index < len(plan.steps):
+            continue
+        reached.add(index)
+        error = event.get("error")
+        if isinstance(error, list) and len(error) == 2:
+            step_errors[index] = f"{error[0]}: {error[1]}"
+        for pair in event.get("evidence") or []:
+            if isinstance(pair, list) and len(pair) == 2 and pair[0] in plan.steps[index].probes:
+                evidence.setdefault(pair[0], []).append(pair[1])
+    status_of = {name: rank for rank, name in enumerate(STATUSES)}
+    statuses = {str(end.get("status"))} if end.get("status") in STATUSES else {"sandbox-error"}
+    details = [str(end.get("detail", ""))[:300]] if statuses != {"ok"} else []
+    errors = []
+    for index, message in sorted(step_errors.items()):
+        step = plan.steps[index]
+        errors.append([step.label, message])
+        name, _, text = message.partition(": ")
+        status = "sandbox-error" if index == 0 else _classify(name, text, step.answer is not None)
+        statuses.add(status)
+        details.append(f"{name} in {step.label}")
+    if plan.missing:
+        statuses.add("missing-answers")
+        details.append(f"missing answer cells {', '.join(map(repr, plan.missing))}")
+    step_of = {probe: index for index, step in enumerate(plan.steps) for probe in step.probes}
+    results = []
+    for probe in plan.probes:
+        got = evidence.get(probe.index, [])
+        step = step_of[probe.index]
+        if probe.exercise in plan.missing:
+            feedback = Feedback(probe.check, False, f"your answer cell {probe.exercise!r} is missing from the notebook "
+                                "(deleted, or its cell metadata changed): copy it back from the lab.")  # fmt: skip
+        elif len(got) > 1:
+            feedback = Feedback(probe.check, False, "more than one answer came back for this check; was the kernel tampered with?")
+        elif got:
+            readable, value = _read_evidence(got[0])
+            feedback = checks[probe.check].judge(value) if readable else Feedback(probe.check, False, value)
+        elif step in step_errors:
+            feedback = Feedback(probe.check, False, f"the check could not run: {step_errors[step]}")
+        elif step in reached:
+            feedback = Feedback(probe.check, False, "the check did not run (the grade cell never called it).")
+        else:
+            feedback = Feedback(probe.check, False, f"the notebook stopped before this check: {end.get('detail', '')}")
+        earned = probe.points if feedback.passed else 0.0
+        results.append(CheckResult(probe.exercise, probe.grade_id, probe.check, probe.points, earned, feedback.passed, feedback.message))
+    status = min(statuses, key=status_of.__getitem__)
+    return results, errors, status, "; ".join(filter(None, details))
+
+
+def _points(value: float) -> str:
+    """Points as people write them: 2, 1.5, 0.33."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _document(result: Result) -> tuple[str, list[str], list[str], list[list[str]], list[str]]:
+    """The feedback page's parts: title, paragraphs, table header, table rows, then bullet items."""
+    title = f"Feedback for {result.submission}"
+    paragraphs = [
+        f"Score: {_points(result.score)} / {_points(result.max_score)}",
+        f"Status: {result.status}: {STATUSES[result.status]}" + (f" ({result.detail})" if result.detail else ""),
+    ]
+    header = ["Exercise", "Check", "Points", "Result", "What to do"]
+    rows = [
+        [c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet", c.message]
+        for c in result.checks
+    ]
+    items = [f"{label} raised {message}" for label, message in result.errors] + result.notes
+    return title, paragraphs, header, rows, items
+
+
+def _markdown(result: Result) -> str:
+    title, paragraphs, header, rows, items = _document(result)
+    cell = lambda text: text.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = [f"# {title}", "", *(f"{p}  " for p in paragraphs), ""]
+    lines += [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
+    lines += [f"| {' | '.join(map(cell, row))} |" for row in rows]
+    lines += ["", *(f"- {cell(item)}" for item in items)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _html(result: Result) -> str:
+    title, paragraphs, header, rows, items = _document(result)
+    e = html.escape
+    parts = [f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{e(title)}</title></head><body>", f"<h1>{e(title)}</h1>"]
+    parts += [f"<p>{e(p)}</p>" for p in paragraphs]
+    parts.append("<table border='1' cellpadding='4'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+    parts += ["<tr>" + "".join(f"<td>{e(value)}</td>" for value in row) + "</tr>" for row in rows]
+    parts.append("</table>")
+    if items:
+        parts.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>")
+    return "\n".join(parts + ["</body></html>\n"])
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and os.replace: never half a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_feedback(result: Result, out: Path) -> None:
+    """Write ``out/feedback/<submission>.md`` and ``.html`` and ``out/results/<submission>.json``."""
+    _write_atomically(out / "feedback" / f"{result.submission}.md", _markdown(result))
+    _write_atomically(out / "feedback" / f"{result.submission}.html", _html(result))
+    _write_atomically(out / "results" / f"{result.submission}.json", result.to_json())
+
+
+#: The columns of grades.csv.
+GRADE_COLUMNS = ["submission", "score", "max_score", "status", "seconds", "detail", "sha256"]
+
+
+def write_grades(results: list[Result], path: Path) -> None:
+    """Write grades.csv (one row per submission, sorted by name) atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, GRADE_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for result in sorted(results, key=lambda r: r.submission):
+        writer.writerow({**asdict(result), "score": _points(result.score), "max_score": _points(result.max_score)})
+    _write_atomically(path, buffer.getvalue())
+
+
+def summarize(results: list[Result], out: Path) -> str:
+    """Write the class summary (summary.md, summary.csv, summary.png: the score histogram) and return
+    its text: statuses, and each check's pass rate and mean points, hardest first."""
+    from matplotlib.figure import Figure
+
+    per_check: dict[tuple[str, str], list[CheckResult]] = {}
+    for result in results:
+        for check in result.checks:
+            per_check.setdefault((check.exercise or "", check.check), []).append(check)
+    rows = []
+    for (exercise, name), checks in per_check.items():
+        passed = sum(c.passed for c in checks) / len(checks)
+        rows.append([exercise, name, _points(checks[0].points), f"{passed:.0%}", _points(sum(c.earned for c in checks) / len(checks))])
+    rows.sort(key=lambda row: (float(row[3].rstrip("%")), row[0], row[1]))
+    header = ["exercise", "check", "points", "passed", "mean points"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([header, *rows])
+    _write_atomically(out / "summary.csv", buffer.getvalue())
+
+    scores = [r.score for r in results]
+    mean = sum(scores) / len(scores) if scores else 0.0
+    top = max((r.max_score for r in results), default=0.0)
+    statuses = Counter(r.status for r in results)
+    lines = [
+        f"# Summary: {len(results)} submissions, mean score {_points(mean)} / {_points(top)}",
+        "",
+        "Statuses: " + ", ".join(f"{name} {count}" for name, count in statuses.most_common()),
+        "",
+        "Checks, hardest first:",
+        "",
+        f"| {' | '.join(header)} |",
+        f"|{'---|' * len(header)}",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+    ]
+    text = "\n".join(lines)
+    _write_atomically(out / "summary.md", text)
+
+    figure = Figure(figsize=(6, 3.5))
+    axes = figure.add_subplot()
+    axes.hist(scores, bins=max(1, min(20, int(top) + 1)), range=(0, max(top, 1)), color="tab:blue", edgecolor="white")
+    axes.set_xlabel(f"score (out of {_points(top)})")
+    axes.set_ylabel("submissions")
+    axes.set_title(f"Scores of {len(results)} submissions")
+    figure.tight_layout()
+    figure.savefig(out / "summary.png", dpi=100)
+    return text
