@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def test_lab_of_the_demo_replaces_solutions_and_removes_hidden_tests() -> None:
     assert sources["check-normalize"] == "check_normalize(normalize)"
     assert sources["why-eps"] == "YOUR ANSWER HERE"
     assert [cell.id for cell in lab.cells] == [cell.id for cell in solution.cells]
-    for before, after in zip(solution.cells, lab.cells):
+    for before, after in zip(solution.cells, lab.cells, strict=True):
         assert after.metadata == before.metadata  # nbgrader and aelab metadata kept
         if after.cell_type == "code":
             assert after.outputs == [] and after.execution_count is None
@@ -269,18 +270,12 @@ def test_invalid_cells_are_refused_naming_notebook_and_cell(
 ) -> None:
     cell, message = INVALID[case]
     folder = _solutions(tmp_path, bad=_notebook(cell))
-    with pytest.raises(NotebookError, match="^" + "(?s:.*)".join(map(_escape, [str(folder / "bad.ipynb"), message]))):
+    with pytest.raises(NotebookError, match="^" + "(?s:.*)".join(map(re.escape, [str(folder / "bad.ipynb"), message]))):
         lint(folder / "bad.ipynb")
     assert _make_labs(tmp_path) == 1
     err = capsys.readouterr().err
-    assert "fix these solution notebooks first" in err and message in err
+    assert f"fix these solution notebooks first:\n  {folder / 'bad.ipynb'}, cell 1 (" in err and message in err
     assert not (tmp_path / "labs").exists()
-
-
-def _escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
 
 
 def test_duplicate_grade_ids_name_both_cells_and_all_problems_are_listed() -> None:
@@ -304,14 +299,15 @@ def test_duplicate_grade_ids_name_both_cells_and_all_problems_are_listed() -> No
         ("{not json", "not a notebook, it is not UTF-8 JSON"),
         ('{"nbformat": 3, "worksheets": []}', "not an nbformat 4 notebook (nbformat is 3)"),
         ("[]", "not an nbformat 4 notebook (nbformat is 'list')"),
-        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {}}', "not a valid notebook (its 'cells' is not a list of cells)"),
+        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {}}',
+         "not a valid notebook (its 'cells' is not a list of cells)"),
         ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}',
          "not a valid nbformat 4 notebook"),
     ],
 )
 def test_malformed_notebooks_are_refused(text: str, message: str, tmp_path: Path) -> None:
     folder = _solutions(tmp_path, bad=text)
-    with pytest.raises(NotebookError, match=_escape(f"{folder / 'bad.ipynb'}: {message}")):
+    with pytest.raises(NotebookError, match=re.escape(f"{folder / 'bad.ipynb'}: {message}")):
         lint(folder / "bad.ipynb")
 
 
@@ -354,7 +350,7 @@ def test_lab_stops_at_its_first_exercise_and_the_solution_runs(tmp_path: Path) -
     """One kernel: the lab first (fresh), then, after a reset, the solution."""
     lab = make_lab(DEMO)
     solution = nbformat.read(DEMO, as_version=4)
-    manager = KernelManager(kernel_spec_manager=_ThisEnvironment(), transport_encryption="auto")
+    manager = KernelManager(kernel_spec_manager=_ThisEnvironment())
     client = NotebookClient(lab, km=manager, timeout=120, resources={"metadata": {"path": str(tmp_path)}})
     first_check = next(i for i, cell in enumerate(lab.cells) if cell.metadata.get("nbgrader", {}).get("grade"))
     with client.setup_kernel():

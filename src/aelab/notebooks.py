@@ -29,12 +29,14 @@ import argparse
 import ast
 import copy
 import json
+import math
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Literal
 
 import nbformat
 from nbformat import NotebookNode
@@ -79,11 +81,13 @@ class Exercise:
 
     ``kind`` is "solution" (code the student writes, judged by check cells), "grade" (a check
     cell), or "answer" (a written answer graded by hand). ``checks`` names the registered checks a
-    check cell calls, hidden tests included; ``points`` is None for solution cells.
+    check cell calls, hidden tests included, in the order they appear; ``points`` is None for
+    solution cells. ``cell`` is the cell's index in ``notebook.cells`` (from 0); ``label`` is the
+    exercise's name for students (metadata ``aelab.exercise``, else the grade_id).
     """
 
     grade_id: str
-    kind: str
+    kind: Literal["solution", "grade", "answer"]
     points: float | None
     checks: tuple[str, ...]
     cell: int
@@ -98,7 +102,7 @@ class _Meta:
     grade: bool
     grade_id: str | None = None
     points: float | None = None
-    label: str | None = None
+    label: str = ""
     hint: str = _DEFAULT_HINT
 
 
@@ -129,23 +133,25 @@ def _validated(raw: Any, name: str) -> NotebookNode:
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         version = raw.get("nbformat") if isinstance(raw, dict) else type(raw).__name__
         raise NotebookError([f"{name}: not an nbformat 4 notebook (nbformat is {version!r}); {_FIX_FILE}."])
-    cells = raw.get("cells")
-    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+    if not isinstance(raw.get("cells"), list) or not all(isinstance(cell, dict) for cell in raw["cells"]):
         raise NotebookError([f"{name}: not a valid notebook (its 'cells' is not a list of cells); {_FIX_FILE}."])
-    nb = nbformat.v4.to_notebook(raw)  # a copy, with sources stored as lists of lines joined
-    nb.nbformat_minor = max(5, nb.get("nbformat_minor", 0))  # cell ids exist from 4.5 on
+    raw = nbformat.from_dict(raw)  # a copy
+    if isinstance(raw.get("nbformat_minor"), int) and raw.nbformat_minor < 5:
+        raw.nbformat_minor = 5  # cell ids exist from 4.5 on
     seen: dict[str, int] = {}
-    for index, cell in enumerate(nb.cells):
-        cell.setdefault("id", f"cell-{index}")
-        if cell["id"] in seen:
-            raise NotebookError([f"{name}: cells {seen[cell['id']] + 1} and {index + 1} have the same id "
-                                 f"{cell['id']!r}; {_FIX_FILE}."])
-        seen[cell["id"]] = index
+    for index, cell in enumerate(raw.cells):
+        cell_id = cell.setdefault("id", f"cell-{index}")
+        if not isinstance(cell_id, str):
+            continue  # nbformat.validate below says what is wrong
+        if cell_id in seen:
+            raise NotebookError([f"{name}: cells {seen[cell_id] + 1} and {index + 1} have the same id "
+                                 f"{cell_id!r}; {_FIX_FILE}."])
+        seen[cell_id] = index
     try:
-        nbformat.validate(nb)
+        nbformat.validate(raw)
     except nbformat.ValidationError as exc:
         raise NotebookError([f"{name}: not a valid nbformat 4 notebook: {exc.message}; {_FIX_FILE}."]) from None
-    return nb
+    return nbformat.v4.to_notebook(raw)  # joins sources stored as lists of lines
 
 
 def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
@@ -157,7 +163,11 @@ def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
     check. Importing the check modules (for :data:`aelab.checks.REGISTRY`) happens only when the
     notebook has check cells.
     """
-    nb, name = _notebook_and_name(notebook)
+    return _lint(*_notebook_and_name(notebook))
+
+
+def _lint(nb: NotebookNode, name: str) -> list[Exercise]:
+    """:func:`lint` of a validated notebook; ``name`` says which in messages."""
     problems: list[str] = []
     exercises: list[Exercise] = []
     first_cell: dict[str, int] = {}
@@ -167,7 +177,9 @@ def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
             meta = _metadata(cell)
             if meta.grade_id is None:
                 continue
-            kind = "answer" if meta.solution and meta.grade else "solution" if meta.solution else "grade"
+            kind: Literal["solution", "grade", "answer"] = (
+                "answer" if meta.solution and meta.grade else "solution" if meta.solution else "grade"
+            )
             checks = _called_checks(cell) if kind == "grade" else ()
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
@@ -176,7 +188,7 @@ def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
             problems.append(f"{where}: grade_id {meta.grade_id!r} is already used by cell "
                             f"{first_cell[meta.grade_id] + 1}; give each graded or solution cell its own grade_id.")
         first_cell.setdefault(meta.grade_id, index)
-        exercises.append(Exercise(meta.grade_id, kind, meta.points, checks, index, meta.label or meta.grade_id))
+        exercises.append(Exercise(meta.grade_id, kind, meta.points, checks, index, meta.label))
     if problems:
         raise NotebookError(problems)
     return exercises
@@ -184,8 +196,8 @@ def lint(notebook: str | os.PathLike[str] | NotebookNode) -> list[Exercise]:
 
 def make_lab(notebook: str | os.PathLike[str] | NotebookNode) -> NotebookNode:
     """The student version of a solution notebook (validated first with :func:`lint`)."""
-    lab, _ = _notebook_and_name(notebook)  # a copy
-    lint(lab)
+    lab, name = _notebook_and_name(notebook)  # a copy
+    _lint(lab, name)
     lab.metadata = {key: lab.metadata[key] for key in _KEPT_NOTEBOOK_METADATA if key in lab.metadata}
     lab.metadata.update(copy.deepcopy(_KERNEL_METADATA))
     for cell in lab.cells:
@@ -210,9 +222,12 @@ def main(argv: list[str]) -> int:
         prog="aelab make-labs",
         description="Write the student notebooks (labs/) from the solution notebooks (solutions/).",
     )
-    parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks (default: %(default)s)")
-    parser.add_argument("--labs", default="labs", help="folder the labs are written to (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if labs/ is not what would be written")
+    parser.add_argument("--solutions", default="solutions", metavar="DIR",
+                        help="folder of solution notebooks (default: %(default)s)")
+    parser.add_argument("--labs", default="labs", metavar="DIR",
+                        help="folder the labs are written to (default: %(default)s)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if labs/ differs from what would be written")
     args = parser.parse_args(argv)
     solutions, labs = Path(args.solutions), Path(args.labs)
     if not solutions.is_dir():
@@ -309,11 +324,13 @@ def _metadata(cell: NotebookNode) -> _Meta:
     if not isinstance(grade_id, str) or not _GRADE_ID.fullmatch(grade_id):
         raise ValueError(f"metadata nbgrader.grade_id must be a name of letters, digits, '.', '_' or '-', "
                          f"got {grade_id!r}.")
-    points = meta.get("points")
+    points = None
     if grade:
-        if isinstance(points, bool) or not isinstance(points, (int, float)) or not points >= 0:
-            raise ValueError(f"is graded (nbgrader.grade: true) but metadata nbgrader.points is {points!r}; "
+        given = meta.get("points")
+        if isinstance(given, bool) or not isinstance(given, (int, float)) or not 0 <= given < math.inf:
+            raise ValueError(f"is graded (nbgrader.grade: true) but metadata nbgrader.points is {given!r}; "
                              "give it a number of points >= 0.")
+        points = float(given)
         if cell.cell_type != "code" and not solution:
             raise ValueError("a graded markdown cell must be a written answer: set nbgrader.solution: true too.")
     aelab = cell.metadata.get("aelab", {})
@@ -324,8 +341,7 @@ def _metadata(cell: NotebookNode) -> _Meta:
             raise ValueError(f"metadata aelab.{key} is unknown; the keys are {', '.join(_AELAB_KEYS)}.")
         if not isinstance(value, str) or not value.strip() or "\n" in value:
             raise ValueError(f"metadata aelab.{key} must be a one-line text, got {value!r}.")
-    return _Meta(solution, grade, grade_id, float(points) if grade else None,
-                 aelab.get("exercise", grade_id), aelab.get("hint", _DEFAULT_HINT))
+    return _Meta(solution, grade, grade_id, points, aelab.get("exercise", grade_id), aelab.get("hint", _DEFAULT_HINT))
 
 
 def _regions(cell: NotebookNode) -> list[_Region]:
@@ -363,9 +379,10 @@ def _called_checks(cell: NotebookNode) -> tuple[str, ...]:
         tree = ast.parse(cell.source)
     except SyntaxError as exc:
         raise ValueError(f"a check cell must be plain Python (no magics): line {exc.lineno}: {exc.msg}.") from None
-    called = [node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-              for node in ast.walk(tree)
-              if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))]
+    calls = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Call)),
+                   key=lambda node: (node.lineno, node.col_offset))
+    called = [call.func.id if isinstance(call.func, ast.Name) else call.func.attr
+              for call in calls if isinstance(call.func, (ast.Name, ast.Attribute))]
     registry = load_checks()
     checks = tuple(dict.fromkeys(name for name in called if name in registry))
     if not checks:

@@ -207,6 +207,6 @@ def floats(value: Any) -> Any:
         return [floats(v) for v in value]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if value in ("nan", "inf", "-inf"):
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
         return float(value)
     raise TypeError(f"expected numbers in the evidence, got {type(value).__name__} {str(value)[:40]!r}")

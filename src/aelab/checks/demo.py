@@ -21,7 +21,8 @@ The exercises (see ``tests/fixtures/demo_solution.ipynb``) work on image batches
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -80,12 +81,18 @@ def _judge_normalized(evidence: Any, x: torch.Tensor, case: str) -> tuple[bool, 
     if (error <= _TOLERANCE).all():
         return True, f"your normalize matches the reference on {case}."
     channel = int(error.argmax())
-    reference = _reference_normalize(x)[:, channel]
+    yours, reference = got[:, channel], _reference_normalize(x)[:, channel]
     return False, (
-        f"on {case}, channel {channel} of your output has mean {got[:, channel].mean().item():.3f} and std "
-        f"{got[:, channel].std(unbiased=False).item():.3f} over (N, H, W); expected mean "
-        f"{reference.mean().item():.3f} and std {reference.std(unbiased=False).item():.3f}."
+        f"on {case}, channel {channel} of your output has mean {_rounded(yours.mean())} and std "
+        f"{_rounded(yours.std(unbiased=False))} over (N, H, W); expected mean {_rounded(reference.mean())} "
+        f"and std {_rounded(reference.std(unbiased=False))}."
     )
+
+
+def _rounded(value: torch.Tensor) -> str:
+    """A 0-d tensor as text with 3 decimals, never "-0.000" (which would differ between machines)."""
+    text = f"{value.item():.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def _judge_normalize(evidence: Any) -> tuple[bool, str]:

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
+from aelab.data._checks import check_choice, check_int
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -166,29 +168,15 @@ class FaceBatch:
 # Parameter checks
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_domain(domain: object, allowed: Sequence[str]) -> str:
-    if domain not in allowed:
-        raise ValueError(f"unknown domain {domain!r}; known domains: {', '.join(map(repr, allowed))}")
-    return str(domain)
-
-
 def _check_resolution(resolution: object) -> int:
-    resolution = _check_int("resolution", resolution, 16)
+    resolution = check_int("resolution", resolution, 16)
     if resolution % 16:
         raise ValueError(f"resolution must be a multiple of 16 (16, 32, 64, 128, ...), got {resolution}")
     return resolution
 
 
 def _check_seed(seed: object) -> int:
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     if seed >= 2**63:
         raise ValueError(f"seed must be below 2**63, got {seed}")
     return seed
@@ -211,7 +199,7 @@ def factors_at(indices: Sequence[int] | Tensor, *, domain: str = "A", seed: int 
     Free factors are uniform over their range; identity factors are the domain's (drawn uniformly,
     ``hair_style`` among 0, 1, 2, for "mixed").
     """
-    domain = _check_domain(domain, DOMAINS)
+    domain = check_choice("domain", domain, DOMAINS)
     seed = _check_seed(seed)
     index = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
     if index.numel() and int(index.min()) < 0:
@@ -236,8 +224,8 @@ def factors_at(indices: Sequence[int] | Tensor, *, domain: str = "A", seed: int 
 
 def sample_factors(n: int, *, domain: str = "A", seed: int = 0, start: int = 0) -> dict[str, Tensor]:
     """The factors of images ``start .. start + n - 1`` of the stream ``(seed, domain)``."""
-    n = _check_int("n", n, 0)
-    start = _check_int("start", start, 0)
+    n = check_int("n", n, 0)
+    start = check_int("start", start, 0)
     return factors_at(torch.arange(start, start + n), domain=domain, seed=seed)
 
 
@@ -476,7 +464,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     iris = _rgb(_ramp(f["eye_tone"], _IRIS), n)
     for side in (-1.0, 1.0):
         eye_u, eye_fx = _project(side * f["eye_spacing"] * fw, fw, yaw)
-        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.21, 0.2), image, em)
+        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.23, 0.24), image, em)
         qu = win.grid.u(_col(1 / (eye_fx * eye_a)), _col(-eye_u))
         qv = win.grid.v(_col(1 / (eye_fy * eye_b)), _col(-eye_v))
         d_white = _ellipse(qu.clone(), qv, _col(eye_b * px))
@@ -489,7 +477,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
         _paint(win.canvas, ink, torch.maximum(iris_d.sub_(_col(0.5 * iris_r * px)), d_white))
         _paint(win.canvas, white, torch.maximum(shine.sqrt_().sub_(_col(0.22 * iris_r)).mul_(px), d_white))
         _paint(win.canvas, ink, d_white.abs().sub_(line))
-        win.add_to_mask(d_white.sub_(1.5))
+        win.add_to_mask(d_white.sub_(1.0))
         brow_u = qu.mul_(1 / 1.1)
         brow_d = _curve(brow_u, win.grid.v(_col(1 / (1.1 * eye_fy * eye_a)), _col(-brow_v)),
                         _col(torch.full_like(eye_a, 0.15 / 1.1)), _col(side * 0.11 * f["brow_raise"]))
@@ -511,7 +499,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     mouth_v, mouth_fy = _project(f["mouth_height"] * fh, fh, pitch)
     mouth_u, mouth_fx = _project(torch.zeros_like(yaw), fw, yaw)
     half = f["mouth_width"] * fw
-    win = _Window(frame, mouth_u, mouth_v, (0.24, 0.16), image, em)
+    win = _Window(frame, mouth_u, mouth_v, (0.27, 0.19), image, em)
     qu = win.grid.u(_col(1 / (mouth_fx * half)), _col(-mouth_u))
     qv = win.grid.v(_col(1 / (mouth_fy * half)), _col(-mouth_v))
     bend = _col(-0.4 * f["smile"])
@@ -533,7 +521,7 @@ def draw(factors: Mapping[str, Tensor], *, resolution: int = 64, domain: str = "
     masks (N, 1, R, R) in [0, 1], on the CPU.
     """
     resolution = _check_resolution(resolution)
-    domain = _check_domain(domain, DOMAINS)
+    domain = check_choice("domain", domain, DOMAINS)
     n = _check_factors(factors)
     stored = {name: torch.as_tensor(factors[name]).detach().to("cpu", torch.float32) for name in FACTORS}
     images = torch.empty(n, 3, resolution, resolution)
@@ -569,8 +557,8 @@ def iter_render(n: int, *, batch_size: int = 1024, resolution: int = 64, domain:
                 seed: int = 0) -> Iterator[FaceBatch]:
     """Render the first ``n`` faces of the stream ``(seed, domain)`` as consecutive batches of
     ``batch_size``, so that memory stays flat however large ``n`` is."""
-    n = _check_int("n", n, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    n = check_int("n", n, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
     for start in range(0, n, batch_size):
         yield render(min(batch_size, n - start), resolution=resolution, domain=domain, seed=seed, start=start)
 
@@ -580,7 +568,9 @@ def render_swap(batch: FaceBatch, domain: str) -> FaceBatch:
     ``domain`` ("A" or "B"). Returns a :class:`FaceBatch` at ``batch``'s resolution and device."""
     if not isinstance(batch, FaceBatch):
         raise TypeError(f"batch must be a FaceBatch (from render), got {type(batch).__name__}")
-    domain = _check_domain(domain, tuple(IDENTITIES))
+    if domain not in IDENTITIES:
+        raise ValueError(f"render_swap draws a fixed identity: domain must be one of {', '.join(map(repr, IDENTITIES))}, "
+                         f"got {domain!r}")
     factors = {name: value.cpu() for name, value in batch.factors.items()}
     factors.update({name: torch.full((len(batch),), IDENTITIES[domain][name]) for name in IDENTITY_FACTORS})
     swapped = draw(factors, resolution=batch.images.shape[-1], domain=domain)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aelab.checks import Check
+from aelab.notebooks import NotebookError, lint
 
 __all__ = ["EVIDENCE_MIME", "Lab", "NotANotebook", "Plan", "Probe", "SolutionError", "Step", "read_notebook"]
 
@@ -187,8 +188,13 @@ class Lab:
         """
         try:
             notebook = read_notebook(path)
+            exercises = lint(path)
         except NotANotebook as exc:
             raise SolutionError(f"the solution {path} cannot be read: {exc}") from None
+        except NotebookError as exc:
+            raise SolutionError(f"the solution {path} breaks the notebook conventions:\n{exc}") from None
+        #: Written answers, graded by hand: (grade_id, points).
+        self.manual = [(e.grade_id, e.points or 0.0) for e in exercises if e.kind == "answer"]
         self.path = path
         self.checks = checks
         self.cells: list[dict[str, Any]] = notebook["cells"]
@@ -257,6 +263,8 @@ class Lab:
             elif step in answers:
                 steps.append(Step(f"answer {step!r}", answers[step], answer=step))
         missing = [grade_id for grade_id in self.answer_ids if grade_id not in answers]
+        notes += [f"the written answer {grade_id!r} ({points:g} point{'s' * (points != 1)}) is graded by hand."
+                  for grade_id, points in self.manual]
         return Plan(steps, self.probes, missing, notes)
 
     def foreign_ids(self, submission: dict[str, Any]) -> list[str]:

@@ -30,11 +30,11 @@ STATUSES: dict[str, str] = {
     "not-a-notebook": "the file is not a Jupyter notebook, so nothing could be graded.",
     "wrong-lab": "the notebook has none of this lab's answer cells: was it made from another lab?",
     "sandbox-error": "the grader could not run your notebook; this is not your fault, your instructor will look at it.",
+    "process-limit": "your code started more processes or threads than allowed; what was checked before counts.",
     "timeout": "your notebook ran past the time limit; the checks it had not reached score 0.",
     "kernel-died": "the kernel died (os._exit, a crash such as a segmentation fault, or no memory left); "
     "the checks it had not reached score 0.",
     "memory-limit": "a cell used more memory than allowed and raised an error; the other cells still count.",
-    "process-limit": "a cell started more processes or threads than allowed; the other cells still count.",
     "syntax-error": "an answer cell is not valid Python; the checks of the other exercises still count.",
     "missing-answers": "some answer cells are missing (deleted, or their metadata changed); their checks score 0.",
     "cell-errors": "some cells raised an exception; the checks of the others still count.",
@@ -145,6 +145,9 @@ def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> tuple[list
         status = "sandbox-error" if index == 0 else _classify(name, text, step.answer is not None)
         statuses.add(status)
         details.append(f"{name} in {step.label}")
+    if outcome.crowded:
+        statuses.add("process-limit")
+        details.append("the sandbox reached its limit of processes and threads")
     if plan.missing:
         statuses.add("missing-answers")
         details.append(f"missing answer cells {', '.join(map(repr, plan.missing))}")

@@ -51,6 +51,8 @@ MAX_EVENT_LINE = 16 * 2**20
 MAX_EVENTS_TOTAL = 64 * 2**20
 #: Seconds a worker has to exit after its last event before it is killed.
 EXIT_GRACE = 10.0
+#: The share of its process limit at which a sandbox counts as having hit it.
+CROWDED = 0.9
 
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
@@ -111,11 +113,14 @@ class Slot:
 
 @dataclass
 class Outcome:
-    """What came back from a worker: its events, the tail of its stderr, and whether it was killed late."""
+    """What came back from a worker: its events, the tail of its stderr, whether it had to be killed
+    past its time, and whether the sandbox user was at its process limit when the run ended (as root
+    only: a fork bomb, which can also starve its own kernel until the time runs out)."""
 
     events: list[dict[str, Any]]
     stderr: str
     killed: bool
+    crowded: bool
 
 
 def _interpreter_paths() -> list[str]:
@@ -217,12 +222,13 @@ def run_worker(payload: dict[str, Any], limits: Limits, slot: Slot, hide: list[s
                 deadline = min(deadline, time.monotonic() + EXIT_GRACE)
             time.sleep(0.1)
         killed = process.poll() is None
+        crowded = slot.uid is not None and _tasks_of(slot.uid) >= CROWDED * limits.processes
     finally:
         _kill_everything(process, slot)
         for reader in readers:
             reader.join(timeout=EXIT_GRACE)
         shutil.rmtree(workdir, ignore_errors=True)
-    return Outcome(events, b"".join(stderr).decode(errors="replace"), killed)
+    return Outcome(events, b"".join(stderr).decode(errors="replace"), killed, crowded)
 
 
 def _feed(pipe: IO[bytes] | None, data: bytes) -> None:
