@@ -126,6 +126,12 @@ def mean(x):
     return x.sum() / x.numel()
 """
 
+#: A memory bomb: 64 MiB more each round until the address-space limit stops it.
+MEMORY_BOMB = "blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))\n"
+
+#: The graded batch: output folder, exit code of ``aelab grade``, grades.csv's rows by submission.
+Batch = tuple[Path, int, dict[str, dict[str, str]]]
+
 #: name -> (notebook or raw file text, expected score, expected status)
 HOSTILE: dict[str, tuple[Any, float, str]] = {
     "solution-1": (json.loads(DEMO.read_text()), 3, "ok"),
@@ -134,8 +140,7 @@ HOSTILE: dict[str, tuple[Any, float, str]] = {
     "syntax": (_answers(mean="def mean(x)\n    return x.mean()\n"), 2, "syntax-error"),
     "exception": (_answers(normalize=CORRECT_NORMALIZE + "1 / 0\n"), 3, "cell-errors"),
     "loop": (_answers(normalize="while True:\n    pass\n"), 1, "timeout"),
-    "memory": (_answers(normalize=CORRECT_NORMALIZE + "blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))\n"),
-               3, "memory-limit"),
+    "memory": (_answers(normalize=CORRECT_NORMALIZE + MEMORY_BOMB), 3, "memory-limit"),
     "fork": (_answers(normalize=CORRECT_NORMALIZE + "import os\nwhile True:\n    os.fork()\n"), 1, "process-limit"),
     "exit": (_answers(normalize="import os\nos._exit(1)\n"), 1, "kernel-died"),
     "segfault": (_answers(normalize="import ctypes\nctypes.string_at(0)\n"), 1, "kernel-died"),
@@ -153,7 +158,7 @@ HOSTILE: dict[str, tuple[Any, float, str]] = {
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict[str, dict[str, str]]]:
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     """Grade every HOSTILE submission in one call of ``aelab grade``: (out, exit code, grades by name)."""
     root = tmp_path_factory.mktemp("grade")
     submissions, out = root / "submissions", root / "out"
@@ -163,7 +168,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict[str
             notebook = _answers(mean=FAKE_RESULTS.format(out=out, mime=EVIDENCE_MIME))
         text = notebook if isinstance(notebook, str) else json.dumps(notebook)
         (submissions / f"{name}.ipynb").write_text(text)
-    code = cli(["grade", str(DEMO), str(submissions), "--out", str(out), "--jobs", "2", "--timeout", "20", "--memory", "2048"])
+    options = ["--jobs", "2", "--timeout", "20", "--memory", "2048"]
+    code = cli(["grade", str(DEMO), str(submissions), "--out", str(out), *options])
     with (out / "grades.csv").open() as stream:
         rows = {row["submission"]: row for row in csv.DictReader(stream)}
     return out, code, rows
@@ -171,7 +177,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict[str
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", HOSTILE)
-def test_each_submission_gets_its_grade_and_status(batch: tuple[Path, int, dict[str, dict[str, str]]], name: str) -> None:
+def test_each_submission_gets_its_grade_and_status(batch: Batch, name: str) -> None:
     _, _, rows = batch
     _, score, status = HOSTILE[name]
     assert (float(rows[name]["score"]), rows[name]["status"]) == (score, status), rows[name]
@@ -179,7 +185,7 @@ def test_each_submission_gets_its_grade_and_status(batch: tuple[Path, int, dict[
 
 
 @pytest.mark.slow
-def test_batch_writes_one_row_feedback_and_summary_per_submission(batch: tuple[Path, int, dict[str, dict[str, str]]]) -> None:
+def test_batch_writes_one_row_feedback_and_summary_per_submission(batch: Batch) -> None:
     out, code, rows = batch
     assert code == 0
     assert sorted(rows) == sorted(HOSTILE)
@@ -193,7 +199,7 @@ def test_batch_writes_one_row_feedback_and_summary_per_submission(batch: tuple[P
 
 
 @pytest.mark.slow
-def test_feedback_tells_the_student_what_to_fix(batch: tuple[Path, int, dict[str, dict[str, str]]]) -> None:
+def test_feedback_tells_the_student_what_to_fix(batch: Batch) -> None:
     out, _, _ = batch
 
     def messages(name: str) -> dict[str, str]:
@@ -210,7 +216,7 @@ def test_feedback_tells_the_student_what_to_fix(batch: tuple[Path, int, dict[str
 
 
 @pytest.mark.slow
-def test_a_second_run_skips_what_is_graded(batch: tuple[Path, int, dict[str, dict[str, str]]]) -> None:
+def test_a_second_run_skips_what_is_graded(batch: Batch) -> None:
     out, _, rows = batch
     results = grade(DEMO, [out.parent / "submissions"], out, jobs=2, progress=False)
     assert {r.submission: r.seconds for r in results} == {name: float(row["seconds"]) for name, row in rows.items()}

@@ -57,10 +57,99 @@ def faces_section(n: int = 100_000, batch_size: int = 1024, resolution: int = 64
 
 
 # --------------------------------------------------------------------------------------------------
+# train: one SAEHD step of the CPU preset, its FLOPs, and time to masked SSIM 0.90 (aelab.train)
+
+
+def _matmul_flops_per_s(size: int = 2048, seconds: float = 3.0) -> float:
+    """FLOP/s of a float32 size×size matrix multiply (2·size³ FLOPs), the machine's reference rate."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    a @ b  # warm-up
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * size**3 * count / (time.perf_counter() - start)
+
+
+def train_step_section(seconds: float = 20.0) -> list[Row]:
+    """Time the CPU preset's training step, count its FLOPs (forward + backward, FlopCounterMode) and
+    compare the rate it achieves with a large matrix multiply measured in the same run."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from aelab.train import Config, Trainer
+
+    config = Config.preset("cpu")
+    trainer = Trainer(config, device="cpu", pool_size=256)
+    for _ in range(3):  # warm-up
+        trainer.step()
+    with FlopCounterMode(display=False) as counter:
+        trainer.step()  # an ordinary step (DeepFaceLab's extra hard-sample step comes every 16th)
+    flops = counter.get_total_flops()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        trainer.step()
+        steps += 1
+    step_time = (time.perf_counter() - start) / steps
+    matmul = _matmul_flops_per_s()
+    achieved = flops * (1 + 1 / 16) / step_time  # the hard-sample step: one more update every 16
+    return [
+        ("cpu preset step", f"{step_time * 1e3:,.0f} ms  ({config.batch_size / step_time:,.1f} src+dst pairs/s, "
+                            f"batch {config.batch_size}, {config.resolution} px, mean of {steps} steps)"),
+        ("FLOPs per step", f"{flops / 1e9:,.2f} GFLOP (forward + backward; +1/16 for the hard-sample step)"),
+        ("achieved rate", f"{achieved / 1e9:,.1f} GFLOP/s"),
+        ("2048² matmul rate", f"{matmul / 1e9:,.1f} GFLOP/s (float32)"),
+        ("ratio", f"{achieved / matmul:.2f} of the matmul rate (target >= 0.8)"),
+    ]
+
+
+def _time_to_ssim(name: str, threshold: float, budget: float, every: float) -> tuple[float, float, int, bool]:
+    """Train preset ``name`` until masked SSIM on held-out src and dst both reach ``threshold``, or
+    ``budget`` seconds of training; evaluation (every ``every`` s) is not counted. Returns (seconds,
+    lowest SSIM, iterations, reached)."""
+    from aelab.train import Config, Trainer
+
+    trainer = Trainer(Config.preset(name), device="cpu", pool_size=1024)
+    trainer.evaluate(n=128)  # renders the held-out faces before the clock starts
+    elapsed, score = 0.0, -1.0
+    with tqdm(total=round(budget), unit="s", desc=name, leave=False) as progress:
+        while elapsed < budget and score < threshold:
+            start = time.perf_counter()
+            while time.perf_counter() - start < min(every, budget - elapsed):
+                trainer.step()
+            spent = time.perf_counter() - start
+            elapsed += spent
+            score = min(trainer.evaluate(n=128).values())
+            progress.update(round(spent))
+            progress.set_postfix(ssim=f"{score:.3f}", refresh=False)
+    return elapsed, score, trainer.iteration, score >= threshold
+
+
+def time_to_ssim_section(threshold: float = 0.90, budget: float = 300.0, factor: float = 5.0) -> list[Row]:
+    """Seconds of training until masked SSIM >= ``threshold`` on held-out SynthFaces-64 src and dst,
+    for the CPU preset (within ``budget``) and for DeepFaceLab's defaults (capped at ``factor`` times
+    the CPU preset's time). Face pools are rendered before the clock starts."""
+    rows = []
+    seconds, score, iterations, reached = _time_to_ssim("cpu", threshold, budget, every=5.0)
+    verdict = "reached" if reached else "not reached"
+    rows.append(("cpu preset", f"{verdict} SSIM {score:.3f} in {seconds:,.0f} s ({iterations:,} steps; target <= 120 s)"))
+    cap = factor * seconds
+    dfl_seconds, dfl_score, dfl_iterations, dfl_reached = _time_to_ssim("dfl-defaults", threshold, cap, every=cap / 20)
+    if dfl_reached:
+        rows.append(("dfl-defaults", f"reached SSIM {dfl_score:.3f} in {dfl_seconds:,.0f} s ({dfl_iterations:,} steps)"))
+        rows.append(("ratio", f"{dfl_seconds / seconds:.1f}x sooner with the cpu preset (target >= 5)"))
+    else:
+        rows.append(("dfl-defaults", f"not reached in {dfl_seconds:,.0f} s (SSIM {dfl_score:.3f}, {dfl_iterations:,} steps)"))
+        rows.append(("ratio", f">= {dfl_seconds / seconds:.1f}x sooner with the cpu preset (target >= 5)"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
 # Sections, in print order
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "faces": faces_section,
+    "train": train_step_section,
+    "time-to-ssim": time_to_ssim_section,
 }
 
 

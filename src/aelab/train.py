@@ -408,20 +408,24 @@ class Trainer:
     def _train_generator(self, src: Samples, dst: Samples) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """One update of the autoencoder on (src, dst); returns per-sample terms and the src prediction.
 
-        The G loss is src total + dst total (+ the GAN terms), ``Model_SAEHD``'s ``gpu_G_loss``.
+        The G loss is src total + dst total (+ the GAN terms), ``Model_SAEHD``'s ``gpu_G_loss``. The
+        swap is not decoded: no loss needs it (TensorFlow skips it too when it runs the update).
         """
-        out = self.model(src.warped, dst.warped)
-        src_terms = self._side_loss(src, out.pred_src_src, out.pred_src_srcm)
-        dst_terms = self._side_loss(dst, out.pred_dst_dst, out.pred_dst_dstm)
+        codes = self.model.codes(src.warped, dst.warped)
+        decoder_src, decoder_dst = self.model.decoders()
+        pred_src_src, pred_src_srcm = decoder_src(codes.src_code)
+        pred_dst_dst, pred_dst_dstm = decoder_dst(codes.dst_code)
+        src_terms = self._side_loss(src, pred_src_src, pred_src_srcm)
+        dst_terms = self._side_loss(dst, pred_dst_dst, pred_dst_dstm)
         terms = {f"src_{k}": v for k, v in src_terms.items()} | {f"dst_{k}": v for k, v in dst_terms.items()}
         g_loss = src_terms["total"] + dst_terms["total"]
         if self.gan_power > 0:
-            terms["gan"] = self._gan_generator_loss(src, out.pred_src_src)
+            terms["gan"] = self._gan_generator_loss(src, pred_src_src)
             g_loss = g_loss + terms["gan"]
         self.optimizer.zero_grad(set_to_none=True)
         g_loss.mean().backward()
         self.optimizer.step()
-        return {name: value.detach() for name, value in terms.items()}, out.pred_src_src.detach()
+        return {name: value.detach() for name, value in terms.items()}, pred_src_src.detach()
 
     def _masked_opt(self, samples: Samples, images: torch.Tensor) -> torch.Tensor:
         """``*_masked_opt`` of ``Model_SAEHD``: images times the blurred mask with masked training."""

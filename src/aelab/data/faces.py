@@ -378,11 +378,31 @@ class _Window:
         self.em.scatter_(2, self.flat[:, None], self.mask.view(n, 1, -1))
 
 
-def _project(u0: Tensor, half: Tensor, angle: Tensor) -> tuple[Tensor, Tensor]:
-    """Where a point at ``u0`` on a head of half-size ``half`` lands after turning by ``angle``
-    (radians), and the foreshortening of things drawn there: (position, scale)."""
-    theta = torch.asin((u0 / half).clamp(-0.95, 0.95))
+def _project(v0: Tensor, half: Tensor, angle: Tensor) -> tuple[Tensor, Tensor]:
+    """Where a point at height ``v0`` on a head of half-height ``half`` lands after nodding by
+    ``angle`` (radians), and the vertical foreshortening of things drawn there: (position, scale)."""
+    theta = torch.asin((v0 / half).clamp(-0.95, 0.95))
     return half * torch.sin(theta + angle), torch.cos(theta + angle) / torch.cos(theta)
+
+
+def _slice_radius(f: Mapping[str, Tensor], v0: Tensor) -> Tensor:
+    """Half-width of the face's egg at height ``v0`` (before the pitch): the radius of the head's
+    horizontal slice that features at that height turn on with the yaw."""
+    vn = v0 / f["face_height"]
+    return f["face_width"] * (1 - f["jaw_taper"] * vn) * torch.sqrt(1 - vn * vn)
+
+
+def _surface_u(grid: _Grid, radius: Tensor, yaw: Tensor, u0: Tensor, half: Tensor) -> Tensor:
+    """Horizontal position on the head's surface (before the yaw) of each pixel of ``grid``,
+    relative to a feature at ``u0`` and in units of its half-width ``half``: turning the slice of
+    ``radius`` back by the yaw squeezes features near the edge of the face, as a turned head does.
+    Beyond the edge of the slice the position runs on steeply (and continuously), so features end
+    there without a jagged cut."""
+    across = grid.u(_col(1 / radius))
+    within = across.clamp(-0.999, 0.999)
+    beyond = across.sub_(within).mul_(10)
+    surface = within.asin_().sub_(_col(yaw)).sin_().add_(beyond)
+    return surface.mul_(_col(radius / half)).sub_(_col(u0 / half))
 
 
 def _draw_chunk(f: Mapping[str, Tensor], resolution: int, image: Tensor, face_mask: Tensor, em: Tensor) -> None:
@@ -462,13 +482,15 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     iris_r = 0.85 * eye_b
     brow_v = eye_v - (0.22 + 0.07 * f["brow_raise"]) * fh * eye_fy
     iris = _rgb(_ramp(f["eye_tone"], _IRIS), n)
+    eye_radius = _slice_radius(f, f["eye_height"] * fh)
     for side in (-1.0, 1.0):
-        eye_u, eye_fx = _project(side * f["eye_spacing"] * fw, fw, yaw)
-        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.23, 0.24), image, em)
-        qu = win.grid.u(_col(1 / (eye_fx * eye_a)), _col(-eye_u))
+        eye_u0 = side * f["eye_spacing"] * fw
+        eye_u = eye_radius * torch.sin(torch.asin(eye_u0 / eye_radius) + yaw)
+        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.28, 0.3), image, em)
+        qu = _surface_u(win.grid, eye_radius, yaw, eye_u0, eye_a)
         qv = win.grid.v(_col(1 / (eye_fy * eye_b)), _col(-eye_v))
         d_white = _ellipse(qu.clone(), qv, _col(eye_b * px))
-        iris_u = win.grid.u(_col(1 / eye_fx), _col(-eye_u - eye_fx * f["gaze_x"] * (eye_a - iris_r) * 0.8))
+        iris_u = torch.sub(qu * _col(eye_a), _col(f["gaze_x"] * (eye_a - iris_r) * 0.8))
         iris_v = win.grid.v(_col(1 / eye_fy), _col(-eye_v - eye_fy * f["gaze_y"] * eye_b * 0.3))
         iris_d = iris_u.square().addcmul_(iris_v, iris_v).sqrt_().mul_(px)
         shine = iris_u.add_(_col(0.3 * iris_r)).square_().addcmul_(*(2 * [iris_v.add_(_col(0.35 * iris_r))]))
@@ -497,10 +519,10 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
 
     # Mouth: a centre line curved by the smile; opening parts the lips around it, teeth at the top.
     mouth_v, mouth_fy = _project(f["mouth_height"] * fh, fh, pitch)
-    mouth_u, mouth_fx = _project(torch.zeros_like(yaw), fw, yaw)
+    mouth_radius = _slice_radius(f, f["mouth_height"] * fh)
     half = f["mouth_width"] * fw
-    win = _Window(frame, mouth_u, mouth_v, (0.27, 0.19), image, em)
-    qu = win.grid.u(_col(1 / (mouth_fx * half)), _col(-mouth_u))
+    win = _Window(frame, mouth_radius * torch.sin(yaw), mouth_v, (0.28, 0.2), image, em)
+    qu = _surface_u(win.grid, mouth_radius, yaw, torch.zeros_like(yaw), half)
     qv = win.grid.v(_col(1 / (mouth_fy * half)), _col(-mouth_v))
     bend = _col(-0.4 * f["smile"])
     opening = qu.square().neg_().add_(1).clamp_(min=0).mul_(_col(0.4 * f["mouth_open"]))

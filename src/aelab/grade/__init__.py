@@ -35,8 +35,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
+from tqdm.auto import tqdm
+
 from aelab.checks import load_checks
-from aelab.grade.plan import Lab, NotANotebook, SolutionError, read_notebook
+from aelab.grade.plan import Lab, NotANotebook, SolutionError, read_submission
 from aelab.grade.report import Result, assess, summarize, ungraded, write_feedback, write_grades
 from aelab.grade.sandbox import Limits, SandboxError, Slot, hidden_paths, run_worker
 
@@ -91,10 +93,12 @@ def _grade_one(lab: Lab, name: str, path: Path, limits: Limits, slot: Slot, hide
     return result
 
 
-def _run_submission(lab: Lab, path: Path, limits: Limits, slot: Slot, hide: list[str], scratch: Path, result: Result) -> None:
+def _run_submission(
+    lab: Lab, path: Path, limits: Limits, slot: Slot, hide: list[str], scratch: Path, result: Result
+) -> None:
     """Fill ``result`` with the verdicts on the notebook at ``path`` (see :func:`_grade_one`)."""
     try:
-        notebook = read_notebook(path)
+        notebook = read_submission(path)
     except NotANotebook as exc:
         result.status, result.detail = "not-a-notebook", str(exc)
         result.checks = ungraded(lab, f"not graded: {exc}")
@@ -144,7 +148,10 @@ def grade(
     for file in sorted((out / "results").glob("*.json")):
         previous = Result.from_json(file.read_text())
         done[previous.submission] = previous
-    todo = {name: path for name, path in found.items() if force or name not in done or done[name].sha256 != _digest(path)}
+    todo = {
+        name: path for name, path in found.items()
+        if force or name not in done or done[name].sha256 != _digest(path)
+    }
     slots: queue.Queue[Slot] = queue.Queue()
     for number in range(min(jobs, max(1, len(todo)))):
         slots.put(Slot.for_job(number, uid_base))
@@ -152,8 +159,6 @@ def grade(
     scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
     os.chmod(scratch, 0o711)  # sandbox users may enter it to reach their own (0700) working folder
     lock = threading.Lock()
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress or not todo)
 
     def task(name: str, path: Path) -> None:
@@ -195,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("submissions", type=Path, nargs="+", help="student notebooks, or folders of them")
     parser.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and the summary go")
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the cores)")
-    parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds each submission's cells may run")
+    parser.add_argument(
+        "--timeout", type=float, default=defaults.timeout, help="seconds each submission's cells may run"
+    )
     parser.add_argument("--memory", type=int, default=defaults.memory_mb, help="MiB of address space per process")
     parser.add_argument("--processes", type=int, default=defaults.processes, help="processes+threads per submission")
     parser.add_argument("--disk", type=int, default=defaults.disk_mb, help="MiB a submission may write")

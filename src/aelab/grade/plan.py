@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aelab import notebooks
 from aelab.checks import Check
-from aelab.notebooks import NotebookError, lint
 
-__all__ = ["EVIDENCE_MIME", "Lab", "NotANotebook", "Plan", "Probe", "SolutionError", "Step", "read_notebook"]
+__all__ = ["EVIDENCE_MIME", "Lab", "NotANotebook", "Plan", "Probe", "SolutionError", "Step", "read_submission"]
 
 #: The display-data MIME type that carries a probe's evidence out of the kernel.
 EVIDENCE_MIME = "text/x-aelab-evidence"
@@ -106,9 +106,11 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def read_notebook(path: Path) -> dict[str, Any]:
-    """Read a notebook file as plain JSON and check that it has nbformat 4's shape.
+def read_submission(path: Path) -> dict[str, Any]:
+    """Read a student's notebook file as plain JSON and check that it has nbformat 4's shape.
 
+    Tolerant where :func:`aelab.notebooks.read_notebook` (for solutions) is strict: only the cells'
+    type, source and nbgrader metadata are used, so odd metadata or outputs are no reason to refuse.
     Raises :class:`NotANotebook` saying what is wrong (unreadable, too big, not JSON, no cells, ...).
     """
     try:
@@ -143,18 +145,13 @@ def _source(cell: dict[str, Any]) -> Any:
     return source if isinstance(source, str) else None
 
 
-def _nbgrader(cell: dict[str, Any]) -> dict[str, Any]:
-    """A cell's nbgrader metadata, or an empty dict."""
-    metadata = cell.get("metadata")
-    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return meta if isinstance(meta, dict) else {}
-
-
 def _answer_id(cell: dict[str, Any]) -> str | None:
     """The grade_id of an answer cell (nbgrader ``solution: true``), else None."""
-    meta = _nbgrader(cell)
-    grade_id = meta.get("grade_id")
-    return grade_id if meta.get("solution") is True and isinstance(grade_id, str) else None
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    if not isinstance(meta, dict) or meta.get("solution") is not True:
+        return None
+    return meta["grade_id"] if isinstance(meta.get("grade_id"), str) else None
 
 
 class _ProbeCalls(ast.NodeTransformer):
@@ -183,69 +180,51 @@ class Lab:
     def __init__(self, path: Path, checks: dict[str, Check]) -> None:
         """Read the solution at ``path``; ``checks`` is the registry of checks its grade cells call.
 
-        Raises :class:`SolutionError` when the solution has no answer cells, a grade cell calls no
-        registered check, or a grade cell is not valid Python.
+        Raises :class:`SolutionError` when the solution breaks the conventions that
+        :func:`aelab.notebooks.lint` checks (e.g. a grade cell that calls no registered check) or
+        has no answer cells.
         """
         try:
-            notebook = read_notebook(path)
-            exercises = lint(path)
-        except NotANotebook as exc:
-            raise SolutionError(f"the solution {path} cannot be read: {exc}") from None
-        except NotebookError as exc:
-            raise SolutionError(f"the solution {path} breaks the notebook conventions:\n{exc}") from None
-        #: Written answers, graded by hand: (grade_id, points).
-        self.manual = [(e.grade_id, e.points or 0.0) for e in exercises if e.kind == "answer"]
-        self.path = path
+            notebook = notebooks.read_notebook(path)
+            exercises = {exercise.cell: exercise for exercise in notebooks.lint(notebook)}
+        except notebooks.NotebookError as exc:
+            raise SolutionError(f"the solution {path} cannot be graded from:\n{exc}") from None
         self.checks = checks
-        self.cells: list[dict[str, Any]] = notebook["cells"]
-        self.setup_steps: list[Step | str] = []  # a str is the grade_id of an answer cell to fill in
+        #: The solution's code cells in order; a str is the grade_id of an answer cell to fill in.
+        self.setup_steps: list[Step | str] = []
         self.probes: list[Probe] = []
         exercise: str | None = None
-        for number, cell in enumerate(self.cells, 1):
-            meta, source = _nbgrader(cell), _source(cell)
-            if cell.get("cell_type") != "code":
+        for index, cell in enumerate(notebook.cells):
+            item = exercises.get(index)
+            if cell.cell_type != "code":
                 continue
-            if _answer_id(cell) is not None:
-                exercise = _answer_id(cell)
+            if item is not None and item.kind != "grade":
+                exercise = item.grade_id
                 self.setup_steps.append(exercise)
-            elif meta.get("grade") is True:
-                self.setup_steps.append(self._grade_step(number, meta, source, exercise, checks))
+            elif item is not None:
+                self.setup_steps.append(self._grade_step(item, cell.source, exercise))
             else:
-                self.setup_steps.append(Step(f"cell {number}", source))
-        self.answer_ids = [s for s in self.setup_steps if isinstance(s, str)]
+                self.setup_steps.append(Step(f"cell {index + 1}", cell.source))
+        self.answer_ids = [step for step in self.setup_steps if isinstance(step, str)]
         if not self.answer_ids:
             raise SolutionError(
                 f"the solution {path} has no answer cells (code cells whose nbgrader metadata says "
                 "solution: true); is it a solution notebook of this kit?"
             )
+        #: Written answers, graded by hand: (grade_id, points).
+        self.manual = [(e.grade_id, e.points or 0.0) for e in exercises.values() if e.kind == "answer"]
         self.max_score = sum(probe.points for probe in self.probes)
 
-    def _grade_step(
-        self, number: int, meta: dict[str, Any], source: str, exercise: str | None, checks: dict[str, Check]
-    ) -> Step:
-        """The rewritten grade cell ``number``: its check calls become probe calls."""
-        grade_id = str(meta.get("grade_id", f"cell {number}"))
-        try:
-            tree = ast.parse(source)
-        except SyntaxError as exc:
-            raise SolutionError(f"grade cell {grade_id!r} of {self.path} is not valid Python: {exc}") from None
-        rewriter = _ProbeCalls(checks, len(self.probes))
-        tree = ast.fix_missing_locations(rewriter.visit(tree))
-        if not rewriter.found:
-            raise SolutionError(
-                f"grade cell {grade_id!r} of {self.path} calls no registered check, so it cannot be graded "
-                f"safely; call one of aelab.checks.REGISTRY there (known: {', '.join(sorted(checks)) or 'none'})."
-            )
-        try:
-            points = float(meta.get("points", 0))
-        except (TypeError, ValueError):
-            raise SolutionError(f"grade cell {grade_id!r} of {self.path} has points {meta.get('points')!r}; give a number.") from None
-        share = points / len(rewriter.found)
-        self.probes += [Probe(index, name, grade_id, exercise, share) for index, name in rewriter.found]
-        return Step(f"check {grade_id!r}", ast.unparse(tree), probes=tuple(index for index, _ in rewriter.found))
+    def _grade_step(self, item: notebooks.Exercise, source: str, exercise: str | None) -> Step:
+        """The grade cell ``item`` rewritten: its calls to checks become probe calls (lint found some)."""
+        rewriter = _ProbeCalls(self.checks, len(self.probes))
+        tree = ast.fix_missing_locations(rewriter.visit(ast.parse(source)))
+        share = (item.points or 0.0) / len(rewriter.found)
+        self.probes += [Probe(index, name, item.grade_id, exercise, share) for index, name in rewriter.found]
+        return Step(f"check {item.grade_id!r}", ast.unparse(tree), probes=tuple(index for index, _ in rewriter.found))
 
     def plan(self, submission: dict[str, Any]) -> Plan:
-        """The cells to run for a submission (as read by :func:`read_notebook`), with what is missing."""
+        """The cells to run for a submission (as read by :func:`read_submission`), with what is missing."""
         answers: dict[str, str] = {}
         notes: list[str] = []
         for cell in submission["cells"]:

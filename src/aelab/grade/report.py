@@ -110,7 +110,9 @@ def _read_evidence(text: Any) -> tuple[bool, Any]:
         return False, "your answer came back in a form that cannot be checked."
 
 
-def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> tuple[list[CheckResult], list[list[str]], str, str]:
+def assess(
+    plan: Plan, outcome: Outcome, checks: dict[str, Check]
+) -> tuple[list[CheckResult], list[list[str]], str, str]:
     """Judge a worker's events against ``plan``: (check results, cell errors, status, detail).
 
     A probe counts only from the step that calls it and only once: two answers for one probe mean
@@ -119,7 +121,8 @@ def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> tuple[list
     evidence: dict[int, list[Any]] = {}
     step_errors: dict[int, str] = {}
     reached: set[int] = set()
-    end = {"status": "timeout" if outcome.killed else "sandbox-error", "detail": "the worker stopped without a report"}
+    silent = f"the worker stopped without a report ({outcome.stderr.strip()[-300:] or 'no message'})"
+    end = {"status": "timeout" if outcome.killed else "sandbox-error", "detail": silent}
     for event in outcome.events:
         index = event.get("index")
         if event["event"] == "end":
@@ -160,7 +163,8 @@ def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> tuple[list
             feedback = Feedback(probe.check, False, f"your answer cell {probe.exercise!r} is missing from the notebook "
                                 "(deleted, or its cell metadata changed): copy it back from the lab.")  # fmt: skip
         elif len(got) > 1:
-            feedback = Feedback(probe.check, False, "more than one answer came back for this check; was the kernel tampered with?")
+            feedback = Feedback(probe.check, False, "more than one answer came back for this check; "
+                                "was the kernel tampered with?")  # fmt: skip
         elif got:
             readable, value = _read_evidence(got[0])
             feedback = checks[probe.check].judge(value) if readable else Feedback(probe.check, False, value)
@@ -171,7 +175,8 @@ def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> tuple[list
         else:
             feedback = Feedback(probe.check, False, f"the notebook stopped before this check: {end.get('detail', '')}")
         earned = probe.points if feedback.passed else 0.0
-        results.append(CheckResult(probe.exercise, probe.grade_id, probe.check, probe.points, earned, feedback.passed, feedback.message))
+        results.append(CheckResult(probe.exercise, probe.grade_id, probe.check, probe.points, earned,
+                                   feedback.passed, feedback.message))  # fmt: skip
     status = min(statuses, key=status_of.__getitem__)
     return results, errors, status, "; ".join(filter(None, details))
 
@@ -190,7 +195,8 @@ def _document(result: Result) -> tuple[str, list[str], list[str], list[list[str]
     ]
     header = ["Exercise", "Check", "Points", "Result", "What to do"]
     rows = [
-        [c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet", c.message]
+        [c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet",
+         c.message]
         for c in result.checks
     ]
     items = [f"{label} raised {message}" for label, message in result.errors] + result.notes
@@ -210,7 +216,10 @@ def _markdown(result: Result) -> str:
 def _html(result: Result) -> str:
     title, paragraphs, header, rows, items = _document(result)
     e = html.escape
-    parts = [f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{e(title)}</title></head><body>", f"<h1>{e(title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{e(title)}</title></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
     parts += [f"<p>{e(p)}</p>" for p in paragraphs]
     parts.append("<table border='1' cellpadding='4'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
     parts += ["<tr>" + "".join(f"<td>{e(value)}</td>" for value in row) + "</tr>" for row in rows]
@@ -265,7 +274,8 @@ def summarize(results: list[Result], out: Path) -> str:
     rows = []
     for (exercise, name), checks in per_check.items():
         passed = sum(c.passed for c in checks) / len(checks)
-        rows.append([exercise, name, _points(checks[0].points), f"{passed:.0%}", _points(sum(c.earned for c in checks) / len(checks))])
+        mean = sum(c.earned for c in checks) / len(checks)
+        rows.append([exercise, name, _points(checks[0].points), f"{passed:.0%}", _points(mean)])
     rows.sort(key=lambda row: (float(row[3].rstrip("%")), row[0], row[1]))
     header = ["exercise", "check", "points", "passed", "mean points"]
     buffer = io.StringIO()

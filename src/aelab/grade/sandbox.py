@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Limits", "Outcome", "SandboxError", "Slot", "enter", "hidden_paths", "run_worker"]
+__all__ = ["Limits", "Outcome", "SandboxError", "Slot", "at_process_limit", "enter", "hidden_paths", "run_worker"]
 
 #: The longest event line read from a worker, and the most read in all (bytes).
 MAX_EVENT_LINE = 16 * 2**20
@@ -67,10 +67,11 @@ class SandboxError(RuntimeError):
 class Limits:
     """What one submission may use.
 
-    ``timeout``: seconds of wall clock for running its cells (the kernel's start-up, up to
-    ``startup`` seconds, is not counted); ``memory_mb``: address space per process (RLIMIT_AS; torch
-    alone maps about 1 GiB, so keep 3 GiB or more); ``processes``: processes and threads of the
-    sandbox user (RLIMIT_NPROC); ``disk_mb``: the biggest file it may write and the size of its /tmp.
+    ``timeout``: seconds of wall clock for running its cells (not counted: starting the kernel and
+    running the grader's set-up cell, up to ``startup`` seconds each); ``memory_mb``: address space
+    per process (RLIMIT_AS; a kernel with torch maps about 1.3 GiB, so keep 3 GiB or more);
+    ``processes``: processes and threads of the sandbox user (RLIMIT_NPROC); ``disk_mb``: the
+    biggest file it may write and the size of its /tmp.
     """
 
     timeout: float = 300.0
@@ -114,8 +115,8 @@ class Slot:
 @dataclass
 class Outcome:
     """What came back from a worker: its events, the tail of its stderr, whether it had to be killed
-    past its time, and whether the sandbox user was at its process limit when the run ended (as root
-    only: a fork bomb, which can also starve its own kernel until the time runs out)."""
+    past its time, and whether the sandbox was at its process limit when the run ended (a fork bomb,
+    which can also starve its own kernel until the time runs out)."""
 
     events: list[dict[str, Any]]
     stderr: str
@@ -184,6 +185,7 @@ def run_worker(payload: dict[str, Any], limits: Limits, slot: Slot, hide: list[s
     """
     workdir = Path(tempfile.mkdtemp(prefix="job-", dir=scratch))
     if slot.uid is not None:
+        _clear(slot)  # what an interrupted batch may have left behind
         os.chown(workdir, slot.uid, slot.gid)
     config = {
         **payload,
@@ -216,18 +218,18 @@ def run_worker(payload: dict[str, Any], limits: Limits, slot: Slot, hide: list[s
     killed = False
     try:
         _feed(process.stdin, json.dumps(config).encode())
-        deadline = time.monotonic() + limits.startup + limits.timeout + EXIT_GRACE
+        deadline = time.monotonic() + 2 * limits.startup + limits.timeout + EXIT_GRACE  # see Limits
         while process.poll() is None and time.monotonic() < deadline:
             if events and events[-1].get("event") == "end":
                 deadline = min(deadline, time.monotonic() + EXIT_GRACE)
             time.sleep(0.1)
         killed = process.poll() is None
-        crowded = slot.uid is not None and _tasks_of(slot.uid) >= CROWDED * limits.processes
     finally:
         _kill_everything(process, slot)
         for reader in readers:
             reader.join(timeout=EXIT_GRACE)
         shutil.rmtree(workdir, ignore_errors=True)
+    crowded = any(event.get("event") == "end" and event.get("crowded") is True for event in events)
     return Outcome(events, b"".join(stderr).decode(errors="replace"), killed, crowded)
 
 
@@ -280,15 +282,7 @@ def _kill_everything(process: subprocess.Popen[bytes], slot: Slot) -> None:
     session of its own); a process that left both escapes, which only the root mode prevents.
     """
     if slot.uid is not None:
-        kill = shutil.which("kill") or "/bin/kill"
-        for _ in range(50):
-            if not _processes_of(slot.uid):
-                break
-            subprocess.run(
-                [kill, "-KILL", "-1"], user=slot.uid, group=slot.gid, extra_groups=[],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, check=False,
-            )  # fmt: skip
-            time.sleep(0.05)
+        _clear(slot)
     else:
         groups = {os.getpgid(pid) for pid in _children_of(process.pid) if _exists(pid)} | {process.pid}
         for group in groups:
@@ -299,7 +293,26 @@ def _kill_everything(process: subprocess.Popen[bytes], slot: Slot) -> None:
     process.wait()
 
 
+def _clear(slot: Slot) -> None:
+    """Kill every process of the slot's user (``kill -KILL -1`` run as that user) until none is left.
+
+    Raises :class:`SandboxError` if some survive (which would be processes of a real account).
+    """
+    assert slot.uid is not None
+    kill = shutil.which("kill") or "/bin/kill"
+    for _ in range(50):
+        if not _processes_of(slot.uid):
+            return
+        subprocess.run(
+            [kill, "-KILL", "-1"], user=slot.uid, group=slot.gid, extra_groups=[],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, check=False,
+        )  # fmt: skip
+        time.sleep(0.05)
+    raise SandboxError(f"processes of the sandbox user {slot.uid} survive being killed; choose another --sandbox-uid")
+
+
 def _exists(pid: int) -> bool:
+    """Whether process ``pid`` still exists."""
     try:
         os.getpgid(pid)
     except ProcessLookupError:
@@ -380,7 +393,13 @@ def enter(config: dict[str, Any]) -> Path:
     return workdir
 
 
+def at_process_limit() -> bool:
+    """In the sandbox: whether its user runs (nearly) as many tasks as RLIMIT_NPROC allows."""
+    return _tasks_of(os.getuid()) >= CROWDED * resource.getrlimit(resource.RLIMIT_NPROC)[0]
+
+
 def _libc() -> ctypes.CDLL:
+    """The C library, for unshare(2), mount(2) and prctl(2)."""
     return ctypes.CDLL(None, use_errno=True)
 
 

@@ -21,11 +21,14 @@ import time
 from typing import IO, Any
 
 from aelab.grade.plan import EVIDENCE_MIME
-from aelab.grade.sandbox import Limits, SandboxError, enter
+from aelab.grade.sandbox import Limits, SandboxError, at_process_limit, enter
 
-#: The most of an exception's message kept, and the biggest evidence text accepted (characters).
+#: The most of an exception's message kept, and the biggest evidence text of one probe (characters).
 MAX_ERROR_CHARS = 1000
 MAX_EVIDENCE_CHARS = 8 * 2**20
+#: The most evidence kept from one cell: items, and characters in all (within the grader's line limit).
+MAX_EVIDENCE_ITEMS = 64
+MAX_STEP_EVIDENCE_CHARS = 12 * 2**20
 
 
 class _Events:
@@ -37,6 +40,10 @@ class _Events:
     def emit(self, event: str, **fields: Any) -> None:
         self.stream.write(json.dumps({"event": event, **fields}) + "\n")
         self.stream.flush()
+
+    def end(self, status: str, detail: str) -> None:
+        """The last event: how the run ended, and whether the sandbox was at its process limit."""
+        self.emit("end", status=status, detail=detail, crowded=at_process_limit())
 
 
 def _silence_standard_streams() -> None:
@@ -58,6 +65,7 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
 
         error: list[str] | None = None
         evidence: list[list[Any]] = []
+        evidence_chars = 0
 
         def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> None:
             kind, content = msg.get("msg_type"), msg.get("content") or {}
@@ -69,7 +77,10 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
                 text = content["data"][EVIDENCE_MIME]
                 probe = (content.get("metadata") or {}).get("aelab-probe")
                 fits = isinstance(text, str) and len(text) <= MAX_EVIDENCE_CHARS
-                self.evidence.append([probe, text if fits else None])
+                fits = fits and self.evidence_chars + len(text) <= MAX_STEP_EVIDENCE_CHARS
+                self.evidence_chars += len(text) if fits else 0
+                if len(self.evidence) < MAX_EVIDENCE_ITEMS:  # more than one per probe fails it anyway
+                    self.evidence.append([probe, text if fits else None])
             return None
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(step["source"]) for step in steps])
@@ -83,24 +94,26 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
     )
     try:
         with client.setup_kernel():
-            deadline = time.monotonic() + limits.timeout
+            deadline = time.monotonic() + limits.startup  # for the grader's set-up cell, then the student's
             for index, cell in enumerate(notebook.cells):
-                client.error, client.evidence = None, []
+                if index == 1:
+                    deadline = time.monotonic() + limits.timeout
+                client.error, client.evidence, client.evidence_chars = None, [], 0
                 client.timeout = math.ceil(deadline - time.monotonic())
                 try:
                     if client.timeout <= 0:
                         raise CellTimeoutError("no time left")
                     client.execute_cell(cell, index, store_history=False)
                 except CellTimeoutError:
-                    events.emit("end", status="timeout", detail=f"stopped in {steps[index]['label']}")
+                    events.end("timeout", f"stopped in {steps[index]['label']}")
                     return
                 except DeadKernelError:
-                    events.emit("end", status="kernel-died", detail=f"the kernel died in {steps[index]['label']}")
+                    events.end("kernel-died", detail=f"the kernel died in {steps[index]['label']}")
                     return
                 events.emit("step", index=index, error=client.error, evidence=client.evidence)
-            events.emit("end", status="ok", detail="")
+            events.end("ok", detail="")
     except RuntimeError as exc:  # the kernel did not start or died while starting
-        events.emit("end", status="kernel-died", detail=f"the kernel did not start: {str(exc)[:MAX_ERROR_CHARS]}")
+        events.end("kernel-died", detail=f"the kernel did not start: {str(exc)[:MAX_ERROR_CHARS]}")
 
 
 def main() -> int:
@@ -110,13 +123,13 @@ def main() -> int:
     try:
         workdir = enter(config["sandbox"])
     except (SandboxError, OSError) as exc:
-        events.emit("end", status="sandbox-error", detail=str(exc))
+        events.end("sandbox-error", detail=str(exc))
         return 0
     _silence_standard_streams()
     try:
         _run(config["steps"], Limits(**config["sandbox"]["limits"]), str(workdir), events)
     except Exception as exc:  # a worker failure must reach the grader, whose stderr copy is gone
-        events.emit("end", status="sandbox-error", detail=f"the worker failed: {type(exc).__name__}: {exc}")
+        events.end("sandbox-error", detail=f"the worker failed: {type(exc).__name__}: {exc}")
     return 0
 
 
