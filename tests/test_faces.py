@@ -86,14 +86,15 @@ def test_factors_are_stable_values() -> None:
 
 
 def test_chunking_does_not_change_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = render(1100, resolution=32, domain="mixed", seed=5)
-    pieces = torch.cat([render(n, resolution=32, domain="mixed", seed=5, start=s).images
-                        for s, n in ((0, 1000), (1000, 30), (1030, 70))])
+    """Image i is the same whatever else is rendered with it; 1030 crosses a block of the factor stream."""
+    whole = render(1030, resolution=16, domain="mixed", seed=5)
+    pieces = torch.cat([render(n, resolution=16, domain="mixed", seed=5, start=s).images
+                        for s, n in ((0, 1000), (1000, 3), (1003, 27))])
     assert torch.equal(pieces, whole.images)
-    streamed = torch.cat([b.images for b in iter_render(1100, batch_size=333, resolution=32, domain="mixed", seed=5)])
+    streamed = torch.cat([b.images for b in iter_render(1030, batch_size=333, resolution=16, domain="mixed", seed=5)])
     assert torch.equal(streamed, whole.images)
-    monkeypatch.setattr(faces, "_PIXELS_PER_PASS", 7 * 32 * 32)  # 7 faces per vectorised pass
-    assert torch.allclose(render(1100, resolution=32, domain="mixed", seed=5).images, whole.images, atol=1e-6)
+    monkeypatch.setattr(faces, "_PIXELS_PER_PASS", 7 * 16 * 16)  # 7 faces per vectorised pass
+    assert torch.allclose(render(100, resolution=16, domain="mixed", seed=5).images, whole.images[:100], atol=1e-6)
 
 
 def test_features_fit_their_windows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,7 +121,7 @@ def test_masks_agree_with_images() -> None:
     is_skin = ((batch.images - skin[:, None, None]).abs() < 2e-3).all(dim=1, keepdim=True)
     assert batch.face_mask[is_skin].min() > 0.5  # skin-coloured pixels lie in the face mask
     inside = batch.face_mask > 0.99
-    assert is_skin[inside].float().mean() > 0.6  # most of the face is skin
+    assert is_skin[inside].float().mean() > 0.4  # much of the face is bare skin
     em = batch.eyes_mouth_mask
     assert (em <= batch.face_mask).all()
     assert (em.amax(dim=(1, 2, 3)) > 0.99).all()  # every face has its eyes and mouth

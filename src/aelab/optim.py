@@ -1,4 +1,5 @@
-"""DeepFaceLab's optimisers, as ``torch.optim.Optimizer`` subclasses: :class:`AdaBelief`, :class:`RMSprop`.
+"""DeepFaceLab's optimisers, as ``torch.optim.Optimizer`` subclasses: :class:`AdaBelief`, :class:`RMSprop`
+(and :class:`Adam`, which the kit's CPU recipe uses, with the same clipnorm and lr_dropout).
 
 They reproduce ``core/leras/optimizers/AdaBelief.py``, ``RMSprop.py`` and ``OptimizerBase.py`` of
 DeepFaceLab, which differ from the textbook optimisers in small ways that this module keeps:
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-__all__ = ["AdaBelief", "RMSprop", "DFL_EPSILON"]
+__all__ = ["AdaBelief", "Adam", "RMSprop", "DFL_EPSILON"]
 
 #: ``np.finfo(np.float32).resolution``, DeepFaceLab's ε in both optimisers.
 DFL_EPSILON = 1e-6
@@ -163,3 +164,21 @@ class RMSprop(_DFLOptimizer):
         acc = state["acc"]
         acc.mul_(group["rho"]).addcmul_(grad, grad, value=1.0 - group["rho"])
         return grad / (acc.sqrt() + group["eps"])
+
+
+class Adam(AdaBelief):
+    """Adam (Kingma & Ba 2015) with bias correction; not a DeepFaceLab optimiser.
+
+    m_t = β₁·m + (1 − β₁)·g;  v_t = β₂·v + (1 − β₂)·g²;  p −= lr · m̂_t / (√v̂_t + ε) with
+    m̂_t = m_t / (1 − β₁ᵗ), v̂_t = v_t / (1 − β₂ᵗ). The bias correction keeps the first steps at
+    about ``lr``, which lets the kit's short CPU runs use a larger lr than DFL's AdaBelief tolerates.
+    ``clipnorm``, ``lr_dropout`` and ``lr_cos`` work as in the DeepFaceLab optimisers.
+    """
+
+    def _direction(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:
+        if "ms" not in state:
+            state["ms"], state["vs"] = torch.zeros_like(grad), torch.zeros_like(grad)
+        ms, vs, t = state["ms"], state["vs"], state["step"]
+        ms.mul_(group["beta1"]).add_(grad, alpha=1.0 - group["beta1"])
+        vs.mul_(group["beta2"]).addcmul_(grad, grad, value=1.0 - group["beta2"])
+        return (ms / (1.0 - group["beta1"] ** t)) / ((vs / (1.0 - group["beta2"] ** t)).sqrt() + group["eps"])

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from aelab import augment, color, losses, models
 from aelab.data import faces
-from aelab.optim import AdaBelief, RMSprop
+from aelab.optim import AdaBelief, Adam, RMSprop
 from aelab.runtime import default_device
 
 __all__ = ["Config", "Trainer", "FACE_TYPES", "CT_MODES", "OPTIMIZERS", "PRESETS"]
@@ -40,8 +40,9 @@ __all__ = ["Config", "Trainer", "FACE_TYPES", "CT_MODES", "OPTIMIZERS", "PRESETS
 FACE_TYPES = ("h", "mf", "f", "wf", "head")
 #: Colour transfer of src samples toward dst (``ct_mode``); None is DeepFaceLab's "none".
 CT_MODES = (None, *color.CT_MODES)
-#: SAEHD's optimisers: AdaBelief (option ``adabelief``, the default) or RMSprop.
-OPTIMIZERS = ("adabelief", "rmsprop")
+#: SAEHD's optimisers, AdaBelief (option ``adabelief``, the default) or RMSprop, and Adam (the kit's
+#: CPU recipe); see :mod:`aelab.optim`.
+OPTIMIZERS = ("adabelief", "rmsprop", "adam")
 #: The keep probability of SAEHD's lr_dropout when it is on (``Model_SAEHD``: 0.3) ...
 LR_DROPOUT_ON = 0.3
 #: ... and its cosine lr period then (``lr_cos = 500``).
@@ -227,7 +228,7 @@ PRESETS["dfl-defaults"] = dict(
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=6)
 def face_pool(domain: str, resolution: int, size: int, seed: int) -> faces.FaceBatch:
     """``size`` faces of ``domain`` rendered once at ``resolution`` and cached for the session.
 
@@ -274,7 +275,7 @@ class Trainer:
         *,
         device: str | torch.device | None = None,
         seed: int = 0,
-        pool_size: int = 2048,
+        pool_size: int = 1024,
     ) -> None:
         if not isinstance(config, Config):
             raise TypeError(f"config must be an aelab.train.Config, got {type(config).__name__}")
@@ -306,8 +307,8 @@ class Trainer:
         return 0.0 if self.config.pretrain else self.config.gan_power
 
     def _make_optimizer(self, params: Any) -> torch.optim.Optimizer:
-        """SAEHD's optimiser: AdaBelief or RMSprop, clipnorm 1.0 with clipgrad (``Model_SAEHD``)."""
-        cls = AdaBelief if self.config.optimizer == "adabelief" else RMSprop
+        """SAEHD's optimiser (AdaBelief or RMSprop; or Adam), clipnorm 1.0 with clipgrad (``Model_SAEHD``)."""
+        cls = {"adabelief": AdaBelief, "rmsprop": RMSprop, "adam": Adam}[self.config.optimizer]
         return cls(
             params,
             lr=self.config.lr,

@@ -1,36 +1,31 @@
 """Data that shows no real person: SynthFaces (procedural faces with ground truth), digit sets in
-the IDX format, and torch ``Dataset`` wrappers. Images are (N, C, H, W) float32 in [0, 1]."""
+the IDX format, and torch ``Dataset`` wrappers. Images are (N, C, H, W) float32 in [0, 1].
 
-from aelab.data.datasets import DigitDataset, FaceDataset
-from aelab.data.digits import Digits, fashion_mnist, kmnist, load_digits, mnist, read_idx
-from aelab.data.faces import (
-    DOMAINS,
-    FACTORS,
-    FaceBatch,
-    draw,
-    factors_at,
-    iter_render,
-    render,
-    render_swap,
-    sample_factors,
-)
+Names are imported from their modules on first use, so that ``python -m aelab.data.faces`` runs
+the module once, as ``__main__``.
+"""
 
-__all__ = [
-    "DOMAINS",
-    "FACTORS",
-    "DigitDataset",
-    "Digits",
-    "FaceBatch",
-    "FaceDataset",
-    "draw",
-    "factors_at",
-    "fashion_mnist",
-    "iter_render",
-    "kmnist",
-    "load_digits",
-    "mnist",
-    "read_idx",
-    "render",
-    "render_swap",
-    "sample_factors",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "faces": ("DOMAINS", "FACTORS", "FaceBatch", "draw", "factors_at", "iter_render", "render", "render_swap",
+              "sample_factors"),
+    "digits": ("Digits", "fashion_mnist", "kmnist", "load_digits", "mnist", "read_idx"),
+    "datasets": ("DigitDataset", "FaceDataset"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'aelab.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"aelab.data.{_MODULE_OF[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

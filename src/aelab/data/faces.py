@@ -278,10 +278,13 @@ def _coverage(distance: Tensor) -> Tensor:
     return t.mul(-2).add_(3).mul_(t).mul_(t).unsqueeze(1)
 
 
-def _paint(canvas: Tensor, colour: Tensor, distance: Tensor) -> Tensor:
+def _paint(canvas: Tensor, colour: Tensor, distance: Tensor, clip: Tensor | None = None) -> Tensor:
     """Composite ``colour`` (N, 3, 1, 1) over ``canvas`` (N, 3, h, w) inside the shape whose signed
-    distance in pixels is ``distance`` (N, h, w, overwritten); returns the coverage (N, 1, h, w)."""
+    distance in pixels is ``distance`` (N, h, w, overwritten), and inside the coverage ``clip``
+    (N, 1, h, w) if given; returns the shape's coverage (N, 1, h, w)."""
     alpha = _coverage(distance)
+    if clip is not None:
+        alpha.mul_(clip)
     canvas.lerp_(colour.expand_as(canvas), alpha.expand_as(canvas))
     return alpha
 
@@ -357,16 +360,22 @@ class _Frame:
 
 class _Window:
     """A square window of the image and of the eyes-and-mouth mask, gathered for drawing and
-    scattered back by :meth:`commit`."""
+    scattered back by :meth:`commit`; what is drawn in it stays inside the face."""
 
     def __init__(self, frame: _Frame, u: Tensor, v: Tensor, half_size: tuple[float, float], image: Tensor,
-                 em: Tensor) -> None:
+                 face_mask: Tensor, em: Tensor) -> None:
         size = frame.size(*half_size)
         self.flat, self.grid = frame.window(u, v, size)
         self.image, self.em = image, em
         n = len(self.flat)
         self.canvas = image.gather(2, self.flat[:, None].expand(n, 3, -1)).view(n, 3, size, size)
+        self.face = face_mask.gather(2, self.flat[:, None]).view(n, 1, size, size)
         self.mask = em.gather(2, self.flat[:, None]).view(n, 1, size, size)
+
+    def paint(self, colour: Tensor, distance: Tensor) -> None:
+        """Composite ``colour`` (N, 3, 1, 1) inside the shape of signed distance ``distance``
+        (pixels, overwritten) and inside the face."""
+        _paint(self.canvas, colour, distance, self.face)
 
     def add_to_mask(self, distance: Tensor) -> None:
         """Add the shape of signed distance ``distance`` (pixels, overwritten) to the mask."""
@@ -393,16 +402,15 @@ def _slice_radius(f: Mapping[str, Tensor], v0: Tensor) -> Tensor:
 
 
 def _surface_u(grid: _Grid, radius: Tensor, yaw: Tensor, u0: Tensor, half: Tensor) -> Tensor:
-    """Horizontal position on the head's surface (before the yaw) of each pixel of ``grid``,
-    relative to a feature at ``u0`` and in units of its half-width ``half``: turning the slice of
-    ``radius`` back by the yaw squeezes features near the edge of the face, as a turned head does.
-    Beyond the edge of the slice the position runs on steeply (and continuously), so features end
-    there without a jagged cut."""
+    """Horizontal position on the head's surface of each pixel of ``grid``, as arc length from a
+    feature at ``u0`` (frontal view) in units of its half-width ``half``. Turning the slice of
+    ``radius`` back by the yaw squeezes features near the edge of the face, as a turned head does;
+    beyond the edge the position runs on steeply (and continuously), so features end there without
+    a jagged cut."""
     across = grid.u(_col(1 / radius))
     within = across.clamp(-0.999, 0.999)
-    beyond = across.sub_(within).mul_(10)
-    surface = within.asin_().sub_(_col(yaw)).sin_().add_(beyond)
-    return surface.mul_(_col(radius / half)).sub_(_col(u0 / half))
+    angle = across.sub_(within).mul_(10).add_(within.asin_())
+    return angle.sub_(_col(yaw + torch.asin(u0 / radius))).mul_(_col(radius / half))
 
 
 def _draw_chunk(f: Mapping[str, Tensor], resolution: int, image: Tensor, face_mask: Tensor, em: Tensor) -> None:
@@ -451,7 +459,7 @@ def _draw_chunk(f: Mapping[str, Tensor], resolution: int, image: Tensor, face_ma
     _paint(image, _rgb(skin, n), d_skin)
     face_mask.copy_(_coverage(d_face))
     torch.maximum(head_alpha, face_mask, out=head_alpha)
-    _draw_features(f, frame, skin, hair, image.view(n, 3, -1), em.view(n, 1, -1))
+    _draw_features(f, frame, skin, hair, image.view(n, 3, -1), face_mask.view(n, 1, -1), em.view(n, 1, -1))
 
     # Shading: a sphere's normals (un, vn, nz) lit from the light direction (turned into the face
     # frame); the unlit side darkens by up to half the light strength.
@@ -465,9 +473,9 @@ def _draw_chunk(f: Mapping[str, Tensor], resolution: int, image: Tensor, face_ma
 
 
 def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: Tensor, image: Tensor,
-                   em: Tensor) -> None:
-    """Eyes, brows, nose and mouth, each drawn in a small window around it; ``image`` (n, 3, R*R) and
-    ``em`` (n, 1, R*R) are flat views of the outputs."""
+                   face_mask: Tensor, em: Tensor) -> None:
+    """Eyes, brows, nose and mouth, each drawn in a small window around it; ``image`` (n, 3, R*R),
+    ``face_mask`` and ``em`` (n, 1, R*R) are flat views of the outputs."""
     n, px = len(f["yaw"]), frame.scale
     yaw, pitch = torch.deg2rad(f["yaw"]), torch.deg2rad(f["pitch"])
     fw, fh = f["face_width"], f["face_height"]
@@ -486,7 +494,7 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
     for side in (-1.0, 1.0):
         eye_u0 = side * f["eye_spacing"] * fw
         eye_u = eye_radius * torch.sin(torch.asin(eye_u0 / eye_radius) + yaw)
-        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.28, 0.3), image, em)
+        win = _Window(frame, eye_u, (eye_v + brow_v) / 2, (0.24, 0.23), image, face_mask, em)
         qu = _surface_u(win.grid, eye_radius, yaw, eye_u0, eye_a)
         qv = win.grid.v(_col(1 / (eye_fy * eye_b)), _col(-eye_v))
         d_white = _ellipse(qu.clone(), qv, _col(eye_b * px))
@@ -494,43 +502,43 @@ def _draw_features(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: T
         iris_v = win.grid.v(_col(1 / eye_fy), _col(-eye_v - eye_fy * f["gaze_y"] * eye_b * 0.3))
         iris_d = iris_u.square().addcmul_(iris_v, iris_v).sqrt_().mul_(px)
         shine = iris_u.add_(_col(0.3 * iris_r)).square_().addcmul_(*(2 * [iris_v.add_(_col(0.35 * iris_r))]))
-        _paint(win.canvas, white, d_white.clone())
-        _paint(win.canvas, iris, torch.maximum(iris_d - _col(iris_r * px), d_white))
-        _paint(win.canvas, ink, torch.maximum(iris_d.sub_(_col(0.5 * iris_r * px)), d_white))
-        _paint(win.canvas, white, torch.maximum(shine.sqrt_().sub_(_col(0.22 * iris_r)).mul_(px), d_white))
-        _paint(win.canvas, ink, d_white.abs().sub_(line))
+        win.paint(white, d_white.clone())
+        win.paint(iris, torch.maximum(iris_d - _col(iris_r * px), d_white))
+        win.paint(ink, torch.maximum(iris_d.sub_(_col(0.5 * iris_r * px)), d_white))
+        win.paint(white, torch.maximum(shine.sqrt_().sub_(_col(0.22 * iris_r)).mul_(px), d_white))
+        win.paint(ink, d_white.abs().sub_(line))
         win.add_to_mask(d_white.sub_(1.0))
         brow_u = qu.mul_(1 / 1.1)
         brow_d = _curve(brow_u, win.grid.v(_col(1 / (1.1 * eye_fy * eye_a)), _col(-brow_v)),
                         _col(torch.full_like(eye_a, 0.15 / 1.1)), _col(side * 0.11 * f["brow_raise"]))
-        _paint(win.canvas, _rgb(hair * 0.75, n), brow_d.sub_(0.16 / 1.1).mul_(_col(1.1 * eye_a * px)))
+        win.paint(_rgb(hair * 0.75, n), brow_d.sub_(0.16 / 1.1).mul_(_col(1.1 * eye_a * px)))
         win.commit()
 
     # Nose: the lower arc of its tip, which sticks out and so moves further with the yaw.
     nose_v, nose_fy = _project((f["eye_height"] + f["nose_length"]) * fh, fh, pitch)
     nose_u = 1.2 * fw * torch.sin(yaw)
     nose_a = f["nose_width"] * fw
-    win = _Window(frame, nose_u, nose_v + 0.25 * nose_a, (0.12, 0.05), image, em)
+    win = _Window(frame, nose_u, nose_v + 0.25 * nose_a, (0.12, 0.05), image, face_mask, em)
     qv = win.grid.v(_col(1 / (0.6 * nose_a * nose_fy)), _col(-nose_v))
     tip = _ellipse(win.grid.u(_col(1 / (nose_a * torch.cos(yaw))), _col(-nose_u)), qv.clone(),
                    _col(0.6 * nose_a * px))
-    _paint(win.canvas, _rgb(skin * 0.55, n), torch.maximum(tip.abs_().sub_(line), qv.mul_(_col(-0.6 * nose_a * px))))
+    win.paint(_rgb(skin * 0.55, n), torch.maximum(tip.abs_().sub_(line), qv.mul_(_col(-0.6 * nose_a * px))))
     win.commit()
 
     # Mouth: a centre line curved by the smile; opening parts the lips around it, teeth at the top.
     mouth_v, mouth_fy = _project(f["mouth_height"] * fh, fh, pitch)
     mouth_radius = _slice_radius(f, f["mouth_height"] * fh)
     half = f["mouth_width"] * fw
-    win = _Window(frame, mouth_radius * torch.sin(yaw), mouth_v, (0.28, 0.2), image, em)
+    win = _Window(frame, mouth_radius * torch.sin(yaw), mouth_v, (0.27, 0.19), image, face_mask, em)
     qu = _surface_u(win.grid, mouth_radius, yaw, torch.zeros_like(yaw), half)
     qv = win.grid.v(_col(1 / (mouth_fy * half)), _col(-mouth_v))
     bend = _col(-0.4 * f["smile"])
     opening = qu.square().neg_().add_(1).clamp_(min=0).mul_(_col(0.4 * f["mouth_open"]))
     inside = _curve(qu, qv, bend, torch.zeros_like(bend)).sub_(opening).mul_(_col(half * px))
     teeth = qv.sub_(bend * (qu.square_() - 1 / 3)).add_(0.3 * opening).mul_(_col(half * px))
-    _paint(win.canvas, _rgb(_MOUTH, n), inside.clone())
-    _paint(win.canvas, white, torch.maximum(inside, teeth, out=teeth))
-    _paint(win.canvas, _rgb(_LIPS, n), inside.abs().sub_(line + 0.25))
+    win.paint(_rgb(_MOUTH, n), inside.clone())
+    win.paint(white, torch.maximum(inside, teeth, out=teeth))
+    win.paint(_rgb(_LIPS, n), inside.abs().sub_(line + 0.25))
     win.add_to_mask(inside.sub_(_col(0.15 * half * px)).sub_(1.0))
     win.commit()
 
