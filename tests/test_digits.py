@@ -56,7 +56,8 @@ def test_read_idx_round_trip(tmp_path: Path, array: np.ndarray, compress: bool) 
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        (idx_bytes(np.zeros((4, 2), np.uint8))[:-3], "truncated: dimensions \\(4, 2\\) of uint8 need 8 data bytes, the file holds 5"),
+        (idx_bytes(np.zeros((4, 2), np.uint8))[:-3],
+         "truncated: dimensions \\(4, 2\\) of uint8 need 8 data bytes, the file holds 5"),
         (idx_bytes(np.zeros((4, 2), np.uint8)) + b"\0", "too long"),
         (idx_bytes(np.zeros((4, 2), np.uint8))[:9], "truncated IDX header"),
         (b"\0\0", "truncated IDX header"),
@@ -136,7 +137,8 @@ def test_download_with_wrong_sum_leaves_nothing(fake_mnist: Path, tmp_path: Path
     wrong = {name: "0" * 64 for name in spec.sha256}
     monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(spec, sha256=wrong))
     root = tmp_path / "downloaded"
-    with pytest.raises(OSError, match="(?s)could not download MNIST file train-images-idx3-ubyte.gz.*SHA-256 [0-9a-f]{64}, expected 0{64}"):
+    expected = "(?s)could not download MNIST file train-images-idx3-ubyte.gz.*SHA-256 [0-9a-f]{64}, expected 0{64}"
+    with pytest.raises(OSError, match=expected):
         mnist(root, download=True)
     assert list(root.iterdir()) == []
 

@@ -6,14 +6,13 @@ Tiny models (32 px, a few channels) and a few steps each, so the file runs in se
 import hashlib
 import json
 import math
-import pickle
 from pathlib import Path
 
 import pytest
 import torch
 
 from aelab import train
-from aelab.optim import AdaBelief, RMSprop
+from aelab.optim import AdaBelief, Adam, RMSprop
 from aelab.train import Config, Trainer
 
 TINY = dict(
@@ -126,6 +125,14 @@ def test_rmsprop_is_dfl_update() -> None:
     p.grad = g.clone()
     opt.step()
     torch.testing.assert_close(p.detach(), torch.tensor([1.0, -2.0]) - 0.1 * g / ((0.1 * g**2).sqrt() + 1e-6))
+
+
+def test_adam_first_step_is_lr_times_sign() -> None:
+    p = _one_param([1.0, -2.0])
+    opt = Adam([p], lr=0.1)
+    p.grad = torch.tensor([0.5, -1e-3])
+    opt.step()
+    torch.testing.assert_close(p.detach(), torch.tensor([0.9, -1.9]), atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize("grad_norm", [50.0, 0.5])
@@ -298,7 +305,6 @@ def test_loading_never_unpickles_objects(saved: Path, monkeypatch: pytest.Monkey
         def __reduce__(self):  # what a hostile checkpoint would carry
             return (print, ("this must never run",))
 
-    (saved / "encoder.pt").write_bytes(pickle.dumps(Payload()))
     torch.save({"weight": Payload()}, saved / "encoder.pt")
     _rehash(saved, "encoder.pt")
     with pytest.raises(ValueError, match=r"encoder\.pt holds more than tensors"):

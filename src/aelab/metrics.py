@@ -1,19 +1,43 @@
-"""Measures of reconstruction and of what a latent code holds.
+"""Measures of reconstruction, of what a latent code holds, and of face swaps against the truth.
 
-- :func:`psnr`: peak signal-to-noise ratio of images in [0, 1].
+- :func:`psnr`: peak signal-to-noise ratio of images in [0, 1]; :func:`masked_psnr` inside a mask.
 - :func:`linear_probe`: how much of each ground-truth factor a linear read-out recovers from codes
   (R² on held-out samples), the standard "linear probe" of representation learning.
+- :class:`FactorReader`: a small CNN that reads generative factors (pose, gaze, smile, light,
+  identity) back from face images, trained on rendered faces whose factors are known.
+- :func:`score_swaps`: a DF or LIAE model's swaps against the true swaps of
+  :func:`aelab.data.faces.render_swap` -- SSIM/PSNR, which factors carry over from dst (R²) and
+  how much of dst's identity leaks into the swap (:func:`identity_leak`); :func:`swap_table` puts
+  several models side by side.
 
 Images are tensors (N, C, H, W) of floats in [0, 1].
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
 
-__all__ = ["psnr", "linear_probe", "r2_score"]
+__all__ = [
+    "psnr",
+    "masked_psnr",
+    "linear_probe",
+    "r2_score",
+    "CARRY_FACTORS",
+    "IDENTITY_READ",
+    "factor_targets",
+    "FactorReader",
+    "identity_leak",
+    "SwapScores",
+    "score_swaps",
+    "swap_table",
+]
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -81,3 +105,279 @@ def linear_probe(
         weights = torch.linalg.solve(gram, x[train].T @ y[train])
         scores[name] = r2_score(y[test], x[test] @ weights)
     return scores
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading factors back from images, and scoring face swaps against the true swap (lab 03)
+# ----------------------------------------------------------------------------------------------------
+
+#: What a swap should carry over from dst, as :class:`FactorReader` reads it: pose, gaze, expression
+#: and the light (as a vector, see :func:`factor_targets`).
+CARRY_FACTORS: tuple[str, ...] = ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "smile", "mouth_open",
+                                  "light_x", "light_y")
+#: Identity factors of the face region (hair is outside the face mask) that a swap should take from src.
+IDENTITY_READ: tuple[str, ...] = ("face_width", "face_height", "jaw_taper", "eye_spacing", "eye_size",
+                                  "skin_tone")
+
+
+def factor_targets(factors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The quantities a :class:`FactorReader` learns, from a face batch's ``factors`` (name -> (N,)).
+
+    Every factor as it is, plus the light as a vector, ``light_x = light_strength·cos(light_azimuth)``
+    and ``light_y = light_strength·sin(light_azimuth)``: the azimuth alone wraps around at ±180° and
+    means nothing when the light is flat, the vector does neither.
+    """
+    targets = {name: value.detach().float().cpu().flatten() for name, value in factors.items()}
+    if "light_azimuth" in targets and "light_strength" in targets:
+        angle = torch.deg2rad(targets["light_azimuth"])
+        targets["light_x"] = targets["light_strength"] * torch.cos(angle)
+        targets["light_y"] = targets["light_strength"] * torch.sin(angle)
+    return targets
+
+
+def _check_images(name: str, images: object, resolution: int | None = None) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of images (N, 3, H, W), got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[1] != 3 or not images.is_floating_point():
+        raise ValueError(f"{name} must be float images (N, 3, H, W) in [0, 1], got {images.dtype} {tuple(images.shape)}")
+    if resolution is not None and tuple(images.shape[2:]) != (resolution, resolution):
+        raise ValueError(f"{name} must be {resolution}x{resolution} images for this reader, got "
+                         f"{tuple(images.shape[2:])}")
+    return images
+
+
+class FactorReader:
+    """Reads generative factors back from face images: a small CNN regressor, trained on rendered faces
+    whose factors are known (:meth:`for_faces`), then used on images whose factors are not (swaps).
+
+    ``fit(images, factors)`` trains it (Adam, MSE on standardised targets, a fixed number of seeded
+    steps); ``predict(images)`` returns name -> (N,) readings in the factors' own units; ``score``
+    the held-out R² per factor (:func:`r2_score`). Images are (N, 3, R, R) floats in [0, 1] at the
+    reader's ``resolution``. The network: strided 3×3 convs (width, 2·width, 4·width channels ...)
+    down to 4×4, then two dense layers, leaky ReLU 0.1.
+    """
+
+    def __init__(self, names: Sequence[str] = CARRY_FACTORS + IDENTITY_READ, *, resolution: int = 64,
+                 width: int = 16, seed: int = 0) -> None:
+        if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"names must be a non-empty sequence of factor names, got {names!r}")
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8 or resolution & (resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 8, got {resolution!r}")
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive int, got {width!r}")
+        self.names = tuple(names)
+        self.resolution = resolution
+        self.fitted = False
+        layers: list[nn.Module] = []
+        channels, side = 3, resolution
+        while side > 4:
+            out = width * 2 ** min(len(layers) // 4, 3)
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.LeakyReLU(0.1),
+                       nn.Conv2d(out, out, 3, padding=1), nn.LeakyReLU(0.1)]
+            channels, side = out, side // 2
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 16, 128), nn.LeakyReLU(0.1),
+                                     nn.Linear(128, len(self.names)))
+        self._mean = torch.zeros(len(self.names))
+        self._std = torch.ones(len(self.names))
+
+    def _targets(self, factors: Mapping[str, torch.Tensor], n: int) -> torch.Tensor:
+        targets = factor_targets(factors)
+        missing = [name for name in self.names if name not in targets]
+        if missing:
+            raise ValueError(f"factors lack {missing}; the reader reads {list(self.names)}")
+        y = torch.stack([targets[name] for name in self.names], dim=1)
+        if y.shape[0] != n:
+            raise ValueError(f"factors hold {y.shape[0]} values per name for {n} images")
+        return y
+
+    def fit(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor], *, steps: int = 600,
+            batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> FactorReader:
+        """Train on ``images`` (N, 3, R, R) in [0, 1] whose ``factors`` (name -> (N,)) are known; returns self."""
+        images = _check_images("images", images, self.resolution)
+        y = self._targets(factors, images.shape[0])
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(y):
+            raise ValueError(f"batch_size must be an int in [1, {len(y)}], got {batch_size!r}")
+        self._mean, self._std = y.mean(0), y.std(0).clamp_min(1e-6)
+        y = (y - self._mean) / self._std
+        device = next(self.net.parameters()).device
+        generator = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.net.train()
+        for _ in tqdm(range(steps), desc="factor reader", disable=not progress):
+            index = torch.randint(len(y), (batch_size,), generator=generator)
+            loss = F.mse_loss(self.net(images[index].to(device)), y[index].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        self.net.eval()
+        self.fitted = True
+        return self
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
+        """The readings of images (N, 3, R, R) in [0, 1]: name -> (N,) tensor on the CPU, in each factor's units."""
+        if not self.fitted:
+            raise RuntimeError("this FactorReader is not trained yet: call fit(images, factors) or use FactorReader.for_faces")
+        images = _check_images("images", images, self.resolution)
+        device = next(self.net.parameters()).device
+        self.net.eval()
+        out = torch.cat([self.net(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+        out = out * self._std + self._mean
+        return {name: out[:, k] for k, name in enumerate(self.names)}
+
+    def score(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        """R² per factor of the readings of ``images`` against their known ``factors``."""
+        targets = self._targets(factors, images.shape[0])
+        read = self.predict(images)
+        return {name: r2_score(targets[:, k], read[name]) for k, name in enumerate(self.names)}
+
+    def to(self, device: str | torch.device) -> FactorReader:
+        """Move the network to ``device``; returns self."""
+        self.net.to(device)
+        return self
+
+    @classmethod
+    def for_faces(cls, *, resolution: int = 64, n: int = 2048, steps: int = 600, masked: bool = True,
+                  seed: int = 0, progress: bool = True, **kwargs: Any) -> FactorReader:
+        """A reader trained on ``n`` rendered faces of the "mixed" domain (a new identity each), so that it
+        reads identity factors as well as pose, expression and light.
+
+        ``masked``: train on ``image · face_mask`` (the face alone, as SAEHD's masked training sees it);
+        then read images masked the same way. Other keyword arguments go to the constructor.
+        """
+        from aelab.data import faces
+
+        batch = faces.render(n, resolution=resolution, domain="mixed", seed=seed)
+        images = batch.images * batch.face_mask if masked else batch.images
+        return cls(resolution=resolution, seed=seed, **kwargs).fit(images, batch.factors, steps=steps, seed=seed,
+                                                                    progress=progress)
+
+
+def identity_leak(swap: Mapping[str, torch.Tensor], truth: Mapping[str, torch.Tensor],
+                  dst: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """How far a swap's identity sits from src's (0) toward dst's (1), per factor.
+
+    Each argument maps factor names to (N,) readings (:meth:`FactorReader.predict`) of the swaps,
+    the true swaps (src's identity) and the dst faces, image by image. Per name of ``swap``:
+    ``mean(swap - truth) / mean(dst - truth)``; comparing readings with readings cancels the
+    reader's own bias. NaN where the reader cannot tell the two identities apart (``mean(dst - truth) == 0``).
+    """
+    leaks = {}
+    for name, values in swap.items():
+        gap = float((dst[name].double() - truth[name].double()).mean())
+        shift = float((values.double() - truth[name].double()).mean())
+        leaks[name] = shift / gap if gap != 0 else float("nan")
+    return leaks
+
+
+@dataclass(frozen=True)
+class SwapScores:
+    """How well a model's swaps of dst faces match the true swaps (see :func:`score_swaps`).
+
+    ``ssim``, ``psnr``: the swap against the true swap inside the true swap's face mask (``psnr``
+    in dB, over the masked pixels only); ``carry_over``: R² per factor of :data:`CARRY_FACTORS` between
+    what the reader reads from the swap and dst's true value (1: carried over, 0 or below: lost);
+    ``ceiling``: the same for the true swaps (the reader's own limit); ``identity_leak``: per factor
+    of :data:`IDENTITY_READ`, 0 = src's identity, 1 = dst's (:func:`identity_leak`).
+    """
+
+    ssim: float
+    psnr: float
+    carry_over: dict[str, float]
+    ceiling: dict[str, float]
+    identity_leak: dict[str, float]
+
+    @property
+    def mean_leak(self) -> float:
+        """The identity leak averaged over the factors."""
+        return sum(self.identity_leak.values()) / len(self.identity_leak)
+
+
+def masked_psnr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB of images (N, C, H, W) in [0, 1] over the pixels of a mask (N, 1, H, W) in [0, 1].
+
+    MSE = Σ mask·(x − y)² / (C · Σ mask) per image, then 10·log10(1 / MSE): one value per image (N,).
+    """
+    _check_pair(x, y)
+    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0] or mask.shape[2:] != x.shape[2:]:
+        raise ValueError(f"mask must be (N, 1, H, W) matching the images {tuple(x.shape)}, got {tuple(mask.shape)}")
+    weight = mask.float()
+    mse = (weight * (x.float() - y.float()).pow(2)).flatten(1).sum(1) / (x.shape[1] * weight.flatten(1).sum(1))
+    return -10.0 * torch.log10(mse)
+
+
+@torch.no_grad()
+def score_swaps(model: torch.nn.Module, dst: Any, reader: FactorReader, *, src_domain: str = "A",
+                batch_size: int = 128) -> SwapScores:
+    """Score a DF or LIAE model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`) against the
+    true swaps that :func:`aelab.data.faces.render_swap` draws (dst's pose, expression and light with
+    ``src_domain``'s identity).
+
+    SSIM (window 11) and PSNR compare swap and truth inside the true swap's face mask. The reader
+    (trained with ``masked=True``) reads each image through its own face mask: the swap through the
+    model's swap mask ``pred_src_dstm``, the truth and dst through their rendered masks -- never the
+    truth's mask on the swap, whose outline alone would give the pose away.
+    """
+    from aelab import losses
+    from aelab.data import faces
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model.swap(dst.images[i:i + batch_size].to(device)) for i in range(0, len(dst), batch_size)]
+    finally:
+        model.train(was_training)
+    swap = torch.cat([p.pred_src_dst for p in parts]).cpu()
+    swap_mask = torch.cat([p.pred_src_dstm for p in parts]).cpu()
+    dst = dst.to("cpu")
+    truth = faces.render_swap(dst, src_domain)
+    mask = truth.face_mask
+    read_swap = reader.predict(swap * swap_mask)
+    read_truth = reader.predict(truth.images * mask)
+    read_dst = reader.predict(dst.images * dst.face_mask)
+    targets = factor_targets(dst.factors)
+    carried = [name for name in CARRY_FACTORS if name in reader.names]
+    kept = [name for name in IDENTITY_READ if name in reader.names]
+    return SwapScores(
+        ssim=float(losses.ssim(swap * mask, truth.images * mask)),
+        psnr=float(masked_psnr(swap, truth.images, mask).mean()),
+        carry_over={name: r2_score(targets[name], read_swap[name]) for name in carried},
+        ceiling={name: r2_score(targets[name], read_truth[name]) for name in carried},
+        identity_leak=identity_leak({n: read_swap[n] for n in kept}, read_truth, read_dst),
+    )
+
+
+def _cell(value: float) -> str:
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def swap_table(scores: Mapping[str, SwapScores]) -> str:
+    """One text table of several models' :class:`SwapScores` side by side (numbers at 2 decimals),
+    with the reader's ceiling (its R² on the true swaps) and the best model per row."""
+    if not scores:
+        raise ValueError("scores is empty: give {model name: SwapScores}")
+    names = list(scores)
+    first = scores[names[0]]
+    rows: list[tuple[str, list[float], float | None, bool]] = [
+        ("SSIM vs true swap", [s.ssim for s in scores.values()], None, True),
+        ("PSNR vs true swap (dB)", [s.psnr for s in scores.values()], None, True),
+    ]
+    rows += [(f"carry-over R² {f}", [s.carry_over[f] for s in scores.values()], first.ceiling[f], True)
+             for f in first.carry_over]
+    rows += [(f"identity leak {f}", [s.identity_leak[f] for s in scores.values()], None, False)
+             for f in first.identity_leak]
+    rows.append(("identity leak (mean)", [s.mean_leak for s in scores.values()], None, False))
+    width = max(len(r[0]) for r in rows) + 2
+    header = f"{'':<{width}}" + "".join(f"{n:>8}" for n in names) + f"{'truth':>8}  best"
+    lines = [header, "-" * len(header)]
+    for label, values, ceiling, higher in rows:
+        best = names[max(range(len(values)), key=lambda k: values[k] if higher else -abs(values[k]))]
+        lines.append(f"{label:<{width}}" + "".join(f"{_cell(v):>8}" for v in values)
+                     + f"{_cell(ceiling) if ceiling is not None else '':>8}  {best}")
+    return "\n".join(lines)

@@ -27,8 +27,7 @@ import hashlib
 import math
 import numbers
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -78,7 +77,7 @@ FACTORS: dict[str, Factor] = {
     "skin_tone": Factor("identity", 0.0, 1.0, "skin colour on a ramp from light to dark"),
     "hair_tone": Factor("identity", 0.0, 1.0, "hair colour: black, dark brown, brown, auburn, blond, grey"),
     "eye_tone": Factor("identity", 0.0, 1.0, "iris colour: brown, hazel, green, blue, grey"),
-    "hair_style": Factor("identity", 0.0, 2.0, "hairline: 0 crop (high, curved), 1 fringe (straight bangs), 2 side part"),
+    "hair_style": Factor("identity", 0.0, 2.0, "hairline: 0 crop (high, curved), 1 fringe (straight), 2 side part"),
     "hair_length": Factor("identity", 0.0, 1.0, "hair from ear length (0) to shoulder length (1)"),
     "hair_volume": Factor("identity", 0.03, 0.12, "how far the hair stands off the head"),
 }
@@ -579,7 +578,6 @@ def render(n: int, *, resolution: int = 64, domain: str = "A", seed: int = 0, st
         A :class:`FaceBatch`: images (n, 3, R, R) float32 in [0, 1], face and eyes-and-mouth masks
         (n, 1, R, R) in [0, 1], and the factors that made them.
     """
-    resolution = _check_resolution(resolution)
     return draw(sample_factors(n, domain=domain, seed=seed, start=start), resolution=resolution, domain=domain)
 
 
@@ -599,8 +597,8 @@ def render_swap(batch: FaceBatch, domain: str) -> FaceBatch:
     if not isinstance(batch, FaceBatch):
         raise TypeError(f"batch must be a FaceBatch (from render), got {type(batch).__name__}")
     if domain not in IDENTITIES:
-        raise ValueError(f"render_swap draws a fixed identity: domain must be one of {', '.join(map(repr, IDENTITIES))}, "
-                         f"got {domain!r}")
+        known = ", ".join(map(repr, IDENTITIES))
+        raise ValueError(f"render_swap draws a fixed identity: domain must be one of {known}, got {domain!r}")
     factors = {name: value.cpu() for name, value in batch.factors.items()}
     factors.update({name: torch.full((len(batch),), IDENTITIES[domain][name]) for name in IDENTITY_FACTORS})
     swapped = draw(factors, resolution=batch.images.shape[-1], domain=domain)

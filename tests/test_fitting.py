@@ -1,0 +1,92 @@
+"""aelab.fitting.fit_autoencoder: a repeatable loop that learns, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aelab.fitting import _batch_indices, fit_autoencoder
+from aelab.losses import kl_divergence
+from aelab.models import VAE, ConvAutoencoder
+
+
+def _images(n: int = 24, size: int = 16) -> torch.Tensor:
+    """Smooth random images (n, 3, size, size) in [0, 1]."""
+    coarse = torch.rand(n, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    return torch.nn.functional.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
+
+
+def _model(seed: int = 0) -> ConvAutoencoder:
+    torch.manual_seed(seed)
+    return ConvAutoencoder(16, latent_dims=8, width=4)
+
+
+def _mse(target: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    return ((target - output) ** 2).mean()
+
+
+def test_history_has_one_loss_per_step_and_the_loss_falls() -> None:
+    model = _model()
+    history = fit_autoencoder(model, _images(), _mse, steps=60, batch_size=8, lr=3e-3, seed=0, progress=False)
+    assert len(history) == 60 and all(isinstance(value, float) for value in history)
+    assert sum(history[-10:]) < 0.5 * sum(history[:10])
+    assert not model.training
+
+
+def test_same_seed_same_history_other_seed_other_batches() -> None:
+    runs = [fit_autoencoder(_model(), _images(), _mse, steps=5, batch_size=8, seed=seed, progress=False)
+            for seed in (3, 3, 4)]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_batches_go_through_shuffled_epochs() -> None:
+    order = _batch_indices(10, 4, 5, torch.Generator().manual_seed(0))
+    assert order.shape == (5, 4)
+    flat = order.flatten()
+    assert sorted(flat[:10].tolist()) == list(range(10))  # the first epoch holds every image once
+    assert sorted(flat[10:].tolist()) == sorted(set(flat[10:].tolist()))  # no repeat inside the second
+
+
+def test_loss_gets_the_models_output_so_a_vae_trains() -> None:
+    torch.manual_seed(0)
+    vae = VAE(16, latent_dims=4, width=4)
+
+    def vae_loss(target: torch.Tensor, output: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        recon, mu, logvar = output
+        return _mse(target, recon) + 1e-3 * kl_divergence(mu, logvar)
+
+    history = fit_autoencoder(vae, _images(), vae_loss, steps=3, batch_size=8, seed=0, progress=False)
+    assert len(history) == 3
+
+
+def test_progress_bar_goes_to_stderr_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    fit_autoencoder(_model(), _images(), _mse, steps=2, batch_size=8, progress=False)
+    assert capsys.readouterr().err == ""
+    fit_autoencoder(_model(), _images(), _mse, steps=2, batch_size=8, desc="tiny")
+    assert "tiny" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be an int >= 1"),
+        ({"steps": 2, "batch_size": 25}, r"at most the number of images \(24\)"),
+        ({"steps": 2, "lr": 0}, "lr must be a number > 0"),
+        ({"steps": 2, "seed": -1}, "seed must be an int >= 0"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        fit_autoencoder(_model(), _images(), _mse, progress=False, **{"batch_size": 8, **kwargs})  # type: ignore[arg-type]
+
+
+def test_bad_images_losses_and_models_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        fit_autoencoder(_model(), _images()[0], _mse, steps=1, progress=False)
+    with pytest.raises(ValueError, match="scalar tensor"):
+        fit_autoencoder(_model(), _images(), lambda t, o: (t - o) ** 2, steps=1, batch_size=8, progress=False)
+    with pytest.raises(ValueError, match="became nan at step 1"):
+        fit_autoencoder(_model(), _images(), lambda t, o: _mse(t, o) * float("nan"), steps=1, batch_size=8, progress=False)
+    with pytest.raises(TypeError, match="nn.Module"):
+        fit_autoencoder(lambda x: x, _images(), _mse, steps=1, progress=False)  # type: ignore[arg-type]
