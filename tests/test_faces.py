@@ -1,6 +1,7 @@
 """SynthFaces: shapes, ranges, determinism, masks, swaps, anti-aliasing and parameter checks."""
 
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -8,6 +9,16 @@ import torch.nn.functional as F
 
 from aelab.data import faces
 from aelab.data.faces import DOMAINS, FACTORS, FaceBatch, draw, iter_render, render, render_swap, sample_factors
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Render on one thread: the renderer's many small ops gain little from a second thread and
+    lose a lot when the machine is shared (threads wait on each other); results do not change."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,10 @@ def _mse(target: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
 
 def test_history_has_one_loss_per_step_and_the_loss_falls() -> None:
     model = _model()
-    history = fit_autoencoder(model, _images(), _mse, steps=60, batch_size=8, lr=3e-3, seed=0, progress=False)
-    assert len(history) == 60 and all(isinstance(value, float) for value in history)
-    assert sum(history[-10:]) < 0.5 * sum(history[:10])
+    images = (_images(8) > 0.5).float()  # blocks of 0 and 1: a large first loss
+    history = fit_autoencoder(model, images, _mse, steps=40, batch_size=8, lr=1e-2, seed=0, progress=False)
+    assert len(history) == 40 and all(isinstance(value, float) for value in history)
+    assert sum(history[-5:]) < 0.5 * sum(history[:5])
     assert not model.training
 
 

@@ -26,6 +26,7 @@ def test_image_grid_lays_out_rows_titles_and_labels(tmp_path: Path) -> None:
     assert [figure.axes[i].get_ylabel() for i in (0, 4, 8)] == ["a", "b", "c"]
     figure.savefig(tmp_path / "grid.png")
     assert (tmp_path / "grid.png").stat().st_size > 0
+    assert figure._repr_png_().startswith(b"\x89PNG")  # what a notebook shows, without a backend
 
 
 def test_image_grid_draws_masks_in_grey_and_clips() -> None:

@@ -1,8 +1,9 @@
 """Small plotting helpers the labs share: image grids, loss curves, rate–distortion curves.
 
 Every helper returns a :class:`matplotlib.figure.Figure` built without ``pyplot``, so nothing is
-left open between calls (no "too many open figures" warning) and tests need no display. A notebook
-shows a figure that is the last expression of a cell; elsewhere call ``figure.savefig(path)``.
+left open between calls (no "too many open figures" warning) and tests need no display. The figure
+draws itself as a PNG in any notebook front end when it is the last expression of a cell (no
+``%matplotlib`` needed); elsewhere call ``figure.savefig(path)``.
 
 Images are tensors (N, C, H, W) of floats in [0, 1] with C = 1 (drawn in grey) or C = 3 (RGB);
 masks (N, 1, H, W) in [0, 1] are images with one channel.
@@ -17,14 +18,24 @@ masks (N, 1, H, W) in [0, 1] are images with one channel.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from matplotlib import figure as mpl_figure
 
 __all__ = ["image_grid", "loss_curves", "rate_distortion"]
+
+
+class Figure(mpl_figure.Figure):
+    """matplotlib's Figure, which a notebook also shows as a PNG when no matplotlib backend was set up."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def _check_positive_int(name: str, value: object) -> int:

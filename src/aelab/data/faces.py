@@ -436,7 +436,7 @@ def _draw_chunk(f: Mapping[str, Tensor], resolution: int, image: Tensor, face_ma
     grid = frame.grid(zero, zero, r)
     u = grid.u()
     vn = grid.v(_col(1 / fh))
-    un = u / torch.addcmul(_col(fw), vn, _col(-fw * f["jaw_taper"]))
+    un = u / vn.mul(_col(-fw * f["jaw_taper"])).add_(_col(fw))
     radius2 = un.square().addcmul_(vn, vn)
     d_face = radius2.sqrt().sub_(1).mul_(_col(torch.minimum(fw, fh) * px))
 
@@ -450,7 +450,7 @@ def _draw_chunk(f: Mapping[str, Tensor], resolution: int, image: Tensor, face_ma
     torch.maximum(d_hair, grid.v(px, _col(-hair_end)), out=d_hair)
     line = torch.tensor(_HAIRLINES, dtype=torch.float64)[f["hair_style"].round().clamp(0, 2).long()] * fh[:, None]
     above = grid.v(-px, _col(-line[:, 0]))  # px * (hairline(u) - v), > 0 above the hairline
-    above.addcmul_(torch.addcmul(_col(line[:, 1] / fw * px), u, _col(line[:, 2] / fw**2 * px)), u)
+    above.addcmul_(u.mul(_col(line[:, 2] / fw**2 * px)).add_(_col(line[:, 1] / fw * px)), u)
     torch.minimum(d_hair, torch.maximum(d_face, -above), out=d_hair)
     d_skin = torch.maximum(d_face, above, out=above)
 
@@ -555,12 +555,12 @@ def draw(factors: Mapping[str, Tensor], *, resolution: int = 64, domain: str = "
     stored = {name: torch.as_tensor(factors[name]).detach().to("cpu", torch.float32) for name in FACTORS}
     images = torch.empty(n, 3, resolution, resolution)
     face_mask = torch.empty(n, 1, resolution, resolution)
-    eyes_mouth_mask = torch.zeros(n, 1, resolution, resolution)
+    eyes_mouth_mask = torch.empty(n, 1, resolution, resolution)
     chunk = max(1, _PIXELS_PER_PASS // resolution**2)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         part = {name: value[lo:hi].double() for name, value in stored.items()}
-        _draw_chunk(part, resolution, images[lo:hi], face_mask[lo:hi], eyes_mouth_mask[lo:hi])
+        _draw_chunk(part, resolution, images[lo:hi], face_mask[lo:hi], eyes_mouth_mask[lo:hi].zero_())
     return FaceBatch(images, face_mask, eyes_mouth_mask, stored, domain)
 
 
