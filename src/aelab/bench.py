@@ -85,28 +85,34 @@ def _rate(work: Callable[[], object], seconds: float) -> tuple[float, float, int
     return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls, calls
 
 
-def train_step_section(seconds: float = 20.0, matmul_size: int = 2048) -> list[Row]:
+def train_step_section(seconds: float = 20.0, matmul_size: int = 2048, threads: int | None = None) -> list[Row]:
     """Time the CPU preset's training step, count its FLOPs (forward + backward, FlopCounterMode) and
     compare the rate it achieves with a float32 matrix multiply measured in the same run, per second
-    of wall time and per second of CPU time."""
+    of wall time and per second of CPU time, with ``threads`` torch threads (default: as set)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from aelab.train import Config, Trainer
 
-    config = Config.preset("cpu")
-    trainer = Trainer(config, device="cpu", pool_size=256)
-    for _ in range(3):  # warm-up
-        trainer.step()
-    with FlopCounterMode(display=False) as counter:
-        trainer.step()  # an ordinary step (DeepFaceLab's extra hard-sample step comes every 16th)
-    flops = counter.get_total_flops() * (1 + 1 / 16)  # + the hard-sample step's share
-    step_wall, step_cpu, steps = _rate(trainer.step, seconds)
-    a, b = torch.rand(matmul_size, matmul_size), torch.rand(matmul_size, matmul_size)
-    matmul_wall, matmul_cpu, _ = _rate(lambda: a @ b, seconds / 4)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        config = Config.preset("cpu")
+        trainer = Trainer(config, device="cpu", pool_size=256)
+        for _ in range(3):  # warm-up
+            trainer.step()
+        with FlopCounterMode(display=False) as counter:
+            trainer.step()  # an ordinary step (DeepFaceLab's extra hard-sample step comes every 16th)
+        flops = counter.get_total_flops() * (1 + 1 / 16)  # + the hard-sample step's share
+        step_wall, step_cpu, steps = _rate(trainer.step, seconds)
+        a, b = torch.rand(matmul_size, matmul_size), torch.rand(matmul_size, matmul_size)
+        matmul_wall, matmul_cpu, _ = _rate(lambda: a @ b, seconds / 4)
+        used = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
     matmul_flops = 2 * matmul_size**3
     return [
         ("cpu preset step", f"{step_wall * 1e3:,.0f} ms wall, {step_cpu * 1e3:,.0f} ms CPU  ({config.batch_size} "
-                            f"src+dst pairs, {config.resolution} px, mean of {steps} steps)"),
+                            f"src+dst pairs, {config.resolution} px, {used} threads, mean of {steps} steps)"),
         ("FLOPs per step", f"{flops / 1e9:,.2f} GFLOP (forward + backward, incl. 1/16 hard-sample step)"),
         ("achieved rate", f"{flops / step_wall / 1e9:,.1f} GFLOP/s wall, {flops / step_cpu / 1e9:,.1f} per CPU-s"),
         (f"{matmul_size}² matmul", f"{matmul_flops / matmul_wall / 1e9:,.1f} GFLOP/s wall, "

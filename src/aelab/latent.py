@@ -113,11 +113,10 @@ class PCA:
         if d <= n:
             values, vectors = torch.linalg.eigh(centred.T @ centred)
             values, vectors = values.flip(0)[:k], vectors.flip(1)[:, :k]
-        else:  # X Xᵀ u = s² u and v = Xᵀ u / s
+        else:  # X Xᵀ u = s² u and v = Xᵀ u / s; QR completes the directions of variance 0 orthonormally
             values, left = torch.linalg.eigh(centred @ centred.T)
             values, left = values.flip(0)[:k], left.flip(1)[:, :k]
-            vectors = centred.T @ left / values.clamp_min(1e-300).sqrt()
-            vectors = vectors / vectors.norm(dim=0).clamp_min(1e-300)
+            vectors, _ = torch.linalg.qr(centred.T @ left / values.clamp_min(1e-300).sqrt())
         values = values.clamp_min(0.0)
         signs = torch.sign(vectors.gather(0, vectors.abs().argmax(0, keepdim=True)))
         vectors = vectors * torch.where(signs == 0, 1.0, signs)

@@ -15,7 +15,7 @@ Images are tensors (N, C, H, W) of floats in [0, 1].
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,14 +150,16 @@ class FactorReader:
     """Reads generative factors back from face images: a small CNN regressor, trained on rendered faces
     whose factors are known (:meth:`for_faces`), then used on images whose factors are not (swaps).
 
-    ``fit(images, factors)`` trains it (Adam, MSE on standardised targets, a fixed number of seeded
-    steps); ``predict(images)`` returns name -> (N,) readings in the factors' own units; ``score``
-    the held-out R² per factor (:func:`r2_score`). Images are (N, 3, R, R) floats in [0, 1] at the
-    reader's ``resolution``. The network: strided 3×3 convs (width, 2·width, 4·width channels ...)
-    down to 4×4, then two dense layers, leaky ReLU 0.1.
+    ``fit(images, factors)`` trains it on a fixed set (Adam, MSE on standardised targets, a fixed
+    number of seeded steps); :meth:`for_faces` trains it on freshly rendered faces at every step, so
+    it never sees a face twice and cannot overfit. ``predict(images)`` returns name -> (N,) readings
+    in each factor's own units; ``score`` the R² per factor (:func:`r2_score`). Images are
+    (N, 3, R, R) floats in [0, 1] at the reader's ``resolution``. The network: per stage a 3×3 conv
+    and a strided 3×3 conv, each with batch norm and leaky ReLU 0.1 (width, 2·width, ... channels),
+    down to 4×4, then two dense layers.
     """
 
-    def __init__(self, names: Sequence[str] = CARRY_FACTORS + IDENTITY_READ, *, resolution: int = 64,
+    def __init__(self, names: Sequence[str] = CARRY_FACTORS + IDENTITY_READ, *, resolution: int = 32,
                  width: int = 16, seed: int = 0) -> None:
         if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
             raise ValueError(f"names must be a non-empty sequence of factor names, got {names!r}")
@@ -167,14 +169,16 @@ class FactorReader:
             raise ValueError(f"width must be a positive int, got {width!r}")
         self.names = tuple(names)
         self.resolution = resolution
+        self.width = width
         self.fitted = False
         layers: list[nn.Module] = []
         channels, side = 3, resolution
         while side > 4:
-            out = width * 2 ** min(len(layers) // 4, 3)
-            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.LeakyReLU(0.1),
-                       nn.Conv2d(out, out, 3, padding=1), nn.LeakyReLU(0.1)]
-            channels, side = out, side // 2
+            out = width * 2 ** min(len(layers) // 6, 3)
+            for stride in (1, 2):
+                layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.BatchNorm2d(out), nn.LeakyReLU(0.1)]
+                channels = out
+            side //= 2
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 16, 128), nn.LeakyReLU(0.1),
@@ -192,30 +196,65 @@ class FactorReader:
             raise ValueError(f"factors hold {y.shape[0]} values per name for {n} images")
         return y
 
-    def fit(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor], *, steps: int = 600,
-            batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> FactorReader:
-        """Train on ``images`` (N, 3, R, R) in [0, 1] whose ``factors`` (name -> (N,)) are known; returns self."""
-        images = _check_images("images", images, self.resolution)
-        y = self._targets(factors, images.shape[0])
+    def _train(self, draw: Callable[[int], tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float,
+               progress: bool) -> FactorReader:
+        """``steps`` Adam steps on the batches ``draw(step) -> (images, targets)``; targets standardised."""
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(y):
-            raise ValueError(f"batch_size must be an int in [1, {len(y)}], got {batch_size!r}")
-        self._mean, self._std = y.mean(0), y.std(0).clamp_min(1e-6)
-        y = (y - self._mean) / self._std
+        if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
+            raise ValueError(f"lr must be a number > 0, got {lr!r}")
         device = next(self.net.parameters()).device
-        generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.net.train()
-        for _ in tqdm(range(steps), desc="factor reader", disable=not progress):
-            index = torch.randint(len(y), (batch_size,), generator=generator)
-            loss = F.mse_loss(self.net(images[index].to(device)), y[index].to(device))
+        for step in tqdm(range(steps), desc="factor reader", disable=not progress):
+            images, y = draw(step)
+            loss = F.mse_loss(self.net(images.to(device)), ((y - self._mean) / self._std).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         self.net.eval()
         self.fitted = True
         return self
+
+    def fit(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor], *, steps: int = 600,
+            batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> FactorReader:
+        """Train on ``images`` (N, 3, R, R) in [0, 1] whose ``factors`` (name -> (N,)) are known; returns self."""
+        images = _check_images("images", images, self.resolution)
+        y = self._targets(factors, images.shape[0])
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(y):
+            raise ValueError(f"batch_size must be an int in [1, {len(y)}], got {batch_size!r}")
+        self._mean, self._std = y.mean(0), y.std(0).clamp_min(1e-6)
+        generator = torch.Generator().manual_seed(seed)
+
+        def draw(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            index = torch.randint(len(y), (batch_size,), generator=generator)
+            return images[index], y[index]
+
+        return self._train(draw, steps, lr, progress)
+
+    @classmethod
+    def for_faces(cls, *, resolution: int = 32, steps: int = 600, batch_size: int = 64, lr: float = 2e-3,
+                  masked: bool = True, seed: int = 0, progress: bool = True, **kwargs: Any) -> FactorReader:
+        """A reader trained on faces of the "mixed" domain (a new identity each, so that it reads identity
+        factors as well as pose, expression and light), ``batch_size`` new faces at every step.
+
+        ``masked``: train on ``image · face_mask`` (the face alone, as SAEHD's masked training sees it);
+        then read images masked the same way. Other keyword arguments go to the constructor.
+        """
+        from aelab.data import faces
+
+        reader = cls(resolution=resolution, seed=seed, **kwargs)
+
+        def draw(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            batch = faces.render(batch_size, resolution=resolution, domain="mixed", seed=seed, start=step * batch_size)
+            images = batch.images * batch.face_mask if masked else batch.images
+            return images, reader._targets(batch.factors, batch_size)
+
+        # Standardise with faces of the same stream that training never reaches.
+        _, y = draw(steps + 1)
+        reference = torch.cat([y] + [draw(steps + 2 + k)[1] for k in range(15)])
+        reader._mean, reader._std = reference.mean(0), reference.std(0).clamp_min(1e-6)
+        return reader._train(draw, steps, lr, progress)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
@@ -240,21 +279,22 @@ class FactorReader:
         self.net.to(device)
         return self
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a trained reader is, as tensors, strings and ints (``torch.save`` it; load with
+        ``torch.load(path, weights_only=True)`` and :meth:`from_state_dict`)."""
+        return {"names": list(self.names), "resolution": self.resolution, "width": self.width,
+                "mean": self._mean, "std": self._std, "fitted": self.fitted,
+                "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
+
     @classmethod
-    def for_faces(cls, *, resolution: int = 64, n: int = 2048, steps: int = 600, masked: bool = True,
-                  seed: int = 0, progress: bool = True, **kwargs: Any) -> FactorReader:
-        """A reader trained on ``n`` rendered faces of the "mixed" domain (a new identity each), so that it
-        reads identity factors as well as pose, expression and light.
-
-        ``masked``: train on ``image · face_mask`` (the face alone, as SAEHD's masked training sees it);
-        then read images masked the same way. Other keyword arguments go to the constructor.
-        """
-        from aelab.data import faces
-
-        batch = faces.render(n, resolution=resolution, domain="mixed", seed=seed)
-        images = batch.images * batch.face_mask if masked else batch.images
-        return cls(resolution=resolution, seed=seed, **kwargs).fit(images, batch.factors, steps=steps, seed=seed,
-                                                                    progress=progress)
+    def from_state_dict(cls, state: Mapping[str, Any]) -> FactorReader:
+        """The reader that :meth:`state_dict` described."""
+        reader = cls(state["names"], resolution=int(state["resolution"]), width=int(state["width"]))
+        reader.net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["net"].items()})
+        reader._mean, reader._std = state["mean"].float(), state["std"].float()
+        reader.fitted = bool(state["fitted"])
+        reader.net.eval()
+        return reader
 
 
 def identity_leak(swap: Mapping[str, torch.Tensor], truth: Mapping[str, torch.Tensor],

@@ -69,7 +69,8 @@ def image_grid(
         images: a tensor (N, C, H, W) with C = 1 (grey, e.g. masks) or 3 (RGB), floats in [0, 1]
             (values outside are clipped); any device, gradients are ignored.
         nrow: images per row; the last row may be partly empty.
-        titles: one short title per image, drawn above it (e.g. a factor value or a score).
+        titles: one short title per image, drawn above it (e.g. a factor value or a score); "" for
+            none, e.g. to title the first row only.
         row_labels: one label per row, drawn at its left (e.g. "target", "MSE", "DSSIM").
         cell_size: the side of one image in inches.
         title: a title for the whole figure.
@@ -96,10 +97,10 @@ def image_grid(
     row_labels = _check_labels("row_labels", row_labels, rows, "row")
     pixels = images.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
 
-    title_room = 0.22 if titles else 0.0
+    titled_rows = sum(any(titles[row * columns:(row + 1) * columns]) for row in range(rows)) if titles else 0
     label_room = 0.9 if row_labels else 0.0
     figure = Figure(
-        figsize=(columns * cell_size + label_room, rows * (cell_size + title_room) + (0.35 if title else 0.0)),
+        figsize=(columns * cell_size + label_room, rows * cell_size + titled_rows * 0.22 + (0.35 if title else 0.0)),
         layout="constrained",
     )
     axes = figure.subplots(rows, columns, squeeze=False)
@@ -113,7 +114,7 @@ def image_grid(
             ax.imshow(pixels[index, :, :, 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         else:
             ax.imshow(pixels[index], interpolation="nearest")
-        if titles:
+        if titles and titles[index]:
             ax.set_title(titles[index], fontsize=7, pad=2)
     for label, row in zip(row_labels or [], axes):
         row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

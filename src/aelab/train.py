@@ -24,7 +24,7 @@ import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
@@ -33,6 +33,9 @@ from aelab import augment, color, losses, models
 from aelab.data import faces
 from aelab.optim import AdaBelief, Adam, RMSprop
 from aelab.runtime import default_device
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Config", "Trainer", "FACE_TYPES", "CT_MODES", "OPTIMIZERS", "PRESETS"]
 
@@ -568,7 +571,7 @@ class Trainer:
                 scores[side].append(losses.ssim(batch.images[part] * mask, pred * mask, reduction="none"))
         return {side: float(torch.cat(values).mean()) for side, values in scores.items()}
 
-    def preview(self, n: int = 4) -> "matplotlib.figure.Figure":  # noqa: F821
+    def preview(self, n: int = 4) -> Figure:
         """DeepFaceLab's preview on ``n`` held-out pairs: a matplotlib Figure.
 
         Columns: src, src→src, dst, dst→dst, src→dst (the swap), then the same masked as

@@ -77,6 +77,14 @@ def _numbers(values: torch.Tensor, digits: int = 2) -> str:
     return "(" + ", ".join(f"{v:.{digits}f}" for v in values.tolist()) + ")"
 
 
+def _one_number_each(evidence: Any, count: int) -> list[float] | None:
+    """The evidence as one float per fixed case (``count`` of them), or None when it is not that."""
+    got = floats(evidence)
+    if not isinstance(got, list) or len(got) != count or any(isinstance(v, list) for v in got):
+        return None
+    return got
+
+
 # ------------------------------------------------------------------------------------------------
 # Exercise 2.1: PCA by SVD
 # ------------------------------------------------------------------------------------------------
@@ -294,9 +302,9 @@ def _least_squares_r2(codes: torch.Tensor, factor: torch.Tensor, fit: torch.Tens
 
 
 def _judge_probe_r2(evidence: Any) -> tuple[bool, str]:
-    got = floats(evidence)
     cases = _probe_cases()
-    if not isinstance(got, list) or len(got) != len(cases) or any(isinstance(v, list) for v in got):
+    got = _one_number_each(evidence, len(cases))
+    if got is None:
         return False, "your probe_r2 must return one number, the R² on the test samples."
     for value, (case, codes, factor) in zip(got, cases):
         reference = metrics.linear_probe(codes, {"factor": factor}, ridge=0.0, seed=0)["factor"]
@@ -346,9 +354,9 @@ def _kl_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
 
 
 def _judge_kl_term(evidence: Any) -> tuple[bool, str]:
-    got = floats(evidence)
     cases = _kl_cases()
-    if not isinstance(got, list) or len(got) != len(cases) or any(isinstance(v, list) for v in got):
+    got = _one_number_each(evidence, len(cases))
+    if got is None:
         return False, "your kl_term must return one number (a 0-d tensor): the KL averaged over the batch."
     for value, (case, mu, logvar) in zip(got, cases):
         reference = losses.kl_divergence(mu.double(), logvar.double()).item()

@@ -213,6 +213,8 @@ def _name_of(half: torch.Tensor, parts: Mapping[str, torch.Tensor]) -> str:
 
 
 def _judge_liae_wiring(evidence: Any) -> tuple[bool, str]:
+    if not isinstance(evidence, dict) or any(key not in evidence for key in _CODE_NAMES):
+        return False, f"the check expected the three codes {', '.join(_CODE_NAMES)} from its probe."
     parts = {name: value.double() for name, value in _liae_parts().items()}
     single = tuple(next(iter(parts.values())).shape)
     expected_shape = (single[0], 2 * single[1], *single[2:])
