@@ -170,6 +170,8 @@ MISTAKES = [
     (lab01.check_dfl_loss, lambda t, p: 10 * dssim(t, p, kernel_size=int(t.shape[-1] / 11.6)), "DSSIM term alone"),
     (lab01.check_dfl_loss, lambda t, p: 10 * ssim(t, p, kernel_size=int(t.shape[-1] / 11.6)) + 10 * F.mse_loss(p, t),
      "SSIM instead of DSSIM"),
+    (lab01.check_dfl_loss, lambda t, p: 10 * (1 - ssim(t, p, kernel_size=int(t.shape[-1] / 11.6)))
+     + 10 * F.mse_loss(p, t), "does your dssim divide by 2"),
     (lab01.check_dfl_loss, lambda t, p: dfl_loss(t, p).item(), "no gradient flows back"),
     (lab01.check_dfl_loss, lambda t, p: dfl_loss(t, p.detach()) + 0 * p.sum(), "gradient differs"),
     (lab01.check_gradient_energy, lambda x: gradient_energy(x).mean(), r"shape \(\); expected \(3,\)"),

@@ -109,16 +109,14 @@ def _separable_filter(x: torch.Tensor, window: torch.Tensor, border: str | None)
     ``border=None`` is a valid convolution (output shrinks by ``len(window) - 1``); "zeros" and
     "replicate" pad by ``len(window) // 2`` on each side (odd windows keep the size).
     """
-    n, c, h, w = x.shape
-    k = window.numel()
-    planes = x.reshape(n * c, 1, h, w)
+    c, k = x.shape[1], window.numel()
     if border is not None:
         pad = k // 2
-        planes = F.pad(planes, (pad, pad, pad, pad), mode="constant" if border == "zeros" else border)
+        x = F.pad(x, (pad, pad, pad, pad), mode="constant" if border == "zeros" else border)
+    # One depthwise (groups=C) convolution per axis: far faster on CPU than N*C one-channel planes.
     window = window.to(device=x.device, dtype=x.dtype)
-    planes = F.conv2d(planes, window.view(1, 1, 1, k))
-    planes = F.conv2d(planes, window.view(1, 1, k, 1))
-    return planes.reshape(n, c, planes.shape[-2], planes.shape[-1])
+    x = F.conv2d(x, window.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    return F.conv2d(x, window.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> torch.Tensor:

@@ -171,16 +171,17 @@ class FactorReader:
         self.resolution = resolution
         self.width = width
         self.fitted = False
-        layers: list[nn.Module] = []
-        channels, side = 3, resolution
-        while side > 4:
-            out = width * 2 ** min(len(layers) // 6, 3)
-            for stride in (1, 2):
-                layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.BatchNorm2d(out), nn.LeakyReLU(0.1)]
-                channels = out
-            side //= 2
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
+            layers: list[nn.Module] = []
+            channels, side = 3, resolution
+            while side > 4:
+                out = width * 2 ** min(len(layers) // 6, 3)
+                for stride in (1, 2):
+                    layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.BatchNorm2d(out),
+                               nn.LeakyReLU(0.1)]
+                    channels = out
+                side //= 2
             self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 16, 128), nn.LeakyReLU(0.1),
                                      nn.Linear(128, len(self.names)))
         self._mean = torch.zeros(len(self.names))

@@ -212,16 +212,16 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 #: Named configurations. "seed": the model card exactly. "cpu": the labs' recipe for a 2-core CPU,
 #: chosen by experiment (see ``python -m aelab.bench``): 64 px, narrow encoder and decoders (the
 #: decoders' first upscale from the 4·ae_dims-channel LIAE code dominates the FLOPs), small batches
-#: and Adam at 2e-3 (more updates per second; bias correction keeps the first steps at lr, where
-#: DFL's AdaBelief at 2e-3 saturates the sigmoid outputs), no random warp and no eye priority (both
-#: make the first minutes' reconstruction task harder). "dfl-defaults": DeepFaceLab's training recipe
+#: (more updates per second) and Adam at 1e-3 (bias correction keeps the first steps at lr; DFL's
+#: AdaBelief at 2e-3 saturated the sigmoid outputs at once, Adam at 2e-3 after ~120 s), no random
+#: warp and no eye priority (both make the first minutes' reconstruction task harder). "dfl-defaults": DeepFaceLab's training recipe
 #: (RMSprop, lr 5e-5, batch 8, random warp on, eye priority off) at the cpu preset's size and data,
 #: the benchmark's baseline.
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "cpu": dict(
         resolution=64, ae_dims=64, e_dims=16, d_dims=8, d_mask_dims=8, batch_size=4, pretrain=False,
-        random_warp=False, eyes_prio=False, optimizer="adam", lr=2e-3, target_iter=0,
+        random_warp=False, eyes_prio=False, optimizer="adam", lr=1e-3, target_iter=0,
     ),
 }
 PRESETS["dfl-defaults"] = dict(

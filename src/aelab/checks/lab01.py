@@ -339,6 +339,7 @@ def _judge_dfl_loss(evidence: Any) -> tuple[bool, str]:
             (10 * m, "it looks like the MSE term alone; add 10 * DSSIM"),
             (10 * d, "it looks like the DSSIM term alone; add 10 * MSE"),
             (10 * (1 - 2 * d) + 10 * m, "it looks like SSIM instead of DSSIM in the first term"),
+            (20 * d + 10 * m, "it looks like the DSSIM term is twice DeepFaceLab's: does your dssim divide by 2?"),
         ]
         message = f"at {resolution} px your dfl_loss is {value:.4f}; expected {expected:.4f}"
         for wrong, why in mistakes:
