@@ -14,6 +14,15 @@ from aelab.data import faces
 from aelab.models import SAEHDSwap
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Any:
+    """The readers train small CNNs: one thread is several times faster than two on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def images(n: int = 4, size: int = 16, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
 

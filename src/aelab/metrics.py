@@ -60,6 +60,19 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean") -> torch.
     return values.mean() if reduction == "mean" else values
 
 
+def masked_psnr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB of images (N, C, H, W) in [0, 1] over the pixels of a mask (N, 1, H, W) in [0, 1].
+
+    MSE = Σ mask·(x − y)² / (C · Σ mask) per image, then 10·log10(1 / MSE): one value per image (N,).
+    """
+    _check_pair(x, y)
+    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0] or mask.shape[2:] != x.shape[2:]:
+        raise ValueError(f"mask must be (N, 1, H, W) matching the images {tuple(x.shape)}, got {tuple(mask.shape)}")
+    weight = mask.float()
+    mse = (weight * (x.float() - y.float()).pow(2)).flatten(1).sum(1) / (x.shape[1] * weight.flatten(1).sum(1))
+    return -10.0 * torch.log10(mse)
+
+
 def r2_score(target: torch.Tensor, prediction: torch.Tensor) -> float:
     """Coefficient of determination 1 − SS_res / SS_tot of a 1-D target; 0 for a constant target."""
     target, prediction = target.double().flatten(), prediction.double().flatten()
@@ -251,10 +264,10 @@ class FactorReader:
             images = batch.images * batch.face_mask if masked else batch.images
             return images, reader._targets(batch.factors, batch_size)
 
-        # Standardise with faces of the same stream that training never reaches.
-        _, y = draw(steps + 1)
-        reference = torch.cat([y] + [draw(steps + 2 + k)[1] for k in range(15)])
-        reader._mean, reader._std = reference.mean(0), reference.std(0).clamp_min(1e-6)
+        # Standardise the targets with 1024 faces of the same stream that training never reaches.
+        reference = faces.render(1024, resolution=resolution, domain="mixed", seed=seed, start=steps * batch_size)
+        y = reader._targets(reference.factors, len(reference))
+        reader._mean, reader._std = y.mean(0), y.std(0).clamp_min(1e-6)
         return reader._train(draw, steps, lr, progress)
 
     @torch.no_grad()
@@ -336,19 +349,6 @@ class SwapScores:
     def mean_leak(self) -> float:
         """The identity leak averaged over the factors."""
         return sum(self.identity_leak.values()) / len(self.identity_leak)
-
-
-def masked_psnr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB of images (N, C, H, W) in [0, 1] over the pixels of a mask (N, 1, H, W) in [0, 1].
-
-    MSE = Σ mask·(x − y)² / (C · Σ mask) per image, then 10·log10(1 / MSE): one value per image (N,).
-    """
-    _check_pair(x, y)
-    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0] or mask.shape[2:] != x.shape[2:]:
-        raise ValueError(f"mask must be (N, 1, H, W) matching the images {tuple(x.shape)}, got {tuple(mask.shape)}")
-    weight = mask.float()
-    mse = (weight * (x.float() - y.float()).pow(2)).flatten(1).sum(1) / (x.shape[1] * weight.flatten(1).sum(1))
-    return -10.0 * torch.log10(mse)
 
 
 @torch.no_grad()

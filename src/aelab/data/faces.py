@@ -106,8 +106,10 @@ DOMAINS: tuple[str, ...] = (*IDENTITIES, "mixed")
 
 # Factors of a stream are drawn in blocks of this many images, one generator per block.
 _BLOCK = 1024
-# Images rendered per vectorised pass (pixels per pass stay near 2**20 whatever the resolution).
-_PIXELS_PER_PASS = 2**20
+# Images rendered per vectorised pass: pixels per pass stay near 2**19 whatever the resolution, so that
+# each full-image temporary (2 MiB) is recycled by malloc instead of being mapped and page-faulted
+# afresh at every op, while the feature windows stay large enough to be split across threads.
+_PIXELS_PER_PASS = 2**19
 _HEAD_Y = 0.06  # the head's centre sits slightly below the image centre (hair takes the top)
 _LIGHT_ELEVATION = math.radians(55.0)
 _MAX_ROLL = math.radians(max(abs(FACTORS["roll"].low), abs(FACTORS["roll"].high)))
@@ -366,10 +368,14 @@ class _Window:
         size = frame.size(*half_size)
         self.flat, self.grid = frame.window(u, v, size)
         self.image, self.em = image, em
-        n = len(self.flat)
-        self.canvas = image.gather(2, self.flat[:, None].expand(n, 3, -1)).view(n, 3, size, size)
-        self.face = face_mask.gather(2, self.flat[:, None]).view(n, 1, size, size)
-        self.mask = em.gather(2, self.flat[:, None]).view(n, 1, size, size)
+        n, pixels = len(self.flat), image.shape[2]
+        # Offsets into the whole flattened tensors: index_select on them is faster than gather.
+        planes = torch.arange(0, 3 * n * pixels, pixels).view(n, 3, 1)
+        flat_rgb = (planes + self.flat[:, None]).view(-1)
+        flat_mask = (planes[:, :1] // 3 + self.flat[:, None]).view(-1)
+        self.canvas = image.reshape(-1).index_select(0, flat_rgb).view(n, 3, size, size)
+        self.face = face_mask.reshape(-1).index_select(0, flat_mask).view(n, 1, size, size)
+        self.mask = em.reshape(-1).index_select(0, flat_mask).view(n, 1, size, size)
 
     def paint(self, colour: Tensor, distance: Tensor) -> None:
         """Composite ``colour`` (N, 3, 1, 1) inside the shape of signed distance ``distance``
