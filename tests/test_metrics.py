@@ -191,16 +191,19 @@ def test_a_swap_that_returns_dst_leaks_all_of_dst_identity(reader: metrics.Facto
     assert scores.ssim < 0.9 and model.training  # the model's mode is restored
 
 
-def test_swap_table_puts_models_side_by_side() -> None:
-    def fake(ssim: float, leak: float) -> metrics.SwapScores:
-        return metrics.SwapScores(ssim=ssim, psnr=20.0, carry_over={"yaw": 0.5, "smile": -0.001},
-                                  ceiling={"yaw": 0.9, "smile": 0.5}, identity_leak={"face_width": leak})
+def test_swap_table_puts_models_side_by_side_with_a_verdict_per_row() -> None:
+    def fake(ssim: float, psnr: float, yaw: float, leak: float) -> metrics.SwapScores:
+        return metrics.SwapScores(ssim=ssim, psnr=psnr, carry_over={"yaw": yaw, "smile": -0.001, "gaze_x": 0.1},
+                                  ceiling={"yaw": 0.9, "smile": 0.8, "gaze_x": 0.0}, identity_leak={"face_width": leak})
 
-    table = metrics.swap_table({"DF": fake(0.7, 0.3), "LIAE": fake(0.8, -0.1)})
-    lines = table.splitlines()
-    assert lines[0].split() == ["DF", "LIAE", "truth", "best"]
-    assert lines[2].split()[-3:] == ["0.70", "0.80", "LIAE"]
-    assert "carry-over R² smile" in table and "-0.00" not in table
-    assert lines[-1].split()[-3:] == ["0.30", "-0.10", "LIAE"]
+    table = metrics.swap_table({"DF": fake(0.7, 20.0, 0.5, 0.3), "LIAE": fake(0.8, 20.05, 0.52, -0.1)})
+    rows = {line[:24].strip(): line[24:].split() for line in table.splitlines()[2:]}
+    assert table.splitlines()[0].split() == ["DF", "LIAE", "truth", "verdict"]
+    assert rows["SSIM vs true swap"] == ["0.70", "0.80", "LIAE"]
+    assert rows["PSNR vs true swap (dB)"] == ["20.00", "20.05", "tie"]
+    assert rows["carry-over R² yaw"] == ["0.50", "0.52", "0.90", "tie"]
+    assert rows["carry-over R² smile"] == ["0.00", "0.00", "0.80", "neither"]  # -0.00 is printed 0.00
+    assert rows["carry-over R² gaze_x"][-1] == "unreadable"
+    assert rows["identity leak (mean)"] == ["0.30", "-0.10", "LIAE"]  # nearer 0 is better
     with pytest.raises(ValueError, match="empty"):
         metrics.swap_table({})

@@ -398,27 +398,48 @@ def _cell(value: float) -> str:
     return "0.00" if text == "-0.00" else text
 
 
+def _verdict(names: list[str], values: list[float], *, higher: bool, tolerance: float,
+             ceiling: float | None = None) -> str:
+    """Which model a row favours: its name, "tie" (within ``tolerance``), and for carry-over rows
+    "neither" (every R² below 0.2) or "unreadable" (the reader's own R² on the truth below 0.5)."""
+    if ceiling is not None and ceiling < 0.5:
+        return "unreadable"
+    if ceiling is not None and max(values) < 0.2:
+        return "neither"
+    keys = values if higher else [-abs(v) for v in values]
+    order = sorted(range(len(values)), key=lambda k: keys[k], reverse=True)
+    if len(order) > 1 and keys[order[0]] - keys[order[1]] < tolerance:
+        return "tie"
+    return names[order[0]]
+
+
 def swap_table(scores: Mapping[str, SwapScores]) -> str:
-    """One text table of several models' :class:`SwapScores` side by side (numbers at 2 decimals),
-    with the reader's ceiling (its R² on the true swaps) and the best model per row."""
+    """Several models' :class:`SwapScores` side by side in one text table (numbers at 2 decimals).
+
+    The "truth" column is the reader's R² on the true swaps (the most a swap can score on that row);
+    the last column names the model each row favours: higher SSIM and PSNR, higher carry-over R², an
+    identity leak nearer 0; "tie" within 0.01 SSIM, 0.1 dB, 0.05 R² or 0.05 leak; "neither" when every
+    model's R² is below 0.2; "unreadable" when the reader itself cannot read the factor (R² < 0.5).
+    """
     if not scores:
         raise ValueError("scores is empty: give {model name: SwapScores}")
     names = list(scores)
     first = scores[names[0]]
-    rows: list[tuple[str, list[float], float | None, bool]] = [
-        ("SSIM vs true swap", [s.ssim for s in scores.values()], None, True),
-        ("PSNR vs true swap (dB)", [s.psnr for s in scores.values()], None, True),
+    # (label, values, ceiling, higher is better, tolerance)
+    rows: list[tuple[str, list[float], float | None, bool, float]] = [
+        ("SSIM vs true swap", [s.ssim for s in scores.values()], None, True, 0.01),
+        ("PSNR vs true swap (dB)", [s.psnr for s in scores.values()], None, True, 0.1),
     ]
-    rows += [(f"carry-over R² {f}", [s.carry_over[f] for s in scores.values()], first.ceiling[f], True)
+    rows += [(f"carry-over R² {f}", [s.carry_over[f] for s in scores.values()], first.ceiling[f], True, 0.05)
              for f in first.carry_over]
-    rows += [(f"identity leak {f}", [s.identity_leak[f] for s in scores.values()], None, False)
+    rows += [(f"identity leak {f}", [s.identity_leak[f] for s in scores.values()], None, False, 0.05)
              for f in first.identity_leak]
-    rows.append(("identity leak (mean)", [s.mean_leak for s in scores.values()], None, False))
+    rows.append(("identity leak (mean)", [s.mean_leak for s in scores.values()], None, False, 0.05))
     width = max(len(r[0]) for r in rows) + 2
-    header = f"{'':<{width}}" + "".join(f"{n:>8}" for n in names) + f"{'truth':>8}  best"
+    header = f"{'':<{width}}" + "".join(f"{n:>8}" for n in names) + f"{'truth':>8}  verdict"
     lines = [header, "-" * len(header)]
-    for label, values, ceiling, higher in rows:
-        best = names[max(range(len(values)), key=lambda k: values[k] if higher else -abs(values[k]))]
+    for label, values, ceiling, higher, tolerance in rows:
+        verdict = _verdict(names, values, higher=higher, tolerance=tolerance, ceiling=ceiling)
         lines.append(f"{label:<{width}}" + "".join(f"{_cell(v):>8}" for v in values)
-                     + f"{_cell(ceiling) if ceiling is not None else '':>8}  {best}")
+                     + f"{_cell(ceiling) if ceiling is not None else '':>8}  {verdict}")
     return "\n".join(lines)
