@@ -101,7 +101,7 @@ def test_factor_reader_is_repeatable_and_round_trips_its_state() -> None:
 
 
 def test_factor_reader_for_faces_reads_pose_from_rendered_faces() -> None:
-    reader = metrics.FactorReader.for_faces(resolution=32, steps=150, batch_size=32, progress=False)
+    reader = metrics.FactorReader.for_faces(resolution=32, steps=100, batch_size=32, progress=False)
     test = faces.render(128, resolution=32, domain="mixed", seed=123)
     scores = reader.score(test.images * test.face_mask, test.factors)
     assert set(scores) == set(metrics.CARRY_FACTORS + metrics.IDENTITY_READ)
@@ -207,3 +207,11 @@ def test_swap_table_puts_models_side_by_side_with_a_verdict_per_row() -> None:
     assert rows["identity leak (mean)"] == ["0.30", "-0.10", "LIAE"]  # nearer 0 is better
     with pytest.raises(ValueError, match="empty"):
         metrics.swap_table({})
+
+
+def test_score_swaps_checks_its_arguments(reader: metrics.FactorReader, dst: faces.FaceBatch) -> None:
+    model = StubModel(dst.images, dst.face_mask)
+    with pytest.raises(TypeError, match="dst must be a FaceBatch"):
+        metrics.score_swaps(model, dst.images, reader)
+    with pytest.raises(TypeError, match="reader must be a FactorReader"):
+        metrics.score_swaps(model, dst, None)  # type: ignore[arg-type]

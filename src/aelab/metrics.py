@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from aelab import losses
+from aelab.data import faces
+
 __all__ = [
     "psnr",
     "masked_psnr",
@@ -255,8 +258,6 @@ class FactorReader:
         ``masked``: train on ``image · face_mask`` (the face alone, as SAEHD's masked training sees it);
         then read images masked the same way. Other keyword arguments go to the constructor.
         """
-        from aelab.data import faces
-
         reader = cls(resolution=resolution, seed=seed, **kwargs)
 
         def draw(step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -352,7 +353,7 @@ class SwapScores:
 
 
 @torch.no_grad()
-def score_swaps(model: torch.nn.Module, dst: Any, reader: FactorReader, *, src_domain: str = "A",
+def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A",
                 batch_size: int = 128) -> SwapScores:
     """Score a DF or LIAE model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`) against the
     true swaps that :func:`aelab.data.faces.render_swap` draws (dst's pose, expression and light with
@@ -363,9 +364,10 @@ def score_swaps(model: torch.nn.Module, dst: Any, reader: FactorReader, *, src_d
     model's swap mask ``pred_src_dstm``, the truth and dst through their rendered masks -- never the
     truth's mask on the swap, whose outline alone would give the pose away.
     """
-    from aelab import losses
-    from aelab.data import faces
-
+    if not isinstance(dst, faces.FaceBatch):
+        raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
+    if not isinstance(reader, FactorReader):
+        raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

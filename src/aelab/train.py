@@ -217,10 +217,12 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 #: warp and no eye priority (both make the first minutes' reconstruction task harder). Measured on
 #: one thread (2-core machine shared, load 2-6; masked SSIM = the lower of held-out src and dst after
 #: so many CPU seconds of training): its step is 11.2 GFLOP in 96 ms, the rate of a 2048² matmul
-#: (ratio 1.0); it reaches SSIM 0.826 at 80 s and 0.834 at 120 s (1,220 steps), short of 0.90. At
-#: 80 s none of these did better: lr 3e-4 (0.825), e_dims 32 / d_dims 16 / d_mask_dims 4 (196 ms a
-#: step, 0.816), archi "df" (74 ms a step, 0.828, within noise), "df" with batch 8 and lr 2e-3
-#: (0.813 at 60 s). "dfl-defaults": DeepFaceLab's training recipe (RMSprop, lr 5e-5, batch 8,
+#: (ratio 1.0-1.2); it reaches SSIM 0.826 at 80 s and 0.838 at 120 s (1,243 steps; dfl-defaults
+#: 0.791), short of 0.90. src (face set A) is the limiting side, and not by overfitting: after 60 s
+#: 0.823 on held-out and 0.825 on training faces, against 0.878 for dst. At 80 s none of these did
+#: better: lr 3e-4 (0.825), e_dims 32 / d_dims 16 / d_mask_dims 4 (196 ms a step, 0.816), archi
+#: "df" (74 ms a step, 0.828, within noise), "df" with batch 8 and lr 2e-3 (0.813 at 60 s).
+#: "dfl-defaults": DeepFaceLab's training recipe (RMSprop, lr 5e-5, batch 8,
 #: random warp on, eye priority off) at the cpu preset's size and data, the benchmark's baseline.
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
