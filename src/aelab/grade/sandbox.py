@@ -421,7 +421,10 @@ def _private_mounts(config: dict[str, Any], limits: Limits) -> bool:
     _open_blocked(config["needed"], config["uid"], config["gid"])
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(folder):
-            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,size={limits.disk_mb}m")
+            # A kit installed under a temporary folder (a fresh clone in /tmp) stays reachable.
+            inside = [path for path in config["needed"] if _inside(path, folder) and path != folder]
+            keep = {Path(path).relative_to(folder).parts[0] for path in inside}
+            _cover(folder, keep, f"mode=1777,size={limits.disk_mb}m")
     for path in config["hide"]:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "mode=000,size=4k")
@@ -454,13 +457,22 @@ def _open_blocked(needed: list[str], uid: int, gid: int) -> None:
         if not blocked:
             return
         folder = min(blocked, key=lambda f: len(Path(f).parts))
-        handles = {name: os.open(os.path.join(folder, name), os.O_PATH) for name in blocked[folder]}
-        _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=64k")
-        for name, handle in handles.items():
-            target = os.path.join(folder, name)
+        _cover(folder, blocked[folder], "mode=0755,size=64k")
+
+
+def _cover(folder: str, keep: set[str], options: str) -> None:
+    """Mount an empty tmpfs (mount ``options``) over ``folder``, then bind-mount the entries of
+    ``folder`` named in ``keep`` back into it, so that only those stay visible."""
+    handles = {name: os.open(os.path.join(folder, name), os.O_PATH) for name in keep}
+    _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, options)
+    for name, handle in handles.items():
+        target = os.path.join(folder, name)
+        if stat.S_ISDIR(os.fstat(handle).st_mode):
             os.mkdir(target)
-            _mount(f"/proc/self/fd/{handle}", target, None, _MS_BIND | _MS_REC)
-            os.close(handle)
+        else:
+            open(target, "x").close()
+        _mount(f"/proc/self/fd/{handle}", target, None, _MS_BIND | _MS_REC)
+        os.close(handle)
 
 
 def _require_reachable(needed: list[str], uid: int, gid: int) -> None:

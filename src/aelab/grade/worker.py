@@ -111,6 +111,11 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
                     events.end("kernel-died", detail=f"the kernel died in {steps[index]['label']}")
                     return
                 events.emit("step", index=index, error=client.error, evidence=client.evidence)
+                if (client.error or [None])[0] == "BlockingIOError" or at_process_limit():
+                    # A fork bomb leaves a kernel whose later cells pass or fail by chance: stop here,
+                    # so that exactly what was checked before counts, on every machine.
+                    events.end("process-limit", detail=f"stopped after {steps[index]['label']}")
+                    return
             events.end("ok", detail="")
     except RuntimeError as exc:  # the kernel did not start or died while starting
         events.end("kernel-died", detail=f"the kernel did not start: {str(exc)[:MAX_ERROR_CHARS]}")
