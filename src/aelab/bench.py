@@ -47,7 +47,7 @@ def _faces_per_second(n: int, batch_size: int, resolution: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def faces_section(n: int = 100_000, batch_size: int = 256, resolution: int = 64) -> list[Row]:
+def faces_section(n: int = 100_000, batch_size: int = 512, resolution: int = 64) -> list[Row]:
     """Throughput of rendering ``n`` faces in batches, and how much the peak resident memory grew
     over that run (flat rendering keeps it near one batch's size); then the throughput on one
     thread, which is what a loaded machine often does best."""
