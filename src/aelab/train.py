@@ -212,23 +212,23 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 #: Named configurations. "seed": the model card exactly. "cpu": the labs' recipe for a 2-core CPU,
 #: chosen by experiment (see ``python -m aelab.bench``): 64 px, narrow encoder and decoders (the
 #: decoders' first upscale from the 4·ae_dims-channel LIAE code dominates the FLOPs), small batches
-#: (more updates per second) and Adam at 1e-3 (bias correction keeps the first steps at lr; DFL's
-#: AdaBelief at 2e-3 saturated the sigmoid outputs at once, Adam at 2e-3 after ~120 s), no random
-#: warp and no eye priority (both make the first minutes' reconstruction task harder). Measured on
-#: one thread (2-core machine shared, load 2-6; masked SSIM = the lower of held-out src and dst after
-#: so many CPU seconds of training): its step is 11.2 GFLOP in 96 ms, the rate of a 2048² matmul
-#: (ratio 1.0-1.2); it reaches SSIM 0.826 at 80 s and 0.838 at 120 s (1,243 steps; dfl-defaults
-#: 0.791), short of 0.90. src (face set A) is the limiting side, and not by overfitting: after 60 s
-#: 0.823 on held-out and 0.825 on training faces, against 0.878 for dst. At 80 s none of these did
-#: better: lr 3e-4 (0.825), e_dims 32 / d_dims 16 / d_mask_dims 4 (196 ms a step, 0.816), archi
-#: "df" (74 ms a step, 0.828, within noise), "df" with batch 8 and lr 2e-3 (0.813 at 60 s).
+#: (more updates per second), Adam at 1e-3 (bias correction keeps the first steps at lr; DFL's
+#: AdaBelief at 2e-3 saturated the sigmoid outputs at once, Adam at 2e-3 after ~120 s), the card's
+#: eyes-and-mouth priority, and no random warp (it makes the first minutes' task harder). Measured on
+#: one thread of the 2-core machine (masked SSIM = the lower of held-out src and dst after 120 CPU s of
+#: training): its step is 11.9 GFLOP in 86 ms, 1.18 times the rate of a 2048² matmul in the same run;
+#: it reaches SSIM 0.861 (1,244 steps), short of 0.90, against 0.837 without eye priority and 0.790
+#: for "dfl-defaults". src (face set A) is the limiting side, and not by overfitting (after 60 s:
+#: 0.823 held-out, 0.825 on training faces, 0.878 for dst). No better at 120 s: batch 8 with lr 1.5e-3
+#: (0.864, within noise), AdaBelief 5e-4 with batch 8 (0.792), e_dims 24 / d_dims 12 (0.826); at 80 s:
+#: lr 3e-4, e_dims 32 / d_dims 16, archi "df", "df" with batch 8 and lr 2e-3 (0.813–0.828).
 #: "dfl-defaults": DeepFaceLab's training recipe (RMSprop, lr 5e-5, batch 8,
 #: random warp on, eye priority off) at the cpu preset's size and data, the benchmark's baseline.
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "cpu": dict(
         resolution=64, ae_dims=64, e_dims=16, d_dims=8, d_mask_dims=8, batch_size=4, pretrain=False,
-        random_warp=False, eyes_prio=False, optimizer="adam", lr=1e-3, target_iter=0,
+        random_warp=False, eyes_prio=True, optimizer="adam", lr=1e-3, target_iter=0,
     ),
 }
 PRESETS["dfl-defaults"] = dict(
