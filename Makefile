@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.aelab-installed
+# Jupyter refuses to run as root (containers, course VMs) unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Keep Jupyter's files in the platform's standard places and its migration notice off stderr.
 export JUPYTER_PLATFORM_DIRS := 1
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## make lab: create the environment if missing, then open JupyterLab on labs/ (prints the URL).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=labs --ServerApp.open_browser=False
+	$(BIN)/jupyter lab --notebook-dir=labs --ServerApp.open_browser=False $(ROOT_FLAG)
 
 ## make test: create the environment if missing, then run unit tests and nbval on solutions/.
 test: $(STAMP)
