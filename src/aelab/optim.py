@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -42,10 +43,10 @@ class _DFLOptimizer(torch.optim.Optimizer):
         params: Iterable[torch.Tensor],
         defaults: dict[str, float],
         *,
-        lr_dropout: float,
-        lr_cos: int,
-        clipnorm: float,
-        generator: torch.Generator | None,
+        lr_dropout: float = 1.0,
+        lr_cos: int = 0,
+        clipnorm: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> None:
         if not defaults["lr"] > 0:
             raise ValueError(f"lr must be > 0, got {defaults['lr']!r}")
@@ -102,22 +103,12 @@ class AdaBelief(_DFLOptimizer):
         lr: float = 5e-5,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = DFL_EPSILON,
-        *,
-        lr_dropout: float = 1.0,
-        lr_cos: int = 0,
-        clipnorm: float = 0.0,
-        generator: torch.Generator | None = None,
+        **options: Any,
     ) -> None:
+        """``options``: ``lr_dropout``, ``lr_cos``, ``clipnorm``, ``generator`` (see :class:`_DFLOptimizer`)."""
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
-        super().__init__(
-            params,
-            dict(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps),
-            lr_dropout=lr_dropout,
-            lr_cos=lr_cos,
-            clipnorm=clipnorm,
-            generator=generator,
-        )
+        super().__init__(params, dict(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps), **options)
 
     def _direction(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:
         if "ms" not in state:
@@ -141,22 +132,12 @@ class RMSprop(_DFLOptimizer):
         lr: float = 5e-5,
         rho: float = 0.9,
         eps: float = DFL_EPSILON,
-        *,
-        lr_dropout: float = 1.0,
-        lr_cos: int = 0,
-        clipnorm: float = 0.0,
-        generator: torch.Generator | None = None,
+        **options: Any,
     ) -> None:
+        """``options``: ``lr_dropout``, ``lr_cos``, ``clipnorm``, ``generator`` (see :class:`_DFLOptimizer`)."""
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must lie in [0, 1), got {rho!r}")
-        super().__init__(
-            params,
-            dict(lr=lr, rho=rho, eps=eps),
-            lr_dropout=lr_dropout,
-            lr_cos=lr_cos,
-            clipnorm=clipnorm,
-            generator=generator,
-        )
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps), **options)
 
     def _direction(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:
         if "acc" not in state:
