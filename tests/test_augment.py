@@ -35,7 +35,28 @@ def test_shapes_range_and_determinism() -> None:
 def test_masks_move_exactly_like_the_image() -> None:
     images, mask = _face_like()
     out = augment.augment_batch(images, [mask], generator=_gen(3))
-    assert torch.allclose(out.target[:, :1], out.masks[0], atol=1e-6)
+    # Same parameters; masks are filtered bilinearly (SampleProcessor's cv2.INTER_LINEAR), images bicubically.
+    as_mask = augment.warp_by_params(
+        images, out.params, can_warp=False, can_transform=True, can_flip=True, border_replicate=True,
+        interpolation="bilinear",
+    )
+    assert torch.allclose(as_mask[:, :1], out.masks[0], atol=1e-6)
+    assert (out.target[:, :1] - out.masks[0]).abs().mean() < 0.02  # the filters differ at edges only
+
+
+def test_images_are_filtered_bicubically_like_dfl() -> None:
+    """cv2.INTER_CUBIC keeps fine detail that bilinear filtering blurs, and the result is clipped to [0, 1]."""
+    stripes = (torch.arange(32.0) % 2).expand(1, 1, 32, 32).contiguous()  # finest vertical stripes
+    params = augment.gen_warp_params(1, 32, generator=_gen(), flip=False, rotation_range=(0, 0),
+                                     scale_range=(0, 0), tx_range=(0.25 / 32, 0.25 / 32), ty_range=(0, 0))
+    kwargs = dict(can_warp=False, can_transform=True, can_flip=False, border_replicate=True)
+    cubic = augment.warp_by_params(stripes, params, **kwargs)
+    linear = augment.warp_by_params(stripes, params, **kwargs, interpolation="bilinear")
+    contrast = {name: float(x[..., 4:-4].amax() - x[..., 4:-4].amin()) for name, x in (("cubic", cubic), ("linear", linear))}
+    assert contrast["cubic"] > contrast["linear"] + 0.05, contrast
+    assert cubic.min() >= 0.0 and cubic.max() <= 1.0
+    with pytest.raises(ValueError, match="interpolation must be one of 'bicubic', 'bilinear'"):
+        augment.warp_by_params(stripes, params, **kwargs, interpolation="lanczos")
 
 
 def test_warp_off_gives_the_target() -> None:

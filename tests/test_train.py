@@ -39,14 +39,16 @@ def test_seed_preset_is_the_model_card() -> None:
         random_flip=True, batch_size=8, pretrain=True, clipgrad=False, target_iter=1_000_000,
         ct_mode=None, optimizer="adabelief", lr=5e-5, lr_dropout=False,
     )
-    assert Config.preset("seed").to_dict() == card
+    kit = dict(lr_cos=0)  # the kit's one field beyond the card: 0 keeps SAEHD's own lr_cos
+    assert Config.preset("seed").to_dict() == card | kit
     assert Config() == Config.preset("seed")
 
 
 def test_other_presets() -> None:
     cpu, dfl = Config.preset("cpu"), Config.preset("dfl-defaults")
     assert cpu.resolution == 64 and not cpu.pretrain
-    assert (dfl.optimizer, dfl.lr, dfl.batch_size) == ("rmsprop", 5e-5, 8)
+    assert cpu.lr_cos == round(2 * cpu.target_iter * 17 / 16)  # lr reaches 0 at target_iter (+1 hard-sample step in 16)
+    assert (dfl.optimizer, dfl.lr, dfl.batch_size, dfl.lr_cos, dfl.target_iter) == ("rmsprop", 5e-5, 8, 0, 0)
     same = ("archi", "resolution", "ae_dims", "e_dims", "d_dims", "d_mask_dims", "masked_training")
     assert all(getattr(cpu, k) == getattr(dfl, k) for k in same)
     with pytest.raises(ValueError, match="preset name.*'seed'"):
@@ -84,6 +86,8 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
         ("batch_size", True, TypeError, "batch_size must be int"),
         ("gan_power", 2.0, ValueError, r"gan_power must be in \[0, 1\]"),
         ("target_iter", -1, ValueError, "target_iter must be >= 0"),
+        ("lr_cos", -500, ValueError, "lr_cos must be >= 0"),
+        ("lr_cos", 0.5, TypeError, "lr_cos must be int"),
     ],
 )
 def test_bad_values_name_the_field(field: str, value: object, error: type, message: str) -> None:
@@ -95,6 +99,28 @@ def test_lr_dropout_follows_dfl_switch() -> None:
     assert tiny(lr_dropout=True).lr_dropout_keep == 0.3
     assert tiny(lr_dropout=False).lr_dropout_keep == 1.0
     assert tiny(lr_dropout=0.5).lr_dropout_keep == 0.5
+
+
+@pytest.mark.parametrize(
+    ("overrides", "period"),
+    [({}, 0), ({"lr_dropout": True}, 500), ({"lr_cos": 64}, 64), ({"lr_cos": 64, "lr_dropout": True}, 64)],
+)
+def test_lr_cos_is_saehds_unless_set(overrides: dict[str, object], period: int) -> None:
+    """0 keeps Model_SAEHD's choice (500 with lr_dropout, else constant); a set period wins."""
+    assert trainer(tiny(**overrides)).optimizer.param_groups[0]["lr_cos"] == period
+
+
+def test_lr_cos_of_twice_the_run_anneals_lr_to_zero_at_its_end() -> None:
+    p = torch.nn.Parameter(torch.zeros(1))
+    optimizer = Adam([p], lr=1.0, lr_cos=8)
+    moves = []
+    for _ in range(4):
+        p.grad = torch.ones(1)
+        before = p.item()
+        optimizer.step()
+        moves.append(before - p.item())
+    # lr factor (cos(2*pi*t/8) + 1) / 2 for t = 1..4: 0.854, 0.5, 0.146, 0; Adam's step on a constant gradient is ~lr.
+    assert moves == pytest.approx([0.854, 0.5, 0.146, 0.0], abs=2e-3)
 
 
 # -- optimisers --------------------------------------------------------------------------------

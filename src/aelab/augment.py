@@ -17,9 +17,12 @@ What it reproduces (``core/imagelib/warp.py`` and ``samplelib/SampleProcessor.py
   places control point k at ``k * cell``).
 - :func:`warp_by_params` -- ``warp_by_params``: warp (``cv2.remap``), then the affine
   (``cv2.warpAffine``), then the flip, composed here into one sampling grid so each output is
-  resampled once (DeepFaceLab resamples twice, with bicubic filtering; the kit uses bilinear, which
-  never leaves [0, 1]). Images repeat their border pixels, masks are padded with zeros, as in
-  DeepFaceLab. Two small departures, both so that "no augmentation" is the exact identity: the
+  resampled once (DeepFaceLab resamples twice). Filtering as in DeepFaceLab: images bicubic
+  (``cv2.INTER_CUBIC``, warp_by_params' default; torch's bicubic uses OpenCV's a = -0.75), then
+  clipped to [0, 1] (``SampleProcessor``'s ``np.clip``); masks bilinear (``SampleProcessor`` passes
+  ``cv2.INTER_LINEAR`` for them). Bilinear filtering would blur every training target a little, and
+  the network would learn that blur. Images repeat their border pixels, masks are padded with zeros,
+  as in DeepFaceLab. Two small departures, both so that "no augmentation" is the exact identity: the
   rotation is about the true image centre (OpenCV's ``w // 2`` is half a pixel off for even ``w``),
   and DeepFaceLab's warp maps carry a constant half-pixel shift that the kit leaves out.
 - :func:`augment_batch` -- SAEHD's samples: the network's input is ``IMG_WARPED_TRANSFORMED``
@@ -37,6 +40,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "FLIP_PROBABILITY",
+    "INTERPOLATIONS",
     "WarpParams",
     "AugmentedBatch",
     "gen_warp_params",
@@ -207,9 +211,15 @@ def _sampling_grid(
     return grid.to(device)
 
 
-def _resample(x: torch.Tensor, grid: torch.Tensor, border_replicate: bool) -> torch.Tensor:
+#: ``warp_by_params``' filters: DeepFaceLab's ``cv2_inter`` values, by name.
+INTERPOLATIONS = ("bicubic", "bilinear")
+
+
+def _resample(x: torch.Tensor, grid: torch.Tensor, border_replicate: bool, interpolation: str) -> torch.Tensor:
+    """Sample ``x`` at ``grid``; bicubic results are clipped back to [0, 1] (bicubic overshoots at edges)."""
     padding = "border" if border_replicate else "zeros"
-    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode=padding, align_corners=False)
+    out = F.grid_sample(x, grid.to(x.dtype), mode=interpolation, padding_mode=padding, align_corners=False)
+    return out.clamp_(0.0, 1.0) if interpolation == "bicubic" else out
 
 
 def _check_params(params: WarpParams, x: torch.Tensor, name: str) -> None:
@@ -230,14 +240,19 @@ def warp_by_params(
     can_transform: bool,
     can_flip: bool,
     border_replicate: bool,
+    interpolation: str = "bicubic",
 ) -> torch.Tensor:
     """Apply ``params`` to (N, C, R, R) images or masks in [0, 1] (``warp_by_params``).
 
     ``border_replicate`` repeats edge pixels (images) instead of padding with zeros (masks).
+    ``interpolation``: "bicubic" (DeepFaceLab's default ``cv2.INTER_CUBIC``, for images; the result
+    is clipped to [0, 1]) or "bilinear" (``cv2.INTER_LINEAR``, what ``SampleProcessor`` uses for masks).
     """
     _check_params(params, x, "x")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {', '.join(map(repr, INTERPOLATIONS))}; got {interpolation!r}")
     grid = _sampling_grid(params, x.device, can_warp=can_warp, can_transform=can_transform, can_flip=can_flip)
-    return _resample(x, grid, border_replicate)
+    return _resample(x, grid, border_replicate, interpolation)
 
 
 def random_affine(
@@ -301,14 +316,14 @@ def augment_batch(
             )
     params = gen_warp_params(images.shape[0], images.shape[-1], generator=generator, flip=random_flip)
     target_grid = _sampling_grid(params, images.device, can_warp=False, can_transform=True, can_flip=True)
-    target = _resample(images, target_grid, border_replicate=True)
+    target = _resample(images, target_grid, border_replicate=True, interpolation="bicubic")
     if random_warp:
         warped_grid = _sampling_grid(params, images.device, can_warp=True, can_transform=True, can_flip=True)
-        warped = _resample(images, warped_grid, border_replicate=True)
+        warped = _resample(images, warped_grid, border_replicate=True, interpolation="bicubic")
     else:
         warped = target
     moved_masks: list[torch.Tensor] = []
     if masks:
-        stacked = _resample(torch.cat(masks, dim=1), target_grid, border_replicate=False)
+        stacked = _resample(torch.cat(masks, dim=1), target_grid, border_replicate=False, interpolation="bilinear")
         moved_masks = list(stacked.split([m.shape[1] for m in masks], dim=1))
     return AugmentedBatch(warped=warped, target=target, masks=moved_masks, params=params)

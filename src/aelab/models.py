@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -380,9 +380,20 @@ def df_codes(encoder: nn.Module, inter: nn.Module, src: Tensor | None, dst: Tens
     src code = inter(E(src)); dst code = inter(E(dst)); the swap decodes dst's code with decoder_src,
     so src_dst code = dst code.
     """
-    dst_code = inter(encoder(dst))
-    src_code = None if src is None else inter(encoder(src))
+    src_code, dst_code = _shared(lambda x: inter(encoder(x)), src, dst)
     return SAEHDCodes(src_code=src_code, dst_code=dst_code, src_dst_code=dst_code)
+
+
+def _shared(layers: Callable[[Tensor], Tensor], src: Tensor | None, dst: Tensor) -> tuple[Tensor | None, Tensor]:
+    """``layers`` applied to src and dst, in one batch (src None: dst only).
+
+    DeepFaceLab calls the shared encoder and inters once per side; no layer mixes samples (there is no
+    batch norm), so one call on both batches gives the same results with larger, faster GEMMs.
+    """
+    if src is None:
+        return None, layers(dst)
+    src_out, dst_out = layers(torch.cat([src, dst])).split([len(src), len(dst)])
+    return src_out, dst_out
 
 
 def liae_codes(encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src: Tensor | None,
@@ -393,9 +404,9 @@ def liae_codes(encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src:
     src_dst code = [AB(E(dst)), AB(E(dst))]: dst's face as if it had only the shared (AB) part, which
     is how a src face is always coded -- the one decoder then draws it as src.
     """
-    dst_e = encoder(dst)
-    dst_ab = inter_AB(dst_e)
-    src_code = None if src is None else _twice(inter_AB(encoder(src)))
+    src_e, dst_e = _shared(encoder, src, dst)
+    src_ab, dst_ab = _shared(inter_AB, src_e, dst_e)
+    src_code = None if src_ab is None else _twice(src_ab)
     return SAEHDCodes(src_code=src_code, dst_code=torch.cat([inter_B(dst_e), dst_ab], dim=1),
                       src_dst_code=_twice(dst_ab))
 

@@ -66,7 +66,7 @@ class Config:
 
     The defaults are the card's values (LIAE.f.128.80.48.16, masked training, learned mask, eyes
     priority, random warp and flip, batch 8, pretrain) and DeepFaceLab's own defaults for what the
-    card does not list (``ct_mode`` none, AdaBelief, lr 5e-5, no lr_dropout). Every field is
+    card does not list (``ct_mode`` none, AdaBelief, lr 5e-5, no lr_dropout, SAEHD's lr_cos). Every field is
     checked on construction; a bad value raises ``ValueError``/``TypeError`` naming the field and
     what it allows.
 
@@ -85,6 +85,10 @@ class Config:
     - ``optimizer``: one of :data:`OPTIMIZERS`; ``lr``: its learning rate (SAEHD: 5e-5).
     - ``lr_dropout``: DeepFaceLab's switch (True = keep probability 0.3, with lr_cos 500; False =
       off) or a keep probability in (0, 1] (1.0 = off).
+    - ``lr_cos``: the period, in optimiser steps, of DeepFaceLab's cosine lr factor
+      (cos(2π·t / lr_cos) + 1) / 2 (``OptimizerBase``). Not an SAEHD option, and not on the card:
+      0 (the default) keeps SAEHD's own choice, 500 with lr_dropout and none without. A period of
+      twice the planned optimiser steps anneals lr to 0 at the end of a run (the "cpu" preset).
     """
 
     archi: str = "liae"
@@ -108,6 +112,7 @@ class Config:
     optimizer: str = "adabelief"
     lr: float = 5e-5
     lr_dropout: bool | float = False
+    lr_cos: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -123,6 +128,8 @@ class Config:
         for name in ("ae_dims", "e_dims", "d_dims", "d_mask_dims", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr_cos < 0:
+            raise ValueError(f"lr_cos must be >= 0 (0: SAEHD's own choice), got {self.lr_cos}")
         if self.target_iter < 0:
             raise ValueError(f"target_iter must be >= 0 (0: no target), got {self.target_iter}")
         if not 0.0 <= self.gan_power <= 1.0:
@@ -210,29 +217,38 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 
 
 #: Named configurations. "seed": the model card exactly. "cpu": the labs' recipe for a 2-core CPU,
-#: chosen by experiment (see ``python -m aelab.bench``): 64 px, narrow encoder and decoders (the
-#: decoders' first upscale from the 4·ae_dims-channel LIAE code dominates the FLOPs), small batches
-#: (more updates per second), Adam at 1e-3 (bias correction keeps the first steps at lr; DFL's
-#: AdaBelief at 2e-3 saturated the sigmoid outputs at once, Adam at 2e-3 after ~120 s), the card's
-#: eyes-and-mouth priority, and no random warp (it makes the first minutes' task harder). Measured on
-#: one thread of the 2-core machine (masked SSIM = the lower of held-out src and dst after 120 CPU s of
-#: training): its step is 11.9 GFLOP in 86 ms, 1.18 times the rate of a 2048² matmul in the same run;
-#: it reaches SSIM 0.861 (1,244 steps), short of 0.90, against 0.837 without eye priority and 0.790
-#: for "dfl-defaults". src (face set A) is the limiting side, and not by overfitting (after 60 s:
-#: 0.823 held-out, 0.825 on training faces, 0.878 for dst). No better at 120 s: batch 8 with lr 1.5e-3
-#: (0.864, within noise), AdaBelief 5e-4 with batch 8 (0.792), e_dims 24 / d_dims 12 (0.826); at 80 s:
-#: lr 3e-4, e_dims 32 / d_dims 16, archi "df", "df" with batch 8 and lr 2e-3 (0.813–0.828).
-#: "dfl-defaults": DeepFaceLab's training recipe (RMSprop, lr 5e-5, batch 8,
-#: random warp on, eye priority off) at the cpu preset's size and data, the benchmark's baseline.
+#: chosen by experiment (``python -m aelab.bench``; the runs are listed in docs/DEVELOPING.md):
+#:
+#: - sizes: "liae-ud" at 64 px with ae_dims 32, e_dims 16, d_dims 12, d_mask_dims 4. The -d option
+#:   decodes at 32 px and depth-to-spaces to 64, which halves the step against plain "liae" (-u, the
+#:   pixel norm of the codes, neither helped nor hurt: "liae-d" scored the same); ae_dims 32
+#:   keeps the decoder's first, widest layer small, and the 28 factors need no more. d_dims 12 rather
+#:   than 8 costs 40 % more per step, learns as much per second, and runs at 0.88 of the matmul rate
+#:   (d_dims 8: 0.72).
+#: - batch 8, Adam at lr 1e-3 (bias correction keeps the first steps at lr; 2e-3 was worse, with or
+#:   without clipgrad), and DeepFaceLab's cosine lr factor annealed to 0 at ``target_iter`` = 2000
+#:   (``lr_cos`` = 2 x 2000 x 17/16 optimiser steps: one hard-sample step comes every 16).
+#: - the card's loss switches (masked training, learned mask, eyes-and-mouth priority); no random
+#:   warp and no flips (both make the first minutes' task harder: the held-out faces are unflipped).
+#:
+#: Measured by ``make bench`` on the quiet 2-core machine (masked SSIM = the lower of held-out src and
+#: dst; src, face set A with its large eyes and fringe, is the harder side): a step is 8.2 GFLOP in
+#: 89 ms on one thread, 0.85 of the matmul rate; on both cores SSIM 0.90 after 71 s (1,271 steps),
+#: where "dfl-defaults" reaches 0.847 after 353 s.
+#:
+#: "dfl-defaults": DeepFaceLab's training recipe (RMSprop, lr 5e-5, batch 8, random warp and flips on,
+#: eye priority and lr_cos off, no target) at the cpu preset's size and data, the benchmark's baseline.
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "cpu": dict(
-        resolution=64, ae_dims=64, e_dims=16, d_dims=8, d_mask_dims=8, batch_size=4, pretrain=False,
-        random_warp=False, eyes_prio=True, optimizer="adam", lr=1e-3, target_iter=0,
+        archi="liae-ud", resolution=64, ae_dims=32, e_dims=16, d_dims=12, d_mask_dims=4, batch_size=8,
+        pretrain=False, random_warp=False, random_flip=False, eyes_prio=True, optimizer="adam", lr=1e-3,
+        target_iter=2000, lr_cos=4250,
     ),
 }
 PRESETS["dfl-defaults"] = dict(
-    PRESETS["cpu"], batch_size=8, optimizer="rmsprop", lr=5e-5, random_warp=True, eyes_prio=False
+    PRESETS["cpu"], optimizer="rmsprop", lr=5e-5, random_warp=True, random_flip=True, eyes_prio=False,
+    target_iter=0, lr_cos=0,
 )
 
 
@@ -342,10 +358,11 @@ class Trainer:
             self.d_optimizer = self._make_optimizer(self.discriminator.parameters())
         if self.d_optimizer is not None:
             optimizers.append(self.d_optimizer)
+        lr_cos = self.config.lr_cos or (LR_COS_WITH_DROPOUT if keep < 1.0 else 0)
         for optimizer in optimizers:
             for group in optimizer.param_groups:
                 group["lr_dropout"] = keep
-                group["lr_cos"] = LR_COS_WITH_DROPOUT if keep < 1.0 else 0
+                group["lr_cos"] = lr_cos
         res, n = self.config.resolution, self.pool_size
         if self.config.pretrain:
             self._src_pool = self._dst_pool = face_pool("mixed", res, n, self.seed).to(self.device)
@@ -427,8 +444,13 @@ class Trainer:
         """
         codes = self.model.codes(src.warped, dst.warped)
         decoder_src, decoder_dst = self.model.decoders()
-        pred_src_src, pred_src_srcm = decoder_src(codes.src_code)
-        pred_dst_dst, pred_dst_dstm = decoder_dst(codes.dst_code)
+        if decoder_src is decoder_dst:  # LIAE: one decoder, one batch (no layer mixes samples)
+            sizes = [len(codes.src_code), len(codes.dst_code)]
+            images, masks = decoder_src(torch.cat([codes.src_code, codes.dst_code]))
+            (pred_src_src, pred_dst_dst), (pred_src_srcm, pred_dst_dstm) = images.split(sizes), masks.split(sizes)
+        else:
+            pred_src_src, pred_src_srcm = decoder_src(codes.src_code)
+            pred_dst_dst, pred_dst_dstm = decoder_dst(codes.dst_code)
         src_terms = self._side_loss(src, pred_src_src, pred_src_srcm)
         dst_terms = self._side_loss(dst, pred_dst_dst, pred_dst_dstm)
         terms = {f"src_{k}": v for k, v in src_terms.items()} | {f"dst_{k}": v for k, v in dst_terms.items()}

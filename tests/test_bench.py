@@ -1,0 +1,37 @@
+"""aelab.bench: the sections run and stop where they should (their figures are never asserted)."""
+
+import pytest
+
+from aelab import bench, train
+
+TINY = dict(resolution=32, ae_dims=8, e_dims=4, d_dims=4, d_mask_dims=4, batch_size=2, pretrain=False, lr=1e-3)
+
+
+@pytest.fixture
+def tiny_preset(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setitem(train.PRESETS, "tiny", TINY)
+    monkeypatch.setitem(train.PRESETS, "tiny-3", dict(TINY, target_iter=3))
+    return "tiny"
+
+
+def test_time_to_ssim_stops_at_the_budget(tiny_preset: str) -> None:
+    seconds, wall, iterations, curve = bench._time_to_ssim(tiny_preset, threshold=1.01, budget=0.3, every=0.1)
+    assert seconds >= 0.3 and wall > 0 and iterations >= 1
+    assert curve[0][0] == 0.0 and len(curve) >= 3
+    assert all(0.0 <= score <= 1.0 for _, score in curve)
+
+
+def test_time_to_ssim_stops_at_the_threshold_and_at_target_iter(tiny_preset: str) -> None:
+    assert bench._time_to_ssim(tiny_preset, threshold=0.0, budget=60.0, every=0.1)[2] == 0  # reached at once
+    assert bench._time_to_ssim("tiny-3", threshold=1.01, budget=60.0, every=0.1)[2] == 3
+
+
+def test_curve_shows_evenly_spread_points_and_the_last() -> None:
+    curve = [(float(s), s / 100) for s in range(0, 101, 5)]
+    assert bench._curve(curve, points=3) == "0 s: 0.000, 50 s: 0.500, 100 s: 1.000"
+    assert bench._curve(curve[:1]) == "0 s: 0.000"
+
+
+def test_faces_section_reports_rate_memory_and_one_thread() -> None:
+    rows = bench.faces_section(n=1024, batch_size=512, resolution=32)
+    assert [label for label, _ in rows] == ["faces/s at 32 px", "peak RSS growth", "faces/s at 32 px, 1 thread"]
