@@ -233,8 +233,8 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 #:
 #: Measured by ``make bench`` on the quiet 2-core machine (masked SSIM = the lower of held-out src and
 #: dst; src, face set A with its large eyes and fringe, is the harder side): a step is 8.2 GFLOP in
-#: 89 ms on one thread, 0.85 of the matmul rate; on both cores SSIM 0.90 after 71 s (1,271 steps),
-#: where "dfl-defaults" reaches 0.847 after 353 s.
+#: 89 ms on one thread, 0.85 of the matmul rate; on both cores SSIM 0.90 after 71 s (1,271 steps;
+#: seeds 1 and 2: 101 s and 91 s), where "dfl-defaults" reaches 0.847 after 353 s.
 #:
 #: "dfl-defaults": DeepFaceLab's training recipe (RMSprop, lr 5e-5, batch 8, random warp and flips on,
 #: eye priority and lr_cos off, no target) at the cpu preset's size and data, the benchmark's baseline.
