@@ -294,3 +294,18 @@ def test_discriminator_layer_search_matches_deepfacelab() -> None:
     assert M._receptive_field([(3, 2), (3, 2), (3, 2)]) == 15
     with pytest.raises(ValueError, match="multiples of 8"):
         M.UNetPatchDiscriminator(16)(images(1, 20))
+
+
+@pytest.mark.parametrize("archi", ["liae", "df"])
+def test_decode_sides_matches_the_decoders_called_one_side_at_a_time(archi: str) -> None:
+    model = M.build({"archi": archi, "resolution": 32, "ae_dims": 8, "e_dims": 4, "d_dims": 4, "d_mask_dims": 4})
+    src, dst = torch.rand(3, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        codes = model.codes(src, dst)
+        (src_image, src_mask), (dst_image, dst_mask) = model.decode_sides(codes)
+        decoder_src, decoder_dst = model.decoders()
+        for got, expected in zip((src_image, src_mask, dst_image, dst_mask),
+                                 (*decoder_src(codes.src_code), *decoder_dst(codes.dst_code))):
+            assert torch.allclose(got, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="needs src codes"):
+        model.decode_sides(model.codes(None, dst))

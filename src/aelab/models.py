@@ -478,6 +478,20 @@ class SAEHD(nn.Module):
         """(the decoder that draws src faces, the one that draws dst faces)."""
         raise NotImplementedError
 
+    def decode_sides(self, codes: SAEHDCodes) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """((image, mask) of src from ``src_code``, (image, mask) of dst from ``dst_code``): the two
+        reconstructions a training step needs. When one decoder draws both (LIAE) it runs once, on
+        both batches: same results as two calls (no layer mixes samples), larger and faster GEMMs."""
+        if codes.src_code is None:
+            raise ValueError("decode_sides needs src codes: make them with codes(src, dst), src not None")
+        decoder_src, decoder_dst = self.decoders()
+        if decoder_src is not decoder_dst:
+            return decoder_src(codes.src_code), decoder_dst(codes.dst_code)
+        sizes = [len(codes.src_code), len(codes.dst_code)]
+        images, masks = decoder_src(torch.cat([codes.src_code, codes.dst_code]))
+        (src_image, dst_image), (src_mask, dst_mask) = images.split(sizes), masks.split(sizes)
+        return (src_image, src_mask), (dst_image, dst_mask)
+
     def codes(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
         """The decoder inputs for src and dst images (N, 3, R, R) in [0, 1]; ``src`` may be None."""
         if src is not None:

@@ -443,14 +443,7 @@ class Trainer:
         swap is not decoded: no loss needs it (TensorFlow skips it too when it runs the update).
         """
         codes = self.model.codes(src.warped, dst.warped)
-        decoder_src, decoder_dst = self.model.decoders()
-        if decoder_src is decoder_dst:  # LIAE: one decoder, one batch (no layer mixes samples)
-            sizes = [len(codes.src_code), len(codes.dst_code)]
-            images, masks = decoder_src(torch.cat([codes.src_code, codes.dst_code]))
-            (pred_src_src, pred_dst_dst), (pred_src_srcm, pred_dst_dstm) = images.split(sizes), masks.split(sizes)
-        else:
-            pred_src_src, pred_src_srcm = decoder_src(codes.src_code)
-            pred_dst_dst, pred_dst_dstm = decoder_dst(codes.dst_code)
+        (pred_src_src, pred_src_srcm), (pred_dst_dst, pred_dst_dstm) = self.model.decode_sides(codes)
         src_terms = self._side_loss(src, pred_src_src, pred_src_srcm)
         dst_terms = self._side_loss(dst, pred_dst_dst, pred_dst_dstm)
         terms = {f"src_{k}": v for k, v in src_terms.items()} | {f"dst_{k}": v for k, v in dst_terms.items()}
