@@ -1,0 +1,192 @@
+"""One validation engine for the whole library (in the spirit of scikit-learn's ``check_*`` helpers).
+
+Every public function of :mod:`aelab` checks its arguments at the boundary through these helpers, so
+that one rule holds everywhere:
+
+- **TypeError** when the *kind* is wrong (a float where an int is expected, a list where a tensor is
+  expected, a bool where a number is expected -- ``True`` is an int to Python but never to the kit);
+- **ValueError** when the kind is right and the *value* is not (out of range, unknown choice, wrong
+  shape or dtype of a tensor).
+
+Each message names the parameter, shows what was given, says what was expected and, where there is
+one, the fix. Each helper returns the value normalised (``int``, ``float``, ``str``), so a caller
+writes ``n = check_int("n", n, minimum=1)``.
+
+This module imports nothing from the rest of the kit: it sits at the bottom of the import graph.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import TypeVar
+
+from torch import Tensor
+
+T = TypeVar("T")
+
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_bool",
+    "check_choice",
+    "check_seed",
+    "check_tensor",
+    "check_images",
+    "check_mask",
+    "check_same_shape",
+]
+
+
+def _given(value: object) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` in [minimum, maximum] (either bound optional).
+
+    NumPy integers are accepted; bools and floats (even ``3.0``) are a TypeError.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {_given(value)}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an int {_range_text(minimum, maximum)}, got {value}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """``value`` as a finite ``float`` within the bounds (ints are accepted; bools are a TypeError)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_given(value)}")
+    value = float(value)
+    below = minimum is not None and (value < minimum if min_inclusive else value <= minimum)
+    above = maximum is not None and (value > maximum if max_inclusive else value >= maximum)
+    if not math.isfinite(value) or below or above:
+        interval = _interval_text(minimum, maximum, min_inclusive, max_inclusive)
+        raise ValueError(f"{name} must be a finite number {interval}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is a real ``bool`` (``0``/``1`` and strings are a TypeError)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_given(value)}")
+    return value
+
+
+def check_choice(name: str, value: object, allowed: Sequence[T]) -> T:
+    """``value`` if it is one of ``allowed``; the message lists them all."""
+    choices = ", ".join(map(repr, allowed))
+    if allowed and not isinstance(value, type(allowed[0])):
+        raise TypeError(f"{name} must be one of {choices}, got {_given(value)}")
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
+    return value  # type: ignore[return-value]
+
+
+def check_seed(name: str, value: object) -> int:
+    """A seed: an int in [0, 2**63 - 1]."""
+    return check_int(name, value, minimum=0, maximum=2**63 - 1)
+
+
+def check_tensor(name: str, value: object, *, ndim: int | None = None, floating: bool = False) -> Tensor:
+    """``value`` if it is a ``torch.Tensor`` (of ``ndim`` dimensions, of a float dtype if asked)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}; use torch.as_tensor(x)")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+    if floating and not value.is_floating_point():
+        raise ValueError(f"{name} must hold floats, got dtype {value.dtype}; convert with x.float()")
+    return value
+
+
+def check_images(
+    name: str,
+    value: object,
+    *,
+    channels: int | Sequence[int] | None = None,
+    resolution: int | None = None,
+    in_unit_range: bool = False,
+) -> Tensor:
+    """``value`` if it is a batch of images: a float tensor of shape (N, C, H, W), values in [0, 1].
+
+    ``channels`` pins C (an int or the allowed ints), ``resolution`` pins H = W, and
+    ``in_unit_range`` also checks the values (a full pass over the data: ask for it only where a
+    value outside [0, 1] would give a silently wrong answer).
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of images (N, C, H, W) in [0, 1], got {type(value).__name__}"
+        )
+    if value.ndim != 4:
+        hint = "; add a batch axis with x[None]" if value.ndim == 3 else ""
+        raise ValueError(f"{name} must have shape (N, C, H, W), got {tuple(value.shape)}{hint}")
+    if not value.is_floating_point():
+        raise ValueError(f"{name} must hold floats in [0, 1], got dtype {value.dtype}; use x.float() / 255")
+    if channels is not None:
+        allowed = (channels,) if isinstance(channels, int) else tuple(channels)
+        if value.shape[1] not in allowed:
+            want = " or ".join(map(str, allowed))
+            raise ValueError(f"{name} must have {want} channel(s), shape (N, {want}, H, W), got {tuple(value.shape)}")
+    if resolution is not None and tuple(value.shape[2:]) != (resolution, resolution):
+        raise ValueError(
+            f"{name} must be {resolution}x{resolution} images, got {tuple(value.shape)}; "
+            "resize the images or build for this resolution"
+        )
+    if in_unit_range and value.numel() and (value.min() < 0 or value.max() > 1):
+        raise ValueError(
+            f"{name} must hold values in [0, 1], got [{value.min().item():.3g}, {value.max().item():.3g}]; "
+            "clamp with x.clamp(0, 1) or rescale"
+        )
+    return value
+
+
+def check_mask(name: str, value: object, *, like: Tensor | None = None) -> Tensor:
+    """``value`` if it is a batch of masks (N, 1, H, W) in [0, 1], one per image of ``like``."""
+    mask = check_images(name, value, channels=1)
+    if like is not None and (mask.shape[0] != like.shape[0] or mask.shape[2:] != like.shape[2:]):
+        raise ValueError(
+            f"{name} of shape {tuple(mask.shape)} does not match the images' batch and size "
+            f"{tuple(like.shape)}; give one (N, 1, H, W) mask per image"
+        )
+    return mask
+
+
+def check_same_shape(names: tuple[str, str], a: Tensor, b: Tensor) -> None:
+    """Raise ValueError unless tensors ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def _range_text(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f">= {minimum}"
+    if maximum is not None:
+        return f"<= {maximum}"
+    return ""
+
+
+def _interval_text(minimum: float | None, maximum: float | None, min_inc: bool, max_inc: bool) -> str:
+    if minimum is None and maximum is None:
+        return ""
+    lo = "(-inf" if minimum is None else ("[" if min_inc else "(") + f"{minimum}"
+    hi = "inf)" if maximum is None else f"{maximum}" + ("]" if max_inc else ")")
+    return f"in {lo}, {hi}"
+

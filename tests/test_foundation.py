@@ -1,0 +1,128 @@
+"""The shared foundation: the validation engine, portable figures and shipped assets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aelab import assets, report, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- aelab.validate: TypeError for the wrong kind, ValueError for the wrong value --------------------
+
+@pytest.mark.parametrize("bad", [True, 2.0, "3", None])
+def test_check_int_rejects_other_kinds_with_type_error(bad: object) -> None:
+    with pytest.raises(TypeError, match="n must be an int"):
+        validate.check_int("n", bad)
+
+
+def test_check_int_range_and_numpy() -> None:
+    assert validate.check_int("n", np.int64(4), minimum=1) == 4
+    with pytest.raises(ValueError, match=r"n must be an int in \[1, 3\], got 5"):
+        validate.check_int("n", 5, minimum=1, maximum=3)
+
+
+def test_check_float_bounds_and_kinds() -> None:
+    assert validate.check_float("lr", 1, minimum=0, min_inclusive=False) == 1.0
+    with pytest.raises(TypeError):
+        validate.check_float("lr", False)
+    with pytest.raises(ValueError, match=r"in \(0.0, inf\)"):
+        validate.check_float("lr", 0.0, minimum=0.0, min_inclusive=False)
+    with pytest.raises(ValueError, match="finite"):
+        validate.check_float("lr", float("nan"))
+
+
+def test_check_choice_lists_the_choices() -> None:
+    assert validate.check_choice("mode", "rct", ("rct", "lct")) == "rct"
+    with pytest.raises(ValueError, match="expected one of 'rct', 'lct'"):
+        validate.check_choice("mode", "xyz", ("rct", "lct"))
+    with pytest.raises(TypeError):
+        validate.check_choice("mode", 3, ("rct", "lct"))
+
+
+def test_check_images_shapes_dtypes_and_range() -> None:
+    x = torch.rand(2, 3, 8, 8)
+    assert validate.check_images("x", x, channels=3, resolution=8, in_unit_range=True) is x
+    with pytest.raises(TypeError):
+        validate.check_images("x", x.numpy())
+    with pytest.raises(ValueError, match=r"x\[None\]"):
+        validate.check_images("x", x[0])
+    with pytest.raises(ValueError, match="floats"):
+        validate.check_images("x", (x * 255).to(torch.uint8))
+    with pytest.raises(ValueError, match="1 or 3 channel"):
+        validate.check_images("x", torch.rand(2, 2, 8, 8), channels=(1, 3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        validate.check_images("x", x + 1, in_unit_range=True)
+    with pytest.raises(ValueError, match="one \\(N, 1, H, W\\) mask per image"):
+        validate.check_mask("m", torch.rand(3, 1, 8, 8), like=x)
+
+
+# --- aelab.report: measured digits masked, verdicts compared ----------------------------------------
+
+def _sanitize(text: str) -> str:
+    """Apply solutions/sanitize.cfg as nbval does (its own regex reader over the file's text)."""
+    rules = re.findall(r"^regex: (.*)$\n^replace: (.*)$", (ROOT / "solutions" / "sanitize.cfg").read_text("utf-8"), re.M)
+    assert any("MEASURED" in replace for _, replace in rules)
+    for regex, replace in rules:
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def test_figure_prints_value_band_and_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.figure("SSIM", 0.79481, (0.76, 0.83)) == pytest.approx(0.79481)
+    line = capsys.readouterr().out.strip()
+    assert line == "SSIM ≈ 0.795  (expected 0.760 – 0.830: ok)"
+
+
+def test_two_machines_print_the_same_after_sanitizing(capsys: pytest.CaptureFixture[str]) -> None:
+    report.figures({"SSIM": (0.7948, (0.7, 0.9)), "PSNR": (21.83, (20, 24))}, digits=2, unit="")
+    first = capsys.readouterr().out
+    report.figures({"SSIM": (0.7950, (0.7, 0.9)), "PSNR": (21.79, (20, 24))}, digits=2, unit="")
+    second = capsys.readouterr().out
+    assert first != second
+    assert _sanitize(first) == _sanitize(second)
+    assert "ok" in _sanitize(first) and "MEASURED" in _sanitize(first)
+
+
+def test_out_of_band_names_figure_value_and_band(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(report.FigureOutOfBand, match=r"PSNR = 12.5 is outside its band \[20.0, 24.0\]"):
+        report.figures({"SSIM": (0.8, (0.7, 0.9)), "PSNR": (12.5, (20, 24))})
+    out = capsys.readouterr().out
+    assert "SSIM" in out and "OUT OF BAND" in out
+    with pytest.raises(report.FigureOutOfBand):
+        report.figure("loss", float("nan"), (0, 1))
+
+
+def test_figure_rejects_malformed_bands() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        report.figure("x", 1.0, (2, 1))
+    with pytest.raises(TypeError, match=r"\(value, \(lo, hi\)\)"):
+        report.figures({"x": 1.0})  # type: ignore[dict-item]
+
+
+def test_measured_is_masked() -> None:
+    assert _sanitize(f"took {report.measured(1234.5678, 1)}") == "took MEASURED"
+    assert _sanitize(report.measured(3e-9)) == "MEASURED"
+
+
+# --- aelab.assets --------------------------------------------------------------------------------
+
+def test_assets_resolve_verify_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "labXX").mkdir()
+    file = tmp_path / "labXX" / "w.pt"
+    file.write_bytes(b"weights")
+    monkeypatch.setenv(assets.ENV, str(tmp_path))
+    digest = assets.sha256(file)
+    assert assets.verify("labXX/w.pt", digest) == file
+    with pytest.raises(assets.AssetError, match="make_labXX"):
+        assets.verify("labXX/w.pt", "0" * 64)
+    with pytest.raises(assets.AssetError, match="not found"):
+        assets.path("labXX/missing.pt")
+    with pytest.raises(ValueError):
+        assets.path("../etc/passwd")
