@@ -1,11 +1,12 @@
 """Reproduce lab 03's warm-start files: DF and LIAE trained on SynthFaces A (src) and B (dst), and the
 factor reader that scores their swaps.
 
-    .venv/bin/python data/lab03/make_warm_start.py            # all three, about 10 CPU-minutes
-    .venv/bin/python data/lab03/make_warm_start.py reader     # or some of: df liae reader
+    .venv/bin/python -m aelab.assets.make_lab03            # all three, about 10 CPU-minutes
+    .venv/bin/python -m aelab.assets.make_lab03 reader     # or some of: df liae reader
 
-writes ``df.pt``, ``liae.pt`` and ``reader.pt`` beside this file and prints their SHA-256 (compare
-with ``README.md``). Everything runs on one torch thread with fixed seeds: the bytes repeat with
+writes ``df.pt``, ``liae.pt`` and ``reader.pt`` into ``lab03/`` of the assets folder
+(:func:`aelab.assets.root`) and prints their SHA-256 (compare
+with ``lab03/README.md``). Everything runs on one torch thread with fixed seeds: the bytes repeat with
 the same torch version and the same aelab code (thread count and kernels change float rounding).
 Each file holds tensors, numbers and strings only -- read it with ``torch.load(path, weights_only=True)``.
 
@@ -19,12 +20,11 @@ Each file holds tensors, numbers and strings only -- read it with ``torch.load(p
 
 from __future__ import annotations
 
-import hashlib
 import sys
-from pathlib import Path
 
 import torch
 
+from aelab import assets
 from aelab.metrics import FactorReader
 from aelab.train import Config, Trainer
 
@@ -37,7 +37,6 @@ LAB_CONFIG = {
 }
 ITERATIONS = 3000
 READER_STEPS = 4000
-HERE = Path(__file__).resolve().parent
 
 
 def make_model(archi: str) -> dict:
@@ -64,9 +63,10 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     makers = {"df": lambda: make_model("df"), "liae": lambda: make_model("liae"), "reader": make_reader}
     for name in argv or list(makers):
-        path = HERE / f"{name}.pt"
+        path = assets.root() / "lab03" / f"{name}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(makers[name](), path)
-        print(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
+        print(f"{assets.sha256(path)}  {path.name}")
     return 0
 
 
