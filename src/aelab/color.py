@@ -432,8 +432,7 @@ def sot(
     moves by the mean of those moves. Then, when ``reg_sigma_xy > 0``, the colour displacement is
     smoothed as DeepFaceLab does, with ``cv2.bilateralFilter(displacement, 0, reg_sigmaV,
     reg_sigmaXY)`` (:func:`bilateral_filter`: a circular window of radius 24 px for sigma 16).
-    The filter costs about 1800 taps per pixel: on 2 CPU cores, a second or so per batch of eight
-    64 px faces.
+    The filter weighs about 1800 neighbours per pixel, which makes sot the slowest ct_mode.
     """
     steps = check_int("steps", steps, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
