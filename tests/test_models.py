@@ -223,7 +223,7 @@ def test_bad_images_are_refused() -> None:
     model = small("df")
     with pytest.raises(ValueError, match=r"dst must have shape \(N, 3, 32, 32\)"):
         model(images(1, 32), images(1, 64))
-    with pytest.raises(TypeError, match="floats"):
+    with pytest.raises(ValueError, match="floats"):
         model.swap(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
 
 
