@@ -8,8 +8,6 @@ Conventions: images are tensors of shape (N, C, H, W), float32 in [0, 1]; masks 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -35,7 +33,6 @@ __all__ = [
     "check_resolution",
     "build",
     "summary",
-    "main",
 ]
 
 #: The two SAEHD archi types, as DeepFaceLab spells them.
@@ -328,7 +325,7 @@ def build(config: Any, *, seed: int | None = None) -> DF | LIAE:
 
 
 # ----------------------------------------------------------------------------------------------------
-# The model summary (DeepFaceLab's summary.txt) and `aelab summary`
+# The model summary (DeepFaceLab's summary.txt)
 # ----------------------------------------------------------------------------------------------------
 
 
@@ -367,28 +364,3 @@ def summary(model: SAEHD) -> str:
     lines += [f"{name:<12}{count:>14,}   {shapes[name]}" for name, count in counts.items()]
     lines += ["-" * 64, f"{'total':<12}{sum(counts.values()):>14,}", rule]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``aelab summary``: print the summary of the model given by flags, or by a preset of
-    :meth:`aelab.train.Config.preset` that the flags then override."""
-    from aelab.train import PRESETS, Config  # lazily: aelab.train imports this module
-
-    parser = argparse.ArgumentParser(prog="aelab summary",
-                                     description="Print a SAEHD model's per-part parameter table.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named configuration, e.g. seed")
-    parser.add_argument("--archi", help="df or liae, with options, e.g. liae-ud")
-    for key in CONFIG_KEYS[1:]:
-        parser.add_argument("--" + key.replace("_", "-"), type=int, dest=key)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    config = Config.preset(args.preset).to_dict() if args.preset else {}
-    config.update({key: value for key in CONFIG_KEYS if (value := getattr(args, key)) is not None})
-    missing = [key for key in CONFIG_KEYS if key not in config]
-    if missing:
-        parser.error(f"missing {', '.join('--' + m.replace('_', '-') for m in missing)} (or give --preset seed)")
-    try:
-        model = build(config, seed=0)
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-    print(summary(model))
-    return 0
