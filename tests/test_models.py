@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from aelab import models as M
+from aelab.commands.summary import main as summary_main
 
 SEED_COUNTS = {"encoder": 6_727_200, "inter_AB": 9_716_864, "inter_B": 9_716_864, "decoder": 16_612_484}
 DF_COUNTS = {"encoder": 6_727_200, "inter": 6_890_112, "decoder_src": 9_534_596, "decoder_dst": 9_534_596}
@@ -66,20 +67,20 @@ def test_summary_lists_options_counts_and_shapes(seed_liae: M.LIAE) -> None:
 
 
 def test_main_prints_the_seed_preset(capsys: pytest.CaptureFixture[str]) -> None:
-    assert M.main(["--preset", "seed"]) == 0
+    assert summary_main(["--preset", "seed"]) == 0
     out = capsys.readouterr().out
     assert "42,773,412" in out and "6,727,200" in out
 
 
 def test_main_with_flags_and_missing_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    assert M.main(["--archi", "df-ud", "--resolution", "64", "--ae-dims", "8", "--e-dims", "4",
+    assert summary_main(["--archi", "df-ud", "--resolution", "64", "--ae-dims", "8", "--e-dims", "4",
                    "--d-dims", "4", "--d-mask-dims", "2"]) == 0
     assert "archi: df-ud" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        M.main(["--archi", "liae"])
+        summary_main(["--archi", "liae"])
     assert "--resolution" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        M.main(["--preset", "seed", "--archi", "liae-d", "--resolution", "48"])
+        summary_main(["--preset", "seed", "--archi", "liae-d", "--resolution", "48"])
     assert "multiple of 32" in capsys.readouterr().err
 
 
@@ -107,7 +108,7 @@ def test_shapes_follow_deepfacelab(opts: str, code_side: int, flat_side: int) ->
     assert model.encoder_out_features == 8 * SMALL["e_dims"] * flat_side**2
     assert model.inter_AB(model.encode(images(1, 64))).shape == (1, 2 * SMALL["ae_dims"], code_side, code_side)
     assert (model.inter_AB.upscale1 is None) == ("t" in opts)
-    assert len(model.decoder.out_conv) == (4 if "d" in opts else 1)
+    assert len(model.decoder.heads()) == (4 if "d" in opts else 1)
 
 
 # ---------------------------------------------------------------- wiring
@@ -158,7 +159,7 @@ def test_depth_to_space_uses_tensorflows_channel_order() -> None:
 def test_d_option_heads_paint_the_four_pixels_of_each_block() -> None:
     decoder = M.Decoder(8, 2, 2, "d")
     with torch.no_grad():
-        for index, head in enumerate(decoder.out_conv):
+        for index, head in enumerate(decoder.heads()):
             head.weight.zero_()
             head.bias.fill_(float(index))
     image, mask = decoder(torch.rand(1, 8, 2, 2))
@@ -223,7 +224,7 @@ def test_bad_images_are_refused() -> None:
     model = small("df")
     with pytest.raises(ValueError, match=r"dst must have shape \(N, 3, 32, 32\)"):
         model(images(1, 32), images(1, 64))
-    with pytest.raises(TypeError, match="floats"):
+    with pytest.raises(ValueError, match="floats"):
         model.swap(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
 
 
@@ -289,9 +290,9 @@ def test_unet_patch_discriminator_shapes(patch_size: int, resolution: int, cente
 
 def test_discriminator_layer_search_matches_deepfacelab() -> None:
     # patch 16 -> three stride-2 3x3 convs (receptive field 15); patch 4 -> one
-    assert M._find_archi(16) == [(3, 2)] * 3
-    assert M._find_archi(4) == [(3, 2)]
-    assert M._receptive_field([(3, 2), (3, 2), (3, 2)]) == 15
+    assert M.discriminator._find_archi(16) == [(3, 2)] * 3
+    assert M.discriminator._find_archi(4) == [(3, 2)]
+    assert M.discriminator._receptive_field([(3, 2), (3, 2), (3, 2)]) == 15
     with pytest.raises(ValueError, match="multiples of 8"):
         M.UNetPatchDiscriminator(16)(images(1, 20))
 
