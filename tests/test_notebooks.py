@@ -367,3 +367,31 @@ def test_lab_stops_at_its_first_exercise_and_the_solution_runs(tmp_path: Path) -
     printed = "".join(out.get("text", "") for cell in solution.cells if cell.cell_type == "code"
                       for out in cell.outputs)
     assert printed.count("[PASSED]") == 3 and "NOT YET" not in printed
+
+
+# --- make lab: JupyterLab's settings in the kit's environment --------------------------------------
+
+
+def test_make_lab_installs_settings_that_turn_off_jupyterlab_news(tmp_path: Path) -> None:
+    """The overrides `make lab` copies into the environment, as JupyterLab itself reads them."""
+    import shutil
+    import subprocess
+    import sys
+
+    settings_utils = pytest.importorskip("jupyterlab_server.settings_utils")
+    root = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    stamp = venv / ".aelab-installed"
+    stamp.touch()
+    done = subprocess.run(["make", "-C", str(root), f"VENV={venv}", str(venv / "share/jupyter/lab/settings/overrides.json")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0 and shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    assert done.returncode == 0, done.stderr
+    app_settings = venv / "share" / "jupyter" / "lab" / "settings"
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    found, _ = settings_utils.get_settings(str(app_settings), str(schemas), str(tmp_path / "user"),
+                                           "@jupyterlab/apputils-extension:notification")  # fmt: skip
+    defaults = found["schema"]["properties"]
+    assert defaults["fetchNews"]["default"] == "false" and defaults["checkForUpdates"]["default"] is False
