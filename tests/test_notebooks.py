@@ -358,12 +358,16 @@ def test_lab_stops_at_its_first_exercise_and_the_solution_runs(tmp_path: Path) -
             client.execute_cell(cell, index)
         with pytest.raises(CellExecutionError) as failed:
             client.execute_cell(lab.cells[first_check], first_check)
+        shown_outputs = list(lab.cells[first_check].outputs)
         client.execute_cell(v4.new_code_cell("%reset -f"), 0)
         for index, cell in enumerate(solution.cells):
             cell.outputs = []
             client.execute_cell(cell, index)
     assert failed.value.ename == "CheckFailed"
     assert "not done yet: NotImplementedError: Exercise 0.1 mean: replace this line" in failed.value.evalue
+    (shown,) = shown_outputs  # the message once: no printed copy, no frames of the kit
+    assert shown.output_type == "error" and len(shown.traceback) == 1
+    assert shown.traceback[0].startswith("CheckFailed: [NOT YET] check_mean: this exercise is not done yet")
     printed = "".join(out.get("text", "") for cell in solution.cells if cell.cell_type == "code"
                       for out in cell.outputs)
     assert printed.count("[PASSED]") == 3 and "NOT YET" not in printed
