@@ -114,7 +114,8 @@ def _grade_one(
 
 
 def _silent(outcome: Outcome) -> bool:
-    """Whether a worker stopped without its last event (it died, or was killed, without a report)."""
+    """Whether a worker ended without its last event although the grader's clock did not stop it
+    (it crashed, or something killed it, before it could report)."""
     return not any(event.get("event") == "end" for event in outcome.events) and not outcome.killed
 
 

@@ -138,6 +138,7 @@ class Identities:
             )
         self._lock: int | None = None
         self._next = 0
+        self._taking = threading.Lock()  # the batch's jobs take ids from several threads
         self.start: int | None = None
         if os.geteuid() == 0:
             self.start = self._claim(first, last)
@@ -175,10 +176,11 @@ class Identities:
         """A new identity: the next user id of the block (as root), else the grader's own user."""
         if self.start is None:
             return Slot(None, None)
-        if self._next >= BLOCK:
-            raise SandboxError(f"this batch used all {BLOCK} user ids of its block; grade it in smaller batches")
-        uid = self.start + self._next
-        self._next += 1
+        with self._taking:
+            if self._next >= BLOCK:
+                raise SandboxError(f"this batch used all {BLOCK} user ids of its block; grade it in smaller batches")
+            uid = self.start + self._next
+            self._next += 1
         return Slot(uid, uid)
 
     def close(self) -> None:
