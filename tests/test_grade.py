@@ -257,6 +257,15 @@ def test_grade_cells_become_probe_calls_and_answers_come_from_the_submission() -
     assert [p.label for p in plan.probes] == ["0.1 mean", "0.2 normalize", "0.2 normalize"]
 
 
+def test_the_worker_starts_without_torch() -> None:
+    """The worker runs in every sandbox before the kernel: importing torch there (as aelab.validate
+    does) would cost each submission seconds and memory under its limits."""
+    code = "import sys, aelab.grade.worker; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert done.stdout.strip() == "False"
+
+
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="Limits.timeout"):
         Limits(timeout=0)

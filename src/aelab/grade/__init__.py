@@ -47,7 +47,6 @@ from aelab.grade import written
 from aelab.grade.plan import Lab, NotANotebook, SolutionError, read_submission
 from aelab.grade.report import Result, assess, summarize, ungraded, write_feedback, write_grades
 from aelab.grade.sandbox import DEFAULT_UIDS, Identities, Limits, Outcome, SandboxError, hidden_paths, run_worker
-from aelab.validate import check_int
 
 __all__ = ["DEFAULT_UIDS", "Limits", "Result", "grade", "main"]
 
@@ -156,7 +155,7 @@ def grade(
     submissions: Sequence[Path],
     out: Path,
     *,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     jobs: int | None = None,
     force: bool = False,
     uids: tuple[int, int] = DEFAULT_UIDS,
@@ -164,9 +163,9 @@ def grade(
 ) -> list[Result]:
     """Grade ``submissions`` (notebooks or folders of them) against ``solution``; write into ``out``.
 
-    Runs ``jobs`` submissions at a time (default: the number of usable cores), each as a user of its
-    own drawn from ``uids`` (first, last) when run as root; skips those already graded with the same
-    contents unless ``force`` (those that ended ``sandbox-error`` are graded again); reads the
+    Runs ``jobs`` submissions at a time (default: the number of usable cores) under ``limits``
+    (default: ``Limits()``), each as a user of its own drawn from ``uids`` (first, last) when run as
+    root; skips those already graded with the same contents unless ``force`` (those that ended ``sandbox-error`` are graded again); reads the
     points given by hand to written answers (``out/written/*.csv``) and returns the results of every
     submission in ``out`` (this batch's and earlier ones'), sorted by name. See the module docstring
     for the files.
@@ -175,6 +174,9 @@ def grade(
     arguments (or a bad points sheet) and :class:`~aelab.grade.sandbox.SandboxError` when no
     sandbox can be made.
     """
+    from aelab.validate import check_int  # here, not above: the worker imports this package, and no torch
+
+    limits = limits if limits is not None else Limits()
     jobs = check_int("jobs", jobs if jobs is not None else len(os.sched_getaffinity(0)), minimum=1)
     _require_notebook_tools()
     lab = Lab(solution, load_checks())

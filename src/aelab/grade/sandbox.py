@@ -45,8 +45,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from aelab.validate import check_float, check_int
-
 __all__ = [
     "DEFAULT_UIDS",
     "Identities",
@@ -58,6 +56,7 @@ __all__ = [
     "enter",
     "hidden_paths",
     "run_worker",
+    "sent_limits",
 ]
 
 #: The longest event line read from a worker, and the most read in all (bytes).
@@ -95,10 +94,22 @@ class Limits:
     startup: float = 120.0
 
     def __post_init__(self) -> None:
+        from aelab.validate import check_float, check_int  # here: the worker, which never builds one, skips torch
+
         for name in ("timeout", "startup"):
             check_float(f"Limits.{name}", getattr(self, name), minimum=0.0, min_inclusive=False)
         for name in ("memory_mb", "processes", "disk_mb"):
             check_int(f"Limits.{name}", getattr(self, name), minimum=1)
+
+
+def sent_limits(fields: dict[str, float]) -> Limits:
+    """The :class:`Limits` the grader sent to a worker (validated there), rebuilt without validating
+    again: the worker then never imports :mod:`aelab.validate`, whose torch would cost every
+    sandbox seconds and memory before the student's kernel even starts."""
+    limits = object.__new__(Limits)
+    for name, value in fields.items():
+        object.__setattr__(limits, name, value)
+    return limits
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,8 @@ class Identities:
     """
 
     def __init__(self, uids: tuple[int, int] = DEFAULT_UIDS) -> None:
+        from aelab.validate import check_int
+
         first = check_int("the first sandbox user id", uids[0], minimum=1000, maximum=2**32 - 2)
         last = check_int("the last sandbox user id", uids[1], minimum=first, maximum=2**32 - 2)
         if last - first + 1 < BLOCK:
@@ -437,7 +450,7 @@ def enter(config: dict[str, Any]) -> Path:
     the sandbox user; in every case the resource limits and a non-dumpable worker (so that the
     kernel, although the same user, cannot read the worker's memory or its file descriptors).
     """
-    limits = Limits(**config["limits"])
+    limits = sent_limits(config["limits"])
     workdir = Path(config["workdir"])
     uid, gid = config["uid"], config["gid"]
     if uid is not None:

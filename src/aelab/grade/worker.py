@@ -22,7 +22,7 @@ import time
 from typing import IO, Any
 
 from aelab.grade.plan import EVIDENCE_MIME
-from aelab.grade.sandbox import Limits, SandboxError, at_process_limit, enter
+from aelab.grade.sandbox import Limits, SandboxError, at_process_limit, enter, sent_limits
 
 #: The most of an exception's message kept, and the biggest evidence text of one probe (characters).
 MAX_ERROR_CHARS = 1000
@@ -141,7 +141,7 @@ def main() -> int:
     sys.stderr = errors
     faulthandler.enable(errors)
     try:
-        _run(config["steps"], Limits(**config["sandbox"]["limits"]), str(workdir), events)
+        _run(config["steps"], sent_limits(config["sandbox"]["limits"]), str(workdir), events)
     except Exception as exc:  # a worker failure must reach the grader, whose stderr copy is gone
         events.end("sandbox-error", detail=f"the worker failed: {type(exc).__name__}: {exc}")
     return 0
