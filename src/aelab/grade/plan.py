@@ -29,6 +29,7 @@ from aelab.checks import Check
 __all__ = [
     "EVIDENCE_MIME",
     "Lab",
+    "Mark",
     "NotANotebook",
     "Plan",
     "Probe",
@@ -96,6 +97,14 @@ class Probe:
     exercise: str | None
     points: float
     label: str = ""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An instructor's verdict on one written answer: points (None: not graded yet) and a comment."""
+
+    points: float | None
+    comment: str
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from typing import TYPE_CHECKING
-
 from aelab.checks import Check, Feedback
-from aelab.grade.plan import Lab, Plan, Question
+from aelab.grade.plan import Lab, Mark, Plan, Question
 from aelab.grade.sandbox import Outcome
-
-if TYPE_CHECKING:
-    from aelab.grade.written import Mark
 
 __all__ = [
     "GRADE_COLUMNS",
@@ -211,7 +206,7 @@ def _points(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _manual(result: Result, questions: list[Question], marks: dict[str, "Mark"]) -> tuple[float, int]:
+def _manual(result: Result, questions: list[Question], marks: dict[str, Mark]) -> tuple[float, int]:
     """(points given by hand so far, written answers not graded yet) of a submission."""
     given = [marks[q.grade_id].points for q in questions if q.grade_id in marks]
     points = [p for p in given if p is not None]
@@ -219,7 +214,7 @@ def _manual(result: Result, questions: list[Question], marks: dict[str, "Mark"])
 
 
 def _document(
-    result: Result, questions: list[Question], marks: dict[str, "Mark"]
+    result: Result, questions: list[Question], marks: dict[str, Mark]
 ) -> tuple[str, list[str], list[tuple[list[str], list[list[str]]]], list[str]]:
     """The feedback page's parts: title, paragraphs, tables (header, rows), then bullet items."""
     title = f"Feedback for {result.submission}"
@@ -249,7 +244,7 @@ def _document(
     return title, paragraphs, [checks, written] if questions else [checks], items
 
 
-def _markdown(result: Result, questions: list[Question], marks: dict[str, "Mark"]) -> str:
+def _markdown(result: Result, questions: list[Question], marks: dict[str, Mark]) -> str:
     title, paragraphs, tables, items = _document(result, questions, marks)
     cell = lambda text: text.replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = [f"# {title}", "", *(f"{p}  " for p in paragraphs), ""]
@@ -261,7 +256,7 @@ def _markdown(result: Result, questions: list[Question], marks: dict[str, "Mark"
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _html(result: Result, questions: list[Question], marks: dict[str, "Mark"]) -> str:
+def _html(result: Result, questions: list[Question], marks: dict[str, Mark]) -> str:
     title, paragraphs, tables, items = _document(result, questions, marks)
     e = html.escape
     parts = [
@@ -291,7 +286,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def write_feedback(
-    result: Result, out: Path, questions: list[Question] | None = None, marks: dict[str, "Mark"] | None = None
+    result: Result, out: Path, questions: list[Question] | None = None, marks: dict[str, Mark] | None = None
 ) -> None:
     """Write ``out/feedback/<submission>.md`` and ``.html`` and ``out/results/<submission>.json``;
     ``marks`` are the instructor's points for the written answers ``questions`` (by grade_id)."""
@@ -309,7 +304,7 @@ GRADE_COLUMNS = ["submission", "auto", "manual", "pending", "total", "max_score"
 
 def write_grades(
     results: list[Result], path: Path, questions: list[Question] | None = None,
-    marks: dict[str, dict[str, "Mark"]] | None = None,
+    marks: dict[str, dict[str, Mark]] | None = None,
 ) -> None:
     """Write grades.csv (one row per submission, sorted by name) atomically; ``marks`` are the
     instructor's points for the written answers ``questions``: submission -> grade_id -> Mark."""

@@ -19,24 +19,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
-from aelab.grade.plan import Question
+from aelab.grade.plan import Mark, Question
 from aelab.grade.report import write_atomically
 
 __all__ = ["COLUMNS", "Mark", "export", "read_marks"]
 
 #: The columns of ``written/<grade_id>.csv``.
 COLUMNS = ["submission", "points", "comment"]
-
-
-@dataclass(frozen=True)
-class Mark:
-    """An instructor's verdict on one written answer: points (None: not graded yet) and a comment."""
-
-    points: float | None
-    comment: str
 
 
 def _path(out: Path, question: Question) -> Path:
