@@ -15,7 +15,7 @@ identity), whose last hidden layer is the feature vector. Every metric below tak
 - :func:`prdc`: precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
   2020) on k-nearest-neighbour balls;
 - :func:`ms_ssim`: multi-scale SSIM (Wang et al. 2003) with as many scales as small images allow;
-- :func:`realism` scores a set of images against a real set in one call; :func:`merge` pastes a
+- :func:`realism` scores a fake feature set against a real one with all three in one call; :func:`merge` pastes a
   model's face into the frame as DeepFaceLab's merger does, and :func:`swap_realism` scores a model's
   merged swaps against the merged true swaps.
 
@@ -397,14 +397,14 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, kernel_size: int = 7, sigma: fl
     scales = fit if scales is None else check_int("scales", scales, minimum=1, maximum=fit)
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], dtype=torch.float64)
     weights = weights / weights.sum()
-    window = losses.gaussian_window(kernel_size, sigma).double()
+    window = losses.gaussian_window(kernel_size, sigma)
     c = x.shape[1]
     conv_w = (window.view(1, 1, 1, -1).expand(c, 1, 1, -1), window.view(1, 1, -1, 1).expand(c, 1, -1, 1))
 
     def local_mean(t: torch.Tensor) -> torch.Tensor:
         return F.conv2d(F.conv2d(t, conv_w[0], groups=c), conv_w[1], groups=c)
 
-    a, b = x.double(), y.double()
+    a, b = x.float(), y.float()
     c1, c2 = k1**2, k2**2
     result = torch.ones(x.shape[0], c, dtype=torch.float64)
     for j in range(scales):
@@ -414,7 +414,7 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, kernel_size: int = 7, sigma: fl
         cs_map = (2 * cov + c2) / (var_a + var_b + c2)
         if j == scales - 1:
             cs_map = cs_map * (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
-        result = result * cs_map.mean(dim=(2, 3)).clamp_min(0) ** weights[j]
+        result = result * cs_map.mean(dim=(2, 3)).double().clamp_min(0) ** weights[j]
         a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
     return result.mean(dim=1).float()
 
@@ -445,15 +445,13 @@ class Realism:
         return {"FD": self.fd, "KID×1e3": 1e3 * self.kid.mean, **self.prdc._asdict()}
 
 
-def realism(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, *, k: int = 5, subsets: int = 50,
-            subset_size: int | None = None, seed: int = 0) -> Realism:
-    """FD, KID and PRDC of ``fake`` images against ``real`` images (both (N, 3, R, R) in [0, 1]) in the
-    features of ``net``. ``subset_size`` defaults to half the smaller set."""
-    if not isinstance(net, FeatureNet):
-        raise TypeError(f"net must be a FeatureNet, got {type(net).__name__}")
-    a, b = net.features(real), net.features(fake)
-    size = min(len(a), len(b)) // 2 if subset_size is None else subset_size
-    return Realism(frechet_distance(a, b), kid(a, b, subsets=subsets, subset_size=size, seed=seed), prdc(a, b, k))
+def realism(real: object, fake: object, *, k: int = 5, subsets: int = 50, subset_size: int | None = None,
+            seed: int = 0) -> Realism:
+    """FD, KID and PRDC of a fake feature set against a real one (arrays (N, D) and (M, D), e.g. from
+    :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set."""
+    x, y = _pair(real, fake)
+    size = min(len(x), len(y)) // 2 if subset_size is None else subset_size
+    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed), prdc(x, y, k))
 
 
 def merge(face: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
@@ -477,6 +475,8 @@ def swap_realism(model: torch.nn.Module, dst: faces.FaceBatch, net: FeatureNet, 
     :func:`realism`. Pixel-wise scores of the same swaps: :func:`aelab.metrics.score_swaps`."""
     if not isinstance(dst, faces.FaceBatch):
         raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
+    if not isinstance(net, FeatureNet):
+        raise TypeError(f"net must be a FeatureNet, got {type(net).__name__}")
     batch_size = check_int("batch_size", batch_size, minimum=1)
     device = next(model.parameters()).device
     was_training = model.training
@@ -489,5 +489,5 @@ def swap_realism(model: torch.nn.Module, dst: faces.FaceBatch, net: FeatureNet, 
     swap = merge(torch.cat([p.pred_src_dst for p in parts]).cpu(), torch.cat([p.pred_src_dstm for p in parts]).cpu(),
                  dst.images)
     truth = faces.render_swap(dst, src_domain)
-    return realism(net, merge(truth.images, truth.face_mask, dst.images), swap, **kwargs)
+    return realism(net.features(merge(truth.images, truth.face_mask, dst.images)), net.features(swap), **kwargs)
 
