@@ -26,6 +26,7 @@ from aelab.realism import (
     MS_SSIM_WEIGHTS,
     prdc,
     realism,
+    swap_realism,
 )
 
 RTOL = 1e-4
@@ -263,9 +264,12 @@ def test_every_metric_worsens_monotonically_with_blur(net, real):
     rows = [realism(features, net.features(blur(real.images, s)), subsets=20, subset_size=300) for s in (0, 0.6, 1.0, 1.5, 2.0)]
     for worse in ([r.fd for r in rows], [r.kid.mean for r in rows]):
         assert all(a < b for a, b in zip(worse, worse[1:])), worse
-    for better in ([r.prdc.precision for r in rows], [r.prdc.density for r in rows], [r.prdc.coverage for r in rows]):
-        assert all(a >= b for a, b in zip(better, better[1:])), better
-        assert better[-1] < better[0]
+    for better in ([r.prdc.recall for r in rows], [r.prdc.coverage for r in rows]):
+        assert all(a > b for a, b in zip(better, better[1:])), better
+    # A slight blur pulls faces toward the dense middle of the real set, where precision and density
+    # may even rise a little; from σ = 1 on both fall at every step, far below where they started.
+    for better in ([r.prdc.precision for r in rows], [r.prdc.density for r in rows]):
+        assert better[2] > better[3] > better[4] and better[4] < 0.5 * better[0], better
     similarity = [float(ms_ssim(real.images, blur(real.images, s)).mean()) for s in (0, 0.6, 1.0, 1.5, 2.0)]
     assert all(a > b for a, b in zip(similarity, similarity[1:])), similarity
 
@@ -288,3 +292,12 @@ def test_merge_pastes_the_face_through_the_mask():
     assert torch.equal(merge(batch.images, torch.zeros_like(batch.face_mask), frame), frame)
     with pytest.raises(ValueError, match="mask"):
         merge(batch.images, batch.face_mask[:1], frame)
+
+
+def test_swap_realism_of_the_true_swap_is_perfect(net):
+    dst = faces.render(200, resolution=32, domain="B", seed=3)
+    truth = faces.render_swap(dst, "A")
+    perfect = swap_realism(truth.images, truth.face_mask, dst, net)
+    assert abs(perfect.fd) < 1e-6 and perfect.prdc.precision == 1.0 and perfect.prdc.coverage == 1.0
+    blurred = swap_realism(blur(truth.images, 1.0), truth.face_mask, dst, net)
+    assert blurred.fd > 1.0 and blurred.kid.mean > 0

@@ -466,28 +466,18 @@ def merge(face: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor) -> torch.
     return face * mask + frame * (1 - mask)
 
 
-@torch.no_grad()
-def swap_realism(model: torch.nn.Module, dst: faces.FaceBatch, net: FeatureNet, *, src_domain: str = "A",
-                 batch_size: int = 256, **kwargs: Any) -> Realism:
-    """A DF or LIAE model's swaps of ``dst`` against the true swaps, as sets: the swap merged into dst
-    through the model's swap mask (:func:`merge`) against the true swap merged into dst through its
-    own face mask -- what a perfect model and DeepFaceLab's merger would show. Keyword arguments go to
-    :func:`realism`. Pixel-wise scores of the same swaps: :func:`aelab.metrics.score_swaps`."""
+def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, net: FeatureNet, *,
+                 src_domain: str = "A", **kwargs: Any) -> Realism:
+    """A model's swaps of ``dst`` against the true swaps, as sets: ``swap`` (N, 3, R, R) in [0, 1] (DFL's
+    ``pred_src_dst``) merged into dst through ``swap_mask`` (N, 1, R, R, ``pred_src_dstm``) with
+    :func:`merge`, against the true swap merged into dst through its own face mask -- what a perfect
+    model and DeepFaceLab's merger would show. Keyword arguments go to :func:`realism`. Pixel-wise
+    scores of the same swaps: :func:`aelab.metrics.score_swaps`."""
     if not isinstance(dst, faces.FaceBatch):
         raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
     if not isinstance(net, FeatureNet):
         raise TypeError(f"net must be a FeatureNet, got {type(net).__name__}")
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        parts = [model.swap(dst.images[i:i + batch_size].to(device)) for i in range(0, len(dst), batch_size)]
-    finally:
-        model.train(was_training)
     dst = dst.to("cpu")
-    swap = merge(torch.cat([p.pred_src_dst for p in parts]).cpu(), torch.cat([p.pred_src_dstm for p in parts]).cpu(),
-                 dst.images)
+    fake = merge(swap.detach().cpu(), swap_mask.detach().cpu(), dst.images)
     truth = faces.render_swap(dst, src_domain)
-    return realism(net.features(merge(truth.images, truth.face_mask, dst.images)), net.features(swap), **kwargs)
-
+    return realism(net.features(merge(truth.images, truth.face_mask, dst.images)), net.features(fake), **kwargs)
