@@ -1,0 +1,483 @@
+"""Realism without Inception: distances between sets of images in the features of a kit-trained network.
+
+FID (Heusel et al. 2017) compares generated and real images in the features of an Inception network
+trained on ImageNet. The kit can neither download those weights nor trust them on cartoon faces, so
+it measures in the features of :class:`FeatureNet` -- the factor reader of lab 03 grown up: a CNN
+trained on rendered faces to read back every generative factor (pose, expression, light, background,
+identity), whose last hidden layer is the feature vector. Every metric below takes feature arrays
+(N, D) (or tensors) and follows its paper's definition:
+
+- :func:`frechet_distance`: the Fréchet distance between Gaussians fitted to two sets (FID's formula);
+  :func:`frechet_distance_gaussians` is the closed form on given means and covariances;
+  :func:`fd_curve`: FD at several sample sizes and its extrapolation to N → ∞ (FD∞, Chong & Forsyth 2020);
+- :func:`kid`: the kernel inception distance (Bińkowski et al. 2018), unbiased MMD² with the kernel
+  (x·y/d + 1)³ averaged over random subsets: mean and std;
+- :func:`prdc`: precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
+  2020) on k-nearest-neighbour balls;
+- :func:`ms_ssim`: multi-scale SSIM (Wang et al. 2003) with as many scales as small images allow;
+- :func:`realism` scores a fake feature set against a real one with all three in one call; :func:`merge` pastes a
+  model's face into the frame as DeepFaceLab's merger does, and :func:`swap_realism` scores a model's
+  merged swaps against the merged true swaps.
+
+Images are tensors (N, 3, H, W) of floats in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from aelab import losses
+from aelab.data import faces
+from aelab.metrics import FactorReader
+from aelab.validate import check_float, check_images, check_int, check_mask, check_seed
+
+__all__ = [
+    "FEATURE_FACTORS",
+    "FeatureNet",
+    "frechet_distance",
+    "frechet_distance_gaussians",
+    "FDCurve",
+    "fd_curve",
+    "KID",
+    "kid",
+    "PRDC",
+    "prdc",
+    "ms_ssim",
+    "MS_SSIM_WEIGHTS",
+    "blur",
+    "Realism",
+    "realism",
+    "merge",
+    "swap_realism",
+]
+
+# ----------------------------------------------------------------------------------------------------
+# The feature network
+# ----------------------------------------------------------------------------------------------------
+
+#: What :class:`FeatureNet` learns to read: every factor of the renderer, with the light as a vector
+#: (``light_x``, ``light_y``, see :func:`aelab.metrics.factor_targets`) instead of its azimuth and
+#: strength.
+FEATURE_FACTORS: tuple[str, ...] = tuple(
+    name for name in faces.FACTORS if name not in ("light_azimuth", "light_strength")) + ("light_x", "light_y")
+
+#: The stream index from which :meth:`FeatureNet.for_faces` takes the faces that set its target
+#: scale: far beyond any training run, and the same for every number of steps, so that a short run
+#: repeats the first steps of a long one.
+_REFERENCE_START = 2**24
+
+
+class FeatureNet(FactorReader):
+    """A :class:`aelab.metrics.FactorReader` that reads every factor of whole images (background and
+    hair included), used as the feature extractor of the realism metrics.
+
+    :meth:`features` returns its last hidden layer (N, 128): the network had to put there everything
+    it reads -- pose, expression, light, identity, background -- so two sets of faces that differ in
+    any of these differ in these features. ``history`` holds the training loss of every step (MSE on
+    standardised targets), so a short retrain can be compared with the shipped network's first steps.
+    """
+
+    def __init__(self, names: Sequence[str] = FEATURE_FACTORS, *, resolution: int = 32, width: int = 16,
+                 seed: int = 0) -> None:
+        super().__init__(names, resolution=resolution, width=width, seed=seed)
+        self.history: list[float] = []
+
+    @classmethod
+    def for_faces(cls, *, resolution: int = 32, steps: int = 3000, batch_size: int = 64, lr: float = 2e-3,
+                  seed: int = 0, progress: bool = True, **kwargs: Any) -> FeatureNet:  # type: ignore[override]
+        """A network trained on whole faces of the "mixed" domain, ``batch_size`` new faces at each of
+        ``steps`` Adam steps (it never sees a face twice). The targets are standardised with 1024 faces
+        of the same stream that training never reaches; the first k steps of any run are the same.
+        Other keyword arguments go to the constructor."""
+        steps = check_int("steps", steps, minimum=1)
+        batch_size = check_int("batch_size", batch_size, minimum=2)
+        lr = check_float("lr", lr, minimum=0.0, min_inclusive=False)
+        net = cls(resolution=resolution, seed=seed, **kwargs)
+        reference = faces.render(1024, resolution=resolution, domain="mixed", seed=seed, start=_REFERENCE_START)
+        y = net._targets(reference.factors, len(reference))
+        net._mean, net._std = y.mean(0), y.std(0).clamp_min(1e-6)
+        device = next(net.net.parameters()).device
+        optimizer = torch.optim.Adam(net.net.parameters(), lr=lr)
+        net.net.train()
+        for step in tqdm(range(steps), desc="feature net", disable=not progress):
+            batch = faces.render(batch_size, resolution=resolution, domain="mixed", seed=seed, start=step * batch_size)
+            target = (net._targets(batch.factors, batch_size) - net._mean) / net._std
+            loss = F.mse_loss(net.net(batch.images.to(device)), target.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            net.history.append(loss.item())
+        net.net.eval()
+        net.fitted = True
+        return net
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+        """The features (N, D) of images (N, 3, R, R) in [0, 1]: the last hidden layer, float32 on the CPU."""
+        if not self.fitted:
+            raise RuntimeError("this FeatureNet is not trained yet: use FeatureNet.for_faces or from_state_dict")
+        images = check_images("images", images, channels=3, resolution=self.resolution)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        body = self.net[:-1]
+        body.eval()
+        device = next(body.parameters()).device
+        return torch.cat([body(images[i:i + batch_size].to(device)).float().cpu()
+                          for i in range(0, len(images), batch_size)])
+
+    def state_dict(self) -> dict[str, Any]:
+        """The reader's :meth:`~aelab.metrics.FactorReader.state_dict` plus the loss ``history``."""
+        return {**super().state_dict(), "history": torch.tensor(self.history, dtype=torch.float64)}
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> FeatureNet:
+        net = super().from_state_dict(state)
+        net.history = [float(v) for v in state.get("history", [])]
+        return net  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Fréchet distance
+# ----------------------------------------------------------------------------------------------------
+
+
+def _features(name: str, value: object, *, minimum: int = 2) -> torch.Tensor:
+    """``value`` (a tensor or array (N, D)) as float64; ValueError below ``minimum`` rows or with NaN."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a feature array (N, D): a torch.Tensor or numpy array, got {type(value).__name__}")
+    if value.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D), got {tuple(value.shape)}; flatten with x.flatten(1)")
+    if value.shape[0] < minimum or value.shape[1] < 1:
+        raise ValueError(f"{name} must hold at least {minimum} feature vectors of at least 1 number, got {tuple(value.shape)}")
+    value = value.detach().to("cpu", torch.float64)
+    if not torch.isfinite(value).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return value
+
+
+def _pair(a: object, b: object, minimum: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = _features("features_a", a, minimum=minimum), _features("features_b", b, minimum=minimum)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"features_a and features_b must have the same width D, got {x.shape[1]} and {y.shape[1]}")
+    return x, y
+
+
+def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+
+
+def frechet_distance_gaussians(mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: torch.Tensor,
+                               cov_b: torch.Tensor) -> float:
+    """The Fréchet (2-Wasserstein²) distance between N(mean_a, cov_a) and N(mean_b, cov_b):
+
+        ‖μa − μb‖² + tr(Σa + Σb − 2 (Σa^½ Σb Σa^½)^½)
+
+    (Dowson & Landau 1982). tr((Σa Σb)^½), the term FID's code computes with ``scipy.linalg.sqrtm``,
+    equals tr((Σa^½ Σb Σa^½)^½); the symmetric form needs two eigendecompositions of symmetric
+    matrices only, never a complex square root, and gives exactly 0 for two equal Gaussians.
+    """
+    mean_a, mean_b = mean_a.double(), mean_b.double()
+    root_a = _sqrtm_psd(cov_a.double())
+    middle = root_a @ cov_b.double() @ root_a
+    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp_min(0).sqrt().sum()
+    value = (mean_a - mean_b).pow(2).sum() + cov_a.double().trace() + cov_b.double().trace() - 2 * trace_root
+    return max(float(value), 0.0)
+
+
+def frechet_distance(features_a: object, features_b: object) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, D) and (M, D): FID's formula
+    (Heusel et al. 2017) in whatever features are given.
+
+    Means and covariances (unbiased, /(N − 1), as ``numpy.cov``) are computed in float64; see
+    :func:`frechet_distance_gaussians`. FD(X, X) = 0 and FD(X, Y) = FD(Y, X). The estimate is biased
+    upwards at finite N (roughly by a constant / N): compare FDs at the same N only, or use
+    :func:`fd_curve`.
+    """
+    x, y = _pair(features_a, features_b)
+    return frechet_distance_gaussians(x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1),
+                                      y.mean(0), torch.cov(y.T).reshape(y.shape[1], -1))
+
+
+@dataclass(frozen=True)
+class FDCurve:
+    """FD at several sample sizes and its extrapolation (see :func:`fd_curve`).
+
+    ``sizes``: the N; ``values``: mean FD over the trials at each N; ``fd_inf``, ``slope``: the line
+    FD(N) ≈ fd_inf + slope / N fitted by least squares to every trial.
+    """
+
+    sizes: tuple[int, ...]
+    values: tuple[float, ...]
+    fd_inf: float
+    slope: float
+
+    def predict(self, n: float) -> float:
+        """The fitted FD at sample size ``n`` (``math.inf`` gives ``fd_inf``)."""
+        return self.fd_inf + self.slope / n
+
+
+def fd_curve(real: object, fake: object, sizes: Sequence[int], *, trials: int = 3, seed: int = 0) -> FDCurve:
+    """FD between the whole ``real`` set and random subsets of ``fake`` of each size in ``sizes``
+    (``trials`` subsets each, drawn without replacement with a seeded generator), and FD∞: the
+    intercept of the line fitted to FD against 1/N, the value at N → ∞ (Chong & Forsyth 2020,
+    "Effectively Unbiased FID and Inception Score and where to find them": FID is linear in 1/N).
+
+    The real set's own statistics are taken once from all of it (as FID's reference statistics are);
+    the bias that remains from it is not removed.
+    """
+    x, y = _pair(real, fake)
+    trials = check_int("trials", trials, minimum=1)
+    seed = check_seed("seed", seed)
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise ValueError(f"sizes must be a sequence of at least two sample sizes, got {sizes!r}")
+    sizes = tuple(check_int("each size", n, minimum=2, maximum=len(y)) for n in sizes)
+    if len(set(sizes)) < 2:
+        raise ValueError(f"sizes must hold at least two different sample sizes, got {sizes}")
+    generator = torch.Generator().manual_seed(seed)
+    mean_x, cov_x = x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1)
+    points: list[tuple[int, float]] = []
+    for n in sizes:
+        for _ in range(trials):
+            part = y[torch.randperm(len(y), generator=generator)[:n]]
+            points.append((n, frechet_distance_gaussians(mean_x, cov_x, part.mean(0),
+                                                          torch.cov(part.T).reshape(part.shape[1], -1))))
+    inverse = torch.tensor([1.0 / n for n, _ in points], dtype=torch.float64)
+    design = torch.stack([torch.ones_like(inverse), inverse], dim=1)
+    target = torch.tensor([v for _, v in points], dtype=torch.float64)
+    intercept, slope = torch.linalg.lstsq(design, target[:, None]).solution.flatten().tolist()
+    values = tuple(float(np.mean([v for m, v in points if m == n])) for n in sizes)
+    return FDCurve(sizes, values, intercept, slope)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Kernel inception distance
+# ----------------------------------------------------------------------------------------------------
+
+
+class KID(NamedTuple):
+    """KID's mean over the subsets and its standard deviation across them."""
+
+    mean: float
+    std: float
+
+
+def _mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Unbiased MMD² of two equal-size samples (m, d) with the kernel k(a, b) = (a·b/d + 1)³: the
+    within-set kernel sums leave out the diagonal (Gretton et al. 2012, eq. 3)."""
+    m, d = x.shape
+    k_xx = (x @ x.T / d + 1) ** 3
+    k_yy = (y @ y.T / d + 1) ** 3
+    k_xy = (x @ y.T / d + 1) ** 3
+    within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
+    return float(within - 2 * k_xy.mean())
+
+
+def kid(features_a: object, features_b: object, *, subsets: int = 100, subset_size: int = 1000,
+        seed: int = 0) -> KID:
+    """Kernel inception distance (Bińkowski et al. 2018) between two feature sets (N, D) and (M, D).
+
+    ``subsets`` times, draw ``subset_size`` vectors from each set without replacement (a generator
+    seeded with ``seed``) and take the unbiased MMD² with the polynomial kernel (x·y/D + 1)³; return
+    the mean and the standard deviation (population, as torch-fidelity's ``kid_std``) over subsets.
+    Unbiased: two samples of one distribution give values around 0, negative ones included.
+    ``subset_size`` may not exceed either set's size.
+    """
+    x, y = _pair(features_a, features_b)
+    subsets = check_int("subsets", subsets, minimum=1)
+    subset_size = check_int("subset_size", subset_size, minimum=2)
+    seed = check_seed("seed", seed)
+    if subset_size > min(len(x), len(y)):
+        raise ValueError(f"subset_size {subset_size} is larger than the sets ({len(x)} and {len(y)} vectors); "
+                         f"use subset_size <= {min(len(x), len(y))}")
+    generator = torch.Generator().manual_seed(seed)
+    values = [
+        _mmd2_unbiased(x[torch.randperm(len(x), generator=generator)[:subset_size]],
+                       y[torch.randperm(len(y), generator=generator)[:subset_size]])
+        for _ in range(subsets)
+    ]
+    return KID(float(np.mean(values)), float(np.std(values)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Precision, recall, density, coverage
+# ----------------------------------------------------------------------------------------------------
+
+
+class PRDC(NamedTuple):
+    """Precision and recall (fidelity and diversity, Kynkäänniemi et al. 2019), density and coverage
+    (their outlier-robust versions, Naeem et al. 2020)."""
+
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+
+
+def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each vector of ``x`` to its k-th nearest neighbour in ``x`` (itself excluded)."""
+    distances = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
+    return distances.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself (0)
+
+
+def prdc(real: object, fake: object, k: int = 5) -> PRDC:
+    """Precision, recall, density and coverage of ``fake`` (M, D) against ``real`` (N, D).
+
+    Each vector's k-NN ball is centred on it with the distance to its k-th nearest neighbour in its own
+    set as radius (Euclidean). With B(r) the balls of the real vectors and B(f) those of the fakes:
+
+    - precision: the share of fakes inside some B(r) (are the fakes realistic?);
+    - recall: the share of reals inside some B(f) (does the fake set cover the real one?);
+    - density: (1/k) · the mean over fakes of how many B(r) hold each fake (≈ 1 when the sets match;
+      unlike precision, not fooled by a few outliers among the reals);
+    - coverage: the share of reals whose B(r) holds some fake (≈ 1 − 2^−k when the sets match, k ≥ 1,
+      large N).
+
+    **Duplicates.** Balls are *closed* (distance ≤ radius). A vector with k or more exact copies has
+    radius 0, and its ball still holds those copies: a fake identical to a duplicated real counts as
+    inside. With open balls (``<``, the ``prdc`` package's choice) a radius-0 ball is empty, and a set
+    with repeated images -- which procedural data and collapsed generators produce -- would silently
+    score 0 where it matches exactly. On data without ties both definitions agree.
+    """
+    x, y = _pair(real, fake)
+    k = check_int("k", k, minimum=1)
+    if k >= min(len(x), len(y)):
+        raise ValueError(f"k must be smaller than both set sizes ({len(x)} real, {len(y)} fake), got {k}")
+    real_radii, fake_radii = _knn_radii(x, k), _knn_radii(y, k)
+    distances = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")  # (N real, M fake), exact zeros
+    inside_real = distances <= real_radii[:, None]
+    return PRDC(
+        precision=float(inside_real.any(dim=0).double().mean()),
+        recall=float((distances <= fake_radii[None, :]).any(dim=1).double().mean()),
+        density=float(inside_real.sum(dim=0).double().mean() / k),
+        coverage=float((distances.min(dim=1).values <= real_radii).double().mean()),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# MS-SSIM
+# ----------------------------------------------------------------------------------------------------
+
+#: Wang, Simoncelli & Bovik (2003), the exponents of the five scales (finest first).
+MS_SSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, kernel_size: int = 7, sigma: float = 1.5, scales: int | None = None,
+            k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """Multi-scale SSIM (Wang et al. 2003) of two image batches (N, C, H, W) in [0, 1]: one value per image (N,).
+
+        MS-SSIM = SSIM_M^{w_M} · Π_{j<M} cs_j^{w_j}
+
+    where at scale j (the images average-pooled 2×2 j times) cs_j is the mean of the contrast-structure
+    map (2σxy + C2)/(σx² + σy² + C2) and SSIM_M the mean SSIM map at the coarsest scale, each per channel,
+    then the channels averaged; Gaussian window, valid convolution, as :func:`aelab.losses.ssim`. Negative
+    means are set to 0 before the fractional powers (as pytorch-msssim does). Small images: ``scales``
+    defaults to as many (at most 5) as keep the window inside the coarsest image, and the weights are
+    Wang's first ``scales`` renormalised to sum 1; the default window is 7 (not 11) so that 32-px images
+    keep three scales.
+    """
+    x = check_images("x", x)
+    y = check_images("y", y)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    sigma = check_float("sigma", sigma, minimum=0.0, min_inclusive=False)
+    side = min(x.shape[-2:])
+    fit = sum(1 for j in range(len(MS_SSIM_WEIGHTS)) if side // 2**j >= kernel_size)
+    if fit == 0:
+        raise ValueError(f"kernel_size {kernel_size} is larger than the images ({side} px); use a smaller window")
+    scales = fit if scales is None else check_int("scales", scales, minimum=1, maximum=fit)
+    weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], dtype=torch.float64)
+    weights = weights / weights.sum()
+    window = losses.gaussian_window(kernel_size, sigma)
+    c = x.shape[1]
+    conv_w = (window.view(1, 1, 1, -1).expand(c, 1, 1, -1), window.view(1, 1, -1, 1).expand(c, 1, -1, 1))
+
+    def local_mean(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(t, conv_w[0], groups=c), conv_w[1], groups=c)
+
+    a, b = x.float(), y.float()
+    c1, c2 = k1**2, k2**2
+    result = torch.ones(x.shape[0], c, dtype=torch.float64)
+    for j in range(scales):
+        mu_a, mu_b = local_mean(a), local_mean(b)
+        var_a, var_b = local_mean(a * a) - mu_a**2, local_mean(b * b) - mu_b**2
+        cov = local_mean(a * b) - mu_a * mu_b
+        cs_map = (2 * cov + c2) / (var_a + var_b + c2)
+        if j == scales - 1:
+            cs_map = cs_map * (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
+        result = result * cs_map.mean(dim=(2, 3)).double().clamp_min(0) ** weights[j]
+        a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+    return result.mean(dim=1).float()
+
+
+def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Images (N, C, H, W) in [0, 1] blurred by a Gaussian of ``sigma`` pixels (edges replicated);
+    ``sigma`` 0 returns them unchanged. The kit's stand-in for a generator's loss of detail."""
+    sigma = check_float("sigma", sigma, minimum=0.0)
+    images = check_images("images", images)
+    return images if sigma == 0 else losses.gaussian_blur(images, sigma, border="replicate")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scoring image sets and swaps
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Realism:
+    """A fake set against a real set in one feature space (see :func:`realism`)."""
+
+    fd: float
+    kid: KID
+    prdc: PRDC
+
+    def row(self) -> dict[str, float]:
+        """The figures as one flat mapping, KID in units of 10⁻³."""
+        return {"FD": self.fd, "KID×1e3": 1e3 * self.kid.mean, **self.prdc._asdict()}
+
+
+def realism(real: object, fake: object, *, k: int = 5, subsets: int = 50, subset_size: int | None = None,
+            seed: int = 0) -> Realism:
+    """FD, KID and PRDC of a fake feature set against a real one (arrays (N, D) and (M, D), e.g. from
+    :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set."""
+    x, y = _pair(real, fake)
+    size = min(len(x), len(y)) // 2 if subset_size is None else subset_size
+    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed), prdc(x, y, k))
+
+
+def merge(face: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """``face`` pasted into ``frame`` through ``mask``: face·mask + frame·(1 − mask), images (N, 3, H, W)
+    and mask (N, 1, H, W) in [0, 1]. DeepFaceLab's merger (``merger/MergeMasked.py``, the "overlay"
+    mode) does this with the predicted mask; the model's drawing outside the face is never seen."""
+    face = check_images("face", face, channels=3)
+    frame = check_images("frame", frame, channels=3)
+    mask = check_mask("mask", mask, like=face)
+    if face.shape != frame.shape:
+        raise ValueError(f"face and frame must have the same shape, got {tuple(face.shape)} and {tuple(frame.shape)}")
+    return face * mask + frame * (1 - mask)
+
+
+def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, net: FeatureNet, *,
+                 src_domain: str = "A", **kwargs: Any) -> Realism:
+    """A model's swaps of ``dst`` against the true swaps, as sets: ``swap`` (N, 3, R, R) in [0, 1] (DFL's
+    ``pred_src_dst``) merged into dst through ``swap_mask`` (N, 1, R, R, ``pred_src_dstm``) with
+    :func:`merge`, against the true swap merged into dst through its own face mask -- what a perfect
+    model and DeepFaceLab's merger would show. Keyword arguments go to :func:`realism`. Pixel-wise
+    scores of the same swaps: :func:`aelab.metrics.score_swaps`."""
+    if not isinstance(dst, faces.FaceBatch):
+        raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
+    if not isinstance(net, FeatureNet):
+        raise TypeError(f"net must be a FeatureNet, got {type(net).__name__}")
+    dst = dst.to("cpu")
+    fake = merge(swap.detach().cpu(), swap_mask.detach().cpu(), dst.images)
+    truth = faces.render_swap(dst, src_domain)
+    return realism(net.features(merge(truth.images, truth.face_mask, dst.images)), net.features(fake), **kwargs)
