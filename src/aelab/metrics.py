@@ -436,10 +436,3 @@ def swap_table(scores: Mapping[str, SwapScores]) -> str:
                      + f"{_cell(ceiling) if ceiling is not None else '':>8}  {verdict}")
     return "\n".join(lines)
 
-
-def __getattr__(name: str) -> Any:  # the realism metrics live in aelab.realism, which imports this module
-    from aelab import realism
-
-    if name in realism.__all__:
-        return getattr(realism, name)
-    raise AttributeError(f"module 'aelab.metrics' has no attribute {name!r}")
