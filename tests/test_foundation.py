@@ -118,6 +118,40 @@ def test_measured_is_masked() -> None:
     assert _sanitize(report.measured(3e-9)) == "MEASURED"
 
 
+def test_measured_columns_stay_aligned_whatever_the_digits() -> None:
+    rows = [f"R² {report.measured(v, 2, width=6)}{report.measured(w, 2, width=6)}  tie" for v, w in ((-0.01, 13.7), (0.0, 9.81))]
+    assert len(rows[0]) == len(rows[1]) and rows[0] != rows[1]
+    assert _sanitize(rows[0]) == _sanitize(rows[1]) == "R² MEASUREDMEASURED  tie"
+
+
+def test_table_masks_every_cell_and_names_the_figures_out_of_band(capsys: pytest.CaptureFixture[str]) -> None:
+    def rows(psnr: float, ssim: float) -> dict:
+        return {"MSE": {"PSNR dB": (psnr, (9, 24)), "SSIM": (ssim, (-0.1, 0.9))}, "L1": {"PSNR dB": (21.0, (9, 24)), "SSIM": (0.7, (0.6, 0.8))}}
+
+    digits = {"PSNR dB": 1, "SSIM": 2}
+    assert report.table(rows(22.31, 0.79), digits=digits, label="loss")["MSE"]["SSIM"] == 0.79
+    first = capsys.readouterr().out
+    report.table(rows(9.87, -0.01), digits=digits, label="loss")
+    second = capsys.readouterr().out
+    assert first != second and _sanitize(first) == _sanitize(second)
+    assert [line.split()[-1] for line in first.splitlines()[1:]] == ["ok", "ok"]
+    with pytest.raises(report.FigureOutOfBand, match=r"MSE SSIM = 0.95 is outside its band \[-0.1, 0.9\]"):
+        report.table(rows(22.31, 0.95), digits=digits)
+    assert capsys.readouterr().out.splitlines()[1].endswith("OUT OF BAND: SSIM")
+    with pytest.raises(TypeError, match="columns"):
+        report.table({"MSE": {"SSIM": (0.7, (0, 1))}, "L1": {"PSNR": (20.0, (0, 30))}})
+
+
+def test_repeats_is_the_mean_relative_step_difference(capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.repeats("loss", [1.0, 2.0, 4.0], [1.0, 2.0, 4.0], (0, 0.01)) == 0.0
+    assert report.repeats("loss", [1.0, 2.6, 4.0], [1.0, 2.0, 4.0], (0, 0.2)) == pytest.approx(0.1)
+    assert capsys.readouterr().out.splitlines()[-1] == "loss ≈ 0.100  (expected 0.000 – 0.200: ok)"
+    with pytest.raises(report.FigureOutOfBand, match="loss"):
+        report.repeats("loss", [1.0, 3.0], [1.0, 2.0], (0, 0.2))
+    with pytest.raises(ValueError, match="same non-zero length"):
+        report.repeats("loss", [1.0], [1.0, 2.0], (0, 0.2))
+
+
 # --- aelab.assets --------------------------------------------------------------------------------
 
 def test_assets_resolve_verify_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

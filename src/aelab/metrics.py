@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from aelab import losses
 from aelab.data import faces
+from aelab.report import measured
 from aelab.validate import (
     check_choice,
     check_float,
@@ -386,8 +387,9 @@ def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorRead
 
 
 def _cell(value: float) -> str:
-    text = f"{value:.2f}"
-    return "0.00" if text == "-0.00" else text
+    """A measured number of the table: `` ≈``, then 2 decimals right-aligned in 5 characters (nbval
+    masks the digits with the padding before them, so the line compares the same whatever they are)."""
+    return f" {measured(0.0 if abs(value) < 0.005 else value, 2, width=5)}"  # never "-0.00"
 
 
 def _verdict(names: list[str], values: list[float], *, higher: bool, tolerance: float,
@@ -406,7 +408,8 @@ def _verdict(names: list[str], values: list[float], *, higher: bool, tolerance: 
 
 
 def swap_table(scores: Mapping[str, SwapScores]) -> str:
-    """Several models' :class:`SwapScores` side by side in one text table (numbers at 2 decimals).
+    """Several models' :class:`SwapScores` side by side in one text table (numbers at 2 decimals,
+    each marked ``≈`` as a measured figure of :mod:`aelab.report`: nbval compares the verdicts).
 
     The "truth" column is the reader's R² on the true swaps (the most a swap can score on that row);
     the last column names the model each row favours: higher SSIM and PSNR, higher carry-over R², an
@@ -432,7 +435,7 @@ def swap_table(scores: Mapping[str, SwapScores]) -> str:
     lines = [header, "-" * len(header)]
     for label, values, ceiling, higher, tolerance in rows:
         verdict = _verdict(names, values, higher=higher, tolerance=tolerance, ceiling=ceiling)
-        lines.append(f"{label:<{width}}" + "".join(f"{_cell(v):>8}" for v in values)
-                     + f"{_cell(ceiling) if ceiling is not None else '':>8}  {verdict}")
+        lines.append(f"{label:<{width}}" + "".join(_cell(v) for v in values)
+                     + (_cell(ceiling) if ceiling is not None else " " * 8) + f"  {verdict}")
     return "\n".join(lines)
 

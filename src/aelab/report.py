@@ -23,11 +23,11 @@ printed plainly: they are the same on every machine.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aelab.validate import check_float, check_int
 
-__all__ = ["FigureOutOfBand", "figure", "figures", "measured", "MEASURED_SIGN"]
+__all__ = ["FigureOutOfBand", "figure", "figures", "measured", "repeats", "table", "MEASURED_SIGN"]
 
 #: The sign that precedes every measured figure; sanitize.cfg masks the number after it.
 MEASURED_SIGN = "≈"
@@ -39,14 +39,17 @@ class FigureOutOfBand(AssertionError):
     """A measured figure fell outside the band that every machine and seed is expected to reach."""
 
 
-def measured(value: float, digits: int = 3) -> str:
+def measured(value: float, digits: int = 3, width: int = 0) -> str:
     """``value`` as a measured figure: ``"≈ 0.795"`` (masked by nbval's sanitize rule).
 
     Use it for numbers shown in a table whose verdict is printed by :func:`figure` or
-    :func:`figures`, and for timings.
+    :func:`figures`, and for timings. ``width`` right-aligns the number in that many characters
+    *after* the sign (``"≈  -0.01"``, ``"≈   0.73"``), so that a table's columns stay where they are
+    whatever the digits: the sanitize rule masks the padding with the number.
     """
     digits = check_int("digits", digits, minimum=0, maximum=12)
-    return f"{MEASURED_SIGN} {_format(float(value), digits)}"
+    width = check_int("width", width, minimum=0, maximum=40)
+    return f"{MEASURED_SIGN} {_format(float(value), digits):>{width}}"
 
 
 def figure(name: str, value: float, band: Band, *, digits: int = 3, unit: str = "") -> float:
@@ -83,13 +86,78 @@ def figures(
         values[str(name)] = value
         if not ok:
             missed.append(f"{name} = {value!r} is outside its band [{lo!r}, {hi!r}]")
+    _raise_if(missed)
+    return values
+
+
+def _raise_if(missed: list[str]) -> None:
     if missed:
         raise FigureOutOfBand(
             "; ".join(missed)
             + ". Bands hold on every machine and seed the kit was measured on: a figure outside its band "
             "means the code above changed what it computes (or the band is wrong: see docs/DEVELOPING.md)."
         )
+
+
+def table(
+    rows: Mapping[str, Mapping[str, tuple[float, Band]]], *, digits: int | Mapping[str, int] = 2, label: str = ""
+) -> dict[str, dict[str, float]]:
+    """Print measured figures as a table, one line per row, and raise once for all that missed.
+
+    ``rows`` maps each row's name to ``{column: (value, (lo, hi))}`` (every row the same columns);
+    ``digits``: decimals of every column, or ``{column: decimals}``. Each cell prints ``≈ value``
+    in a width that does not depend on the value (nbval masks the digits); the last column says
+    ``ok``, or names the columns whose figure fell outside its band -- then :class:`FigureOutOfBand`
+    is raised, naming each figure, its value and its band. Returns ``{row: {column: value}}``.
+    """
+    if not isinstance(rows, Mapping) or not rows:
+        raise TypeError("rows must be a non-empty mapping {row: {column: (value, (lo, hi))}}")
+    columns = list(next(iter(rows.values())))
+    decimals = [check_int(f"digits of {c!r}", digits[c] if isinstance(digits, Mapping) else digits, minimum=0,
+                          maximum=12) for c in columns]
+    parsed = {str(row): {str(c): _entry(f"{row} {c}", cells[c]) for c in columns} for row, cells in rows.items()
+              if _same_columns(str(row), cells, columns)}
+    widths = [max(len(c), d + 6) for c, d in zip(columns, decimals)]  # "≈ " and up to -99.
+    first = max(len(label), *(len(row) for row in parsed))
+    print(f"{label:>{first}}" + "".join(f"  {c:>{w}}" for c, w in zip(columns, widths)))
+    values: dict[str, dict[str, float]] = {}
+    missed: list[str] = []
+    for row, cells in parsed.items():
+        out = [c for c, (v, (lo, hi)) in cells.items() if not (math.isfinite(v) and lo <= v <= hi)]
+        text = "".join(f"  {measured(v, d, width=w - 2)}" for (v, _), d, w in zip(cells.values(), decimals, widths))
+        print(f"{row:>{first}}{text}  {'ok' if not out else 'OUT OF BAND: ' + ', '.join(out)}")
+        values[row] = {c: v for c, (v, _) in cells.items()}
+        missed += [f"{row} {c} = {cells[c][0]!r} is outside its band [{cells[c][1][0]!r}, {cells[c][1][1]!r}]" for c in out]
+    _raise_if(missed)
     return values
+
+
+def _same_columns(row: str, cells: object, columns: list[str]) -> bool:
+    if not isinstance(cells, Mapping) or list(cells) != columns:
+        raise TypeError(f"row {row!r} must map the columns {columns} to (value, (lo, hi)), got {cells!r}")
+    return True
+
+
+def repeats(name: str, values: Sequence[float], reference: Sequence[float], band: Band, *, digits: int = 3) -> float:
+    """How closely ``values`` repeat ``reference`` step by step, printed as a figure; returns it.
+
+    The figure is the mean relative difference ``mean |v - r| / |r|`` over the steps (0 when they
+    repeat bit for bit). It is how a notebook shows that a shipped checkpoint's command reproduces
+    the checkpoint: a short retrain repeats its first steps -- exactly on the CPU that made the file,
+    and within ``band`` = (0, tolerance) on any other, where kernels add in another order and the
+    runs drift apart a little with every step. (The mean, not the largest difference: in the first
+    steps of training a tiny difference can briefly swing one step's loss by 25 %, while a run with
+    another seed differs on average several times more than any CPU does.) Raises
+    :class:`FigureOutOfBand` as :func:`figure` does, and ``ValueError`` when the runs differ in length.
+    """
+    ours, theirs = [float(v) for v in values], [float(r) for r in reference]
+    if not ours or len(ours) != len(theirs):
+        raise ValueError(
+            f"{name!r}: values and reference must be two runs of the same non-zero length, got "
+            f"{len(ours)} and {len(theirs)} steps; slice the reference to the steps you repeated"
+        )
+    gap = sum(abs(v - r) / max(abs(r), 1e-12) for v, r in zip(ours, theirs)) / len(ours)
+    return figure(name, gap, band, digits=digits)
 
 
 def _entry(name: str, entry: object) -> tuple[float, Band]:
@@ -107,9 +175,10 @@ def _entry(name: str, entry: object) -> tuple[float, Band]:
 
 
 def _format(value: float, digits: int) -> str:
-    """Fixed-point with ``digits`` decimals for ordinary magnitudes, scientific for tiny/huge ones."""
+    """Fixed-point with ``digits`` decimals for ordinary magnitudes, scientific for huge ones and for
+    tiny ones that fixed-point would show as 0 (below a hundredth of the last digit: 0.004 is 0.00)."""
     if not math.isfinite(value):
         return str(value)
-    if value != 0 and (abs(value) >= 10**6 or abs(value) < 10 ** (-digits)):
+    if value != 0 and (abs(value) >= 10**6 or abs(value) < 10 ** (-digits - 2)):
         return f"{value:.{max(digits - 1, 1)}e}"
     return f"{value:.{digits}f}"

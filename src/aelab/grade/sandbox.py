@@ -66,6 +66,9 @@ MAX_EVENTS_TOTAL = 64 * 2**20
 EXIT_GRACE = 10.0
 #: The share of its process limit at which a sandbox counts as having hit it.
 CROWDED = 0.9
+#: Caps on the instruction set of PyTorch's, oneDNN's and MKL's kernels (``aelab.portable``): the only
+#: variables of the grader's that reach the sandbox, so that a submission computes as the grader does.
+KERNEL_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
@@ -242,7 +245,8 @@ def hidden_paths(solution: Path, out: Path) -> list[str]:
 
 
 def _environment(workdir: str) -> dict[str, str]:
-    """The sandbox's whole environment: nothing of the grader's, everything pointing at ``workdir``."""
+    """The sandbox's whole environment: nothing of the grader's but its kernel caps, everything
+    pointing at ``workdir``."""
     home = workdir
     return {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -262,6 +266,7 @@ def _environment(workdir: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "AELAB_DEVICE": "cpu",  # RLIMIT_AS and CUDA's huge address-space reservations do not mix
+        **{name: os.environ[name] for name in KERNEL_CAPS if name in os.environ},
     }
 
 
