@@ -18,8 +18,8 @@ Reduction: as in ``Model_SAEHD``, every term is first reduced to one value per s
 over channels of the per-channel SSIM; MSE and L1 terms: mean over C, H, W), the terms are added per
 sample, and the batch mean is what is reported (DeepFaceLab prints ``np.mean`` of the per-sample
 vector). ``reduction="none"`` returns the per-sample vector (N,). DeepFaceLab's ``tf.gradients`` of
-that vector sums it over the batch; the kit differentiates the batch *mean*, which only rescales the
-gradient by 1/N (RMSprop and AdaBelief are insensitive to that scale).
+that vector is the gradient of its *sum* over the batch, and :class:`aelab.train.Trainer` follows
+that gradient (so clipgrad's norm and the optimisers' ε act at DFL's scale).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ __all__ = [
     "mask_loss",
     "kl_divergence",
     "saehd_loss",
+    "style_loss",
 ]
 
 _REDUCTIONS = ("mean", "none")
@@ -322,3 +323,29 @@ def saehd_loss(
     }
     terms["total"] = sum(terms.values(), zeros)
     return {name: _reduce(value, reduction) for name, value in terms.items()}
+
+
+def style_loss(
+    target: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    blur_sigma: float = 0.0,
+    weight: float = 1.0,
+    reduction: str = "none",
+) -> torch.Tensor:
+    """DeepFaceLab's ``nn.style_loss`` (``core/leras/ops``) of two (N, C, H, W) image batches.
+
+    Both are blurred first (:func:`gaussian_blur` with ``blur_sigma``, if > 0); then per sample and
+    channel the spatial mean and standard deviation sqrt(var + 1e-5) (population variance) of each,
+    and ``weight / C · Σ_c [(mean_t − mean_s)² + (std_t − std_s)²]``. SAEHD's face_style_power uses
+    it with ``blur_sigma`` resolution // 8 and ``weight`` 10000 · power / 100. Per sample (N,) by
+    default, or their mean with ``reduction="mean"``.
+    """
+    _check_pair(("target", "style"), target, style)
+    if blur_sigma > 0:
+        target, style = gaussian_blur(target, blur_sigma), gaussian_blur(style, blur_sigma)
+    t_var, t_mean = torch.var_mean(target, dim=(2, 3), correction=0)
+    s_var, s_mean = torch.var_mean(style, dim=(2, 3), correction=0)
+    t_std, s_std = (t_var + 1e-5).sqrt(), (s_var + 1e-5).sqrt()
+    per_sample = ((t_mean - s_mean).square() + (t_std - s_std).square()).sum(dim=1) * (weight / target.shape[1])
+    return _reduce(per_sample, reduction)

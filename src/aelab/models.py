@@ -74,6 +74,7 @@ __all__ = [
     "ConvAutoencoder",
     "VAE",
     "UNetPatchDiscriminator",
+    "CodeDiscriminator",
 ]
 
 #: The two SAEHD archi types, as DeepFaceLab spells them.
@@ -286,6 +287,11 @@ class Inter(nn.Module):
         self.dense1 = _dense(in_features, ae_dims)
         self.dense2 = _dense(ae_dims, self.lowest_dense_res**2 * ae_out_ch)
         self.upscale1 = None if "t" in self.opts else Upscale(ae_out_ch, ae_out_ch)
+
+    @property
+    def out_res(self) -> int:
+        """The side of the output code (``Inter.get_out_res``): 2L, or L with ``-t``."""
+        return self.lowest_dense_res * (1 if self.upscale1 is None else 2)
 
     def forward(self, x: Tensor) -> Tensor:
         side = self.lowest_dense_res
@@ -888,3 +894,37 @@ class UNetPatchDiscriminator(nn.Module):
             up = upconv(x)[:, :, start:start + skip.shape[2], start:start + skip.shape[3]]
             x = torch.cat([skip, F.leaky_relu(up, 0.2)], dim=1)
         return PatchLogits(center=center, pixel=self.out_conv(x))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The true-face discriminator: core/leras/models/CodeDiscriminator.py
+# ----------------------------------------------------------------------------------------------------
+
+
+class CodeDiscriminator(nn.Module):
+    """DeepFaceLab's ``CodeDiscriminator``: tells src's inter codes from dst's (SAEHD's ``true_face_power``).
+
+    1 + code_res // 8 convolutions with stride 2 (the first 4×4, the rest 3×3; leras' "SAME" pads
+    kernel // 2 on every side), ch·min(2^i, 8) channels, leaky ReLU 0.1, then a 1×1 conv to one logit
+    per position. Glorot-uniform kernels and zero biases (leras sets no initialiser: TensorFlow's
+    default). Input: codes (N, in_ch, code_res, code_res), DF's ``inter`` output.
+    """
+
+    def __init__(self, in_ch: int, code_res: int, ch: int = 256) -> None:
+        super().__init__()
+        in_ch, code_res, ch = (_check_positive_int(n, v) for n, v in (("in_ch", in_ch), ("code_res", code_res), ("ch", ch)))
+        self.convs = nn.ModuleList()
+        previous = in_ch
+        for i in range(1 + code_res // 8):
+            current = ch * min(2**i, 8)
+            kernel = 4 if i == 0 else 3
+            layer = nn.Conv2d(previous, current, kernel, stride=2, padding=kernel // 2)
+            _glorot_zero_(layer)
+            self.convs.append(layer)
+            previous = current
+        self.out_conv = _conv(previous, 1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+        return self.out_conv(x)
