@@ -9,8 +9,9 @@ What each block reproduces:
   (i.e. normalised to sum 1), centred at ``(kernel_size - 1) / 2`` (so even sizes such as
   ``int(96 / 11.6) = 8`` are kept as they are), applied per channel with *valid* convolution (no
   padding), ``c1 = (k1 * 1)^2``, ``c2 = (k2 * 1)^2``; the SSIM map is averaged over the spatial axes.
-- :func:`gaussian_blur` -- ``nn.gaussian_blur``: kernel size ``max(3, int(4 sigma + 1))``, zero
-  padding of ``kernel_size // 2`` so the output keeps the input's size.
+- :func:`gaussian_blur` -- ``nn.gaussian_blur``: kernel size ``max(3, int(4 sigma))``, made odd
+  by adding 1 when even (sigma 1.25 -> 5 taps, 1.5 -> 7), zero padding of ``kernel_size // 2`` so
+  the output keeps the input's size.
 - :func:`blur_mask`, :func:`masked`, :func:`reconstruction_loss`, :func:`eyes_mouth_loss`,
   :func:`mask_loss`, :func:`saehd_loss` -- the loss assembly of ``models/Model_SAEHD/Model.py``.
 
@@ -123,16 +124,20 @@ def _separable_filter(x: torch.Tensor, window: torch.Tensor, border: str | None)
 def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> torch.Tensor:
     """Blur (N, C, H, W) ``x`` with a Gaussian of ``sigma`` pixels; the output keeps the shape.
 
-    Reproduces ``nn.gaussian_blur`` (``core/leras/ops``): kernel size ``max(3, int(4 sigma + 1))``
-    and zero padding. DeepFaceLab's kernel is odd for the integer sigmas SAEHD uses; an even size
-    (non-integer sigma) is made odd here so the output keeps the input's size. ``border="replicate"``
-    repeats the edge pixels instead of padding with zeros (used by :mod:`aelab.color`).
+    Reproduces ``nn.gaussian_blur`` (``core/leras/ops/__init__.py``, ``make_kernel``): kernel size
+    ``max(3, int(2 * 2 * sigma))``, plus 1 when even (so 4 sigma + 1 for integer sigmas, 5 taps for
+    sigma 1.25), the window centred at ``kernel_size // 2`` and normalised, and zero padding.
+    ``border="replicate"`` repeats the edge pixels instead of padding with zeros.
     """
     _check_images("x", x)
     if border not in _BORDERS:
         raise ValueError(f"border must be one of {_BORDERS}, got {border!r}")
-    kernel_size = max(3, int(4 * sigma + 1))
-    return _separable_filter(x, gaussian_window(kernel_size | 1, sigma), border)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    kernel_size = max(3, int(2 * 2 * sigma))
+    if kernel_size % 2 == 0:
+        kernel_size += 1
+    return _separable_filter(x, gaussian_window(kernel_size, sigma), border)
 
 
 def ssim(
