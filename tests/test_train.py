@@ -589,3 +589,12 @@ def test_optimiser_state_can_live_on_another_device() -> None:
     optimizer.step()
     assert optimizer.state[p]["ms"].device.type == "cpu" and p.device.type == "cpu"
     assert trainer(tiny(models_opt_on_gpu=False)).optimizer.state_device is None  # no GPU: nothing to move
+
+
+def test_random_hsv_shifts_only_the_src_input() -> None:
+    """random_hsv_shift_amount is set on src's warped output only; off while pretraining."""
+    t = trainer(tiny(random_warp=False, random_hsv_power=0.3))
+    src, dst = t._samples("src"), t._samples("dst")
+    assert not torch.equal(src.warped, src.target) and torch.equal(dst.warped, dst.target)
+    p = trainer(tiny(random_warp=False, random_hsv_power=0.3, pretrain=True))._samples("src")
+    assert torch.equal(p.warped, p.target)

@@ -9,7 +9,7 @@
 - :func:`process` -- ``samplelib/SampleProcessor.py`` ``process`` with the four outputs
   ``Model_SAEHD`` asks for: the network's input (colour transfer, random HSV, warp + affine +
   flip), the target image, the face mask and the eyes-and-mouth mask (affine + flip only), all with
-  one set of :func:`aelab.augment.gen_warp_params` per face, ``scale_range`` (-0.15, 0.15).
+  one set of warp parameters per face (:func:`aelab.augment.augment_batch`, SAEHD's ranges).
 - :func:`blur_out_mask` -- ``Model_SAEHD``'s ``blur_out_mask`` option, applied to the targets.
 
 Images are tensors (N, 3, R, R) of floats in [0, 1], masks (N, 1, R, R) in [0, 1].
@@ -26,7 +26,6 @@ from aelab import augment, color, losses
 from aelab.data import faces
 
 __all__ = [
-    "SCALE_RANGE",
     "YAW_BINS",
     "face_pool",
     "Samples",
@@ -37,8 +36,6 @@ __all__ = [
     "blur_out_mask",
 ]
 
-#: ``Model_SAEHD`` passes ``SampleProcessor.Options(scale_range=[-0.15, 0.15])`` to both samplers.
-SCALE_RANGE = (-0.15, 0.15)
 #: ``SampleGeneratorFace`` with ``uniform_yaw_distribution``: 128 bins over yaw -1.2..1.2 radians.
 YAW_BINS = 128
 _YAW_LIMIT = 1.2
@@ -174,31 +171,17 @@ def process(
 
     ``ct_images``: one dst face per sample whose colours the src faces take (``ct_mode``), in input
     and target alike; ``random_hsv_power``: a random hue/saturation/value shift of the input only,
-    before its warp. Then one set of warp parameters per face is applied to every output: the input
-    gets warp (if ``random_warp``) + affine + flip, bicubic with replicated borders; the target the
-    affine + flip; the masks the same, bilinear with zero borders; the eyes-and-mouth mask is then
-    divided by its maximum ("normalize to 1.0 after warp").
+    before its warp. Then one set of warp parameters per face is applied to every output
+    (:func:`aelab.augment.augment_batch`): the input gets warp (if ``random_warp``) + affine + flip;
+    the target the affine + flip; the masks the same, bilinear with zero borders; the
+    eyes-and-mouth mask is then divided by its maximum ("normalize to 1.0 after warp").
     """
-    device = pool.images.device
-    index = index.to(device)
+    index = index.to(pool.images.device)
     images, mask, em_mask = pool.images[index], pool.face_mask[index], pool.eyes_mouth_mask[index]
     if ct_mode is not None and ct_images is not None:
         images = color.transfer(images, ct_images, ct_mode, generator=generator)
-    params = augment.gen_warp_params(
-        len(index), images.shape[-1], generator=generator, flip=random_flip, scale_range=SCALE_RANGE
+    batch = augment.augment_batch(
+        images, [mask, em_mask], generator=generator, random_warp=random_warp, random_flip=random_flip,
+        normalize_max=[False, True], random_hsv_power=random_hsv_power,
     )
-    common = dict(can_transform=True, can_flip=True)
-    target = augment.warp_by_params(images, params, can_warp=False, border_replicate=True, **common)
-    inputs = augment.random_hsv(images, random_hsv_power, generator=generator) if random_hsv_power else images
-    if random_warp or inputs is not images:
-        warped = augment.warp_by_params(inputs, params, can_warp=random_warp, border_replicate=True, **common)
-    else:
-        warped = target
-    masks = augment.warp_by_params(
-        torch.cat([mask, em_mask], dim=1), params, can_warp=False, border_replicate=False,
-        interpolation="bilinear", **common,
-    )
-    mask, em_mask = masks[:, :1], masks[:, 1:]
-    peak = em_mask.amax(dim=(1, 2, 3), keepdim=True)
-    em_mask = torch.where(peak > 0, em_mask / torch.where(peak > 0, peak, 1.0), em_mask)
-    return Samples(warped, target, mask, em_mask)
+    return Samples(batch.warped, batch.target, *batch.masks)
