@@ -106,8 +106,8 @@ def train_step_section(seconds: float = 20.0, matmul_size: int = 2048) -> list[R
         for _ in range(3):  # warm-up
             trainer.step()
         with FlopCounterMode(display=False) as counter:
-            trainer.step()  # an ordinary step (DeepFaceLab's extra hard-sample step comes every 16th)
-        flops = counter.get_total_flops() * (1 + 1 / 16)  # + the hard-sample step's share
+            trainer.step()
+        flops = counter.get_total_flops()
         step_wall, step_cpu, steps = _rate(trainer.step, seconds)
         a, b = torch.rand(matmul_size, matmul_size), torch.rand(matmul_size, matmul_size)
         matmul_wall, matmul_cpu, _ = _rate(lambda: a @ b, seconds / 4)
@@ -117,7 +117,7 @@ def train_step_section(seconds: float = 20.0, matmul_size: int = 2048) -> list[R
     return [
         ("cpu preset step", f"{step_wall * 1e3:,.0f} ms wall, {step_cpu * 1e3:,.0f} ms CPU  ({config.batch_size} "
                             f"src+dst pairs, {config.resolution} px, {TRAIN_THREADS} thread(s), mean of {steps} steps)"),
-        ("FLOPs per step", f"{flops / 1e9:,.2f} GFLOP (forward + backward, incl. 1/16 hard-sample step)"),
+        ("FLOPs per step", f"{flops / 1e9:,.2f} GFLOP (forward + backward)"),
         ("achieved rate", f"{flops / step_wall / 1e9:,.1f} GFLOP/s wall, {flops / step_cpu / 1e9:,.1f} per CPU-s"),
         (f"{matmul_size}² matmul", f"{matmul_flops / matmul_wall / 1e9:,.1f} GFLOP/s wall, "
                                    f"{matmul_flops / matmul_cpu / 1e9:,.1f} per CPU-s (float32, {TRAIN_THREADS} thread(s))"),
@@ -164,7 +164,8 @@ def _curve(curve: list[tuple[float, float]], points: int = 6) -> str:
 
 def time_to_ssim_section(threshold: float = 0.90, budget: float = 120.0, factor: float = 5.0) -> list[Row]:
     """Seconds of training until masked SSIM >= ``threshold`` on held-out SynthFaces-64 src and dst,
-    for the CPU preset (within ``budget``) and for DeepFaceLab's defaults (capped at ``factor`` times
+    for the CPU preset (within ``budget``) and for DeepFaceLab's defaults (the "dfl-defaults" preset:
+    AdaBelief, lr 5e-5, random warp, dst flips only, at the same model size; capped at ``factor`` times
     the CPU preset's time, or at ``budget`` when the preset did not get there: then both SSIMs at the
     same time are what compares). Face pools are rendered before the clock starts; see
     :func:`_time_to_ssim` for the clock and threads."""

@@ -29,8 +29,10 @@ from aelab.metrics import FactorReader
 from aelab.train import Config, Trainer
 
 #: The lab's recipe: the seed model card's loss switches (masked training, learned mask, eyes and mouth
-#: priority, flips; Config's defaults) at 32 px with narrow layers, without pretraining or random warp,
-#: AdaBelief at lr 5e-4 -- small and fast enough that both archis learn to swap on a laptop CPU.
+#: priority) and DeepFaceLab's flips (dst only; Config's defaults) at 32 px with narrow layers, without
+#: pretraining or random warp, AdaBelief at lr 5e-4 -- small and fast enough that both archis learn to
+#: swap on a laptop CPU. Without random warp DeepFaceLab trains LIAE's encoder, inter_B and decoder
+#: only: inter_AB keeps its initial weights (seed 0), and so it does here.
 LAB_CONFIG = {
     "resolution": 32, "ae_dims": 32, "e_dims": 16, "d_dims": 8, "d_mask_dims": 8, "batch_size": 8,
     "pretrain": False, "random_warp": False, "optimizer": "adabelief", "lr": 5e-4, "target_iter": 0,

@@ -7,13 +7,16 @@
 - :mod:`aelab.models.saehd` -- ``models/Model_SAEHD/Model.py``: the archis ``DF`` and ``LIAE``,
   :func:`build` from a configuration, :func:`summary` (DeepFaceLab's summary.txt);
 - :mod:`aelab.models.autoencoders` -- the first labs' ``ConvAutoencoder`` and ``VAE`` (not DeepFaceLab's);
-- :mod:`aelab.models.discriminator` -- ``core/leras/models/PatchDiscriminator.py``: ``UNetPatchDiscriminator``.
+- :mod:`aelab.models.discriminator` -- ``core/leras/models/PatchDiscriminator.py``: ``UNetPatchDiscriminator``;
+- :mod:`aelab.models.codediscriminator` -- ``core/leras/models/CodeDiscriminator.py``: ``CodeDiscriminator``
+  (SAEHD's true_face_power).
 
 Every public name is importable from ``aelab.models``. Images are tensors (N, C, H, W) of floats in
 [0, 1]; masks (N, 1, H, W) in [0, 1].
 """
 
 from aelab.models.autoencoders import VAE, ConvAutoencoder, VAEOutput
+from aelab.models.codediscriminator import CodeDiscriminator
 from aelab.models.deepfakearchi import (
     ARCHI_OPTIONS,
     Decoder,
@@ -77,4 +80,5 @@ __all__ = [
     "ConvAutoencoder",
     "VAE",
     "UNetPatchDiscriminator",
+    "CodeDiscriminator",
 ]

@@ -181,6 +181,11 @@ class Inter(nn.Module):
         self.dense2 = dense(ae_dims, self.lowest_dense_res**2 * ae_out_ch)
         self.upscale1 = None if "t" in self.opts else Upscale(ae_out_ch, ae_out_ch)
 
+    @property
+    def out_res(self) -> int:
+        """The side of the output code (``Inter.get_out_res``): 2L, or L with ``-t``."""
+        return self.lowest_dense_res * (1 if self.upscale1 is None else 2)
+
     def forward(self, x: Tensor) -> Tensor:
         side = self.lowest_dense_res
         x = self.dense2(self.dense1(x)).reshape(-1, self.out_ch, side, side)
