@@ -296,7 +296,16 @@ class Trainer:
     draw, so two trainers with the same arguments produce the same losses. ``pool_size`` faces per
     domain are rendered once (and cached); ``device`` defaults to
     :func:`aelab.runtime.default_device`.
+
+    Hooks for training in several processes (:mod:`aelab.distributed`, under ``torchrun``):
+    :attr:`shard` makes this process draw only its own share of each pool, :meth:`forward_sides`
+    can be replaced by a DistributedDataParallel module, and :meth:`sampling_state` /
+    :meth:`load_sampling_state` carry what differs between processes (the face stream).
     """
+
+    #: How the per-sample G loss becomes the scalar that is differentiated: "mean" over the batch.
+    #: :mod:`aelab.distributed` reduces gradients across processes to match it.
+    loss_reduction = "mean"
 
     def __init__(
         self,
@@ -317,6 +326,8 @@ class Trainer:
         self.device = torch.device(device) if device is not None else default_device()
         self.seed = seed
         self.pool_size = pool_size
+        #: (rank, world size): training faces are drawn from pool entries rank, rank + size, ...
+        self.shard = (0, 1)
         self.iteration = 0
         self.history: dict[str, list[float]] = {}
         self.generator = torch.Generator().manual_seed(seed)
@@ -400,7 +411,8 @@ class Trainer:
         Random warp is off while pretraining, flips on (``Model_SAEHD``).
         """
         n = self.config.batch_size
-        index = torch.randint(len(pool), (n,), generator=self.generator).to(self.device)
+        rank, size = self.shard
+        index = (torch.randint(len(pool) // size, (n,), generator=self.generator) * size + rank).to(self.device)
         images, mask, em_mask = pool.images[index], pool.face_mask[index], pool.eyes_mouth_mask[index]
         if ct_pool is not None:
             reference = torch.randint(len(ct_pool), (n,), generator=self.generator).to(self.device)
@@ -442,8 +454,7 @@ class Trainer:
         The G loss is src total + dst total (+ the GAN terms), ``Model_SAEHD``'s ``gpu_G_loss``. The
         swap is not decoded: no loss needs it (TensorFlow skips it too when it runs the update).
         """
-        codes = self.model.codes(src.warped, dst.warped)
-        (pred_src_src, pred_src_srcm), (pred_dst_dst, pred_dst_dstm) = self.model.decode_sides(codes)
+        (pred_src_src, pred_src_srcm), (pred_dst_dst, pred_dst_dstm) = self.forward_sides(src.warped, dst.warped)
         src_terms = self._side_loss(src, pred_src_src, pred_src_srcm)
         dst_terms = self._side_loss(dst, pred_dst_dst, pred_dst_dstm)
         terms = {f"src_{k}": v for k, v in src_terms.items()} | {f"dst_{k}": v for k, v in dst_terms.items()}
@@ -452,9 +463,19 @@ class Trainer:
             terms["gan"] = self._gan_generator_loss(src, pred_src_src)
             g_loss = g_loss + terms["gan"]
         self.optimizer.zero_grad(set_to_none=True)
-        g_loss.mean().backward()
+        (g_loss.mean() if self.loss_reduction == "mean" else g_loss.sum()).backward()
         self.optimizer.step()
         return {name: value.detach() for name, value in terms.items()}, pred_src_src.detach()
+
+    def forward_sides(
+        self, src: torch.Tensor, dst: torch.Tensor
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """The training forward pass: ((src→src, its mask), (dst→dst, its mask)) of warped src and dst.
+
+        One call, so that :func:`aelab.distributed.prepare` can put a DistributedDataParallel
+        module in its place (an instance attribute of the same name).
+        """
+        return self.model.decode_sides(self.model.codes(src, dst))
 
     def _masked_opt(self, samples: Samples, images: torch.Tensor) -> torch.Tensor:
         """``*_masked_opt`` of ``Model_SAEHD``: images times the blurred mask with masked training."""
@@ -645,16 +666,23 @@ class Trainer:
             "iteration": self.iteration,
             "seed": self.seed,
             "pool_size": self.pool_size,
-            "generator": self.generator.get_state(),
             "dropout_generator": self.dropout_generator.get_state(),
-            "hard_samples": {k: v.cpu() for k, v in self._hard_samples.items()},
+            **self.sampling_state(),
         }
+
+    def sampling_state(self) -> dict[str, Any]:
+        """This process's face stream: the sampling generator and the hard-sample buffer (CPU tensors)."""
+        return {"generator": self.generator.get_state(), "hard_samples": {k: v.cpu() for k, v in self._hard_samples.items()}}
+
+    def load_sampling_state(self, state: dict[str, Any]) -> None:
+        """Continue the face stream that :meth:`sampling_state` returned."""
+        self.generator.set_state(state["generator"])
+        self._hard_samples = {k: v.to(self.device) for k, v in state["hard_samples"].items()}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.iteration = int(state["iteration"])
-        self.generator.set_state(state["generator"])
         self.dropout_generator.set_state(state["dropout_generator"])
-        self._hard_samples = {k: v.to(self.device) for k, v in state["hard_samples"].items()}
+        self.load_sampling_state(state)
 
     def save(self, folder: str | Path) -> Path:
         """Write a checkpoint folder; return its path.
