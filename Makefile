@@ -14,7 +14,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,cluster]"
 	touch $(STAMP)
 
 ## make lab: create the environment if missing, then open JupyterLab on labs/ (prints the URL).

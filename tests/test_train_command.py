@@ -91,7 +91,7 @@ def test_autobackups_keep_the_last_k(tmp_path: Path) -> None:
         (["--set", "batch_size=0"], "batch_size must be >= 1"),
         (["--set", "gan_power=2"], "gan_power must be in [0, 1]"),
         (["--set", "batch_size"], "is not KEY=VALUE"),
-        (["--iterations", "-1"], "--iterations must be >= 0"),
+        (["--iterations", "-1"], "--iterations must be an int >= 0"),
         (["--device", "tpu"], "device must be one of"),
     ],
 )

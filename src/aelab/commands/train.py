@@ -215,6 +215,9 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
         _save(run, trainer, context)
         if context.is_main:
             run.write_preview(trainer, history=args.write_preview_history)
+    except KeyboardInterrupt:  # a second Ctrl-C
+        say(f"aborted at iteration {trainer.iteration}; the last saved model stays in {run.model}", flush=True)
+        return EXIT_INTERRUPTED
     finally:
         bar.close()
         stop.restore()
@@ -227,13 +230,14 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    for name in ("iterations", "preview_every", "keep_backups", "pool_size", "seed"):
-        value = getattr(args, name)
-        if value is not None and value < (1 if name in ("keep_backups", "pool_size") else 0):
-            raise UsageError(f"--{name.replace('_', '-')} must be >= {1 if name in ('keep_backups', 'pool_size') else 0}, got {value}")
+    """The command's own numbers (the config's fields are checked by :class:`aelab.train.Config`)."""
+    from aelab.validate import check_float, check_int
+
+    for name, minimum in (("iterations", 0), ("preview_every", 0), ("keep_backups", 1), ("pool_size", 1), ("seed", 0)):
+        if getattr(args, name) is not None:
+            check_int(f"--{name.replace('_', '-')}", getattr(args, name), minimum=minimum)
     for name in ("save_every_minutes", "autobackup_minutes"):
-        if not getattr(args, name) >= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+        check_float(f"--{name.replace('_', '-')}", getattr(args, name), minimum=0.0)
 
 
 def _start(args: argparse.Namespace, context: Any, run: Any) -> tuple[Any, list[dict[str, Any]] | None]:

@@ -18,6 +18,10 @@ probes' evidence in its own process and writes (:mod:`.report`)
 
 A submission already graded (same name, same file contents) is skipped unless ``--force``.
 See ``docs/instructors.md`` for the threat model.
+
+``--cluster local:N`` (a ``distributed.LocalCluster`` of N workers) or ``--scheduler ADDRESS`` (a
+running Dask scheduler) run the sandboxes on Dask workers instead (:mod:`.cluster`, the
+``cluster`` extra; ``docs/scaling.md``); judging and writing stay here.
 """
 
 from __future__ import annotations
@@ -33,19 +37,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
 from aelab.checks import load_checks
 from aelab.grade.plan import Lab, NotANotebook, SolutionError, read_submission
 from aelab.grade.report import Result, assess, summarize, ungraded, write_feedback, write_grades
-from aelab.grade.sandbox import Limits, SandboxError, Slot, hidden_paths, run_worker
+from aelab.grade.sandbox import Limits, Outcome, SandboxError, Slot, hidden_paths, run_worker
 
 __all__ = ["DEFAULT_UID_BASE", "Limits", "Result", "grade", "main"]
 
 #: The first user id of the sandboxes when grading as root (one id per parallel job).
 DEFAULT_UID_BASE = 2_000_000_000
+#: The most submissions sent to Dask workers at once.
+MAX_IN_FLIGHT = 512
 
 
 def _digest(path: Path) -> str:
@@ -83,19 +89,18 @@ def _submissions(solution: Path, paths: Sequence[Path]) -> dict[str, Path]:
     return found
 
 
-def _grade_one(lab: Lab, name: str, path: Path, limits: Limits, slot: Slot, hide: list[str], scratch: Path) -> Result:
-    """Grade one submission in a sandbox of ``slot``; every failure ends as a Result with a status."""
+def _grade_one(lab: Lab, name: str, path: Path, run: Callable[[dict], Outcome]) -> Result:
+    """Grade one submission, its cells run by ``run`` (in a sandbox); every failure ends as a Result
+    with a status."""
     start = time.monotonic()
     result = Result(name, _digest(path), 0.0, lab.max_score, "ok", "", 0.0)
-    _run_submission(lab, path, limits, slot, hide, scratch, result)
+    _run_submission(lab, path, run, result)
     result.score = sum(check.earned for check in result.checks)
     result.seconds = round(time.monotonic() - start, 1)
     return result
 
 
-def _run_submission(
-    lab: Lab, path: Path, limits: Limits, slot: Slot, hide: list[str], scratch: Path, result: Result
-) -> None:
+def _run_submission(lab: Lab, path: Path, run: Callable[[dict], Outcome], result: Result) -> None:
     """Fill ``result`` with the verdicts on the notebook at ``path`` (see :func:`_grade_one`)."""
     try:
         notebook = read_submission(path)
@@ -113,7 +118,7 @@ def _run_submission(
         result.checks = ungraded(lab, f"not graded: {result.detail}.")
         return
     payload = {"steps": [{"label": step.label, "source": step.source} for step in plan.steps]}
-    outcome = run_worker(payload, limits, slot, hide, scratch)
+    outcome = run(payload)
     result.checks, result.errors, result.status, result.detail = assess(plan, outcome, lab.checks)
 
 
@@ -127,12 +132,17 @@ def grade(
     force: bool = False,
     uid_base: int = DEFAULT_UID_BASE,
     progress: bool = True,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    allow_unprivileged_workers: bool = False,
 ) -> list[Result]:
     """Grade ``submissions`` (notebooks or folders of them) against ``solution``; write into ``out``.
 
-    Runs ``jobs`` submissions at a time (default: the number of usable cores), skips those already
-    graded with the same contents unless ``force``, and returns the results of every submission in
-    ``out`` (this batch's and earlier ones'), sorted by name. See the module docstring for the files.
+    Runs ``jobs`` submissions at a time (default: the number of usable cores), or on the Dask
+    workers of ``scheduler`` (an address) or ``cluster`` ("local:N"); skips those already graded
+    with the same contents unless ``force`` (a submission whose workers died is graded again);
+    returns the results of every submission in ``out`` (this batch's and earlier ones'), sorted by
+    name. See the module docstring for the files.
 
     Raises :class:`~aelab.grade.plan.SolutionError` for an unusable solution, ValueError for bad
     arguments and :class:`~aelab.grade.sandbox.SandboxError` when no sandbox can be made.
@@ -150,23 +160,36 @@ def grade(
         done[previous.submission] = previous
     todo = {
         name: path for name, path in found.items()
-        if force or name not in done or done[name].sha256 != _digest(path)
+        if force or name not in done or done[name].sha256 != _digest(path) or done[name].status == "worker-died"
     }
-    slots: queue.Queue[Slot] = queue.Queue()
-    for number in range(min(jobs, max(1, len(todo)))):
-        slots.put(Slot.for_job(number, uid_base))
     hide = hidden_paths(solution, out)
+    remote = None
+    if (scheduler is not None or cluster is not None) and todo:
+        from aelab.grade.cluster import DaskSandboxes, parse_local
+
+        local = parse_local(cluster) if cluster is not None else None
+        remote = DaskSandboxes(limits, hide, uid_base, scheduler=scheduler, local=local,
+                             allow_unprivileged=allow_unprivileged_workers)  # fmt: skip
+        if progress:
+            print(remote.describe())
+    slots: queue.Queue[Slot] = queue.Queue()
+    for number in range(min(jobs, max(1, len(todo))) if remote is None else 0):
+        slots.put(Slot.for_job(number, uid_base))
     scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
     os.chmod(scratch, 0o711)  # sandbox users may enter it to reach their own (0700) working folder
     lock = threading.Lock()
     bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress or not todo)
 
-    def task(name: str, path: Path) -> None:
+    def run_here(payload: dict) -> Outcome:
         slot = slots.get()
         try:
-            result = _grade_one(lab, name, path, limits, slot, hide, scratch)
+            return run_worker(payload, limits, slot, hide, scratch)
         finally:
             slots.put(slot)
+
+    def task(name: str, path: Path) -> None:
+        run = run_here if remote is None else lambda payload: remote.run(payload, name)
+        result = _grade_one(lab, name, path, run)
         with lock:
             done[name] = result
             write_feedback(result, out)
@@ -175,12 +198,17 @@ def grade(
             bar.write(f"{name}: {result.score:g} / {result.max_score:g}, {result.status} ({result.seconds:.1f} s)")
 
     try:
-        with ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
+        # On Dask every submission is sent at once (the scheduler queues them for workers, also
+        # those a batch system starts later); each thread here only waits for one.
+        threads = slots.qsize() if remote is None else min(max(remote.capacity, len(todo)), MAX_IN_FLIGHT)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             for future in [pool.submit(task, name, path) for name, path in todo.items()]:
                 future.result()
     finally:
         bar.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        if remote is not None:
+            remote.close()
     results = sorted(done.values(), key=lambda r: r.submission)
     write_grades(results, out / "grades.csv")
     if results:
@@ -211,20 +239,28 @@ def _parser() -> argparse.ArgumentParser:
         "--sandbox-uid", type=int, default=DEFAULT_UID_BASE,
         help="as root: the first of the user ids the sandboxes run as, one per job (no account may use them)",
     )  # fmt: skip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="run the sandboxes on the workers of this Dask scheduler (tcp://host:8786)")
+    where.add_argument("--cluster", help="run the sandboxes on a local Dask cluster of N workers: local:N")
+    parser.add_argument(
+        "--allow-unprivileged-workers", action="store_true",
+        help="accept Dask workers that are not root: their sandboxes keep the worker's user, with the limits only",
+    )  # fmt: skip
     return parser
 
 
 def main(argv: list[str]) -> int:
     """The ``aelab grade`` command; returns 0 when every submission was graded, 1 if any could not
-    be run by the grader (status sandbox-error), 2 for an unusable solution or bad arguments."""
+    be run by the grader (status sandbox-error or worker-died), 2 for an unusable solution or bad arguments."""
     args = _parser().parse_args(argv)
     try:
         limits = Limits(args.timeout, args.memory, args.processes, args.disk)
         results = grade(
             args.solution, args.submissions, args.out, limits=limits, jobs=args.jobs, force=args.force,
-            uid_base=args.sandbox_uid,
+            uid_base=args.sandbox_uid, scheduler=args.scheduler, cluster=args.cluster,
+            allow_unprivileged_workers=args.allow_unprivileged_workers,
         )  # fmt: skip
     except (SolutionError, SandboxError, ValueError) as exc:
         print(f"aelab grade: {exc}", file=sys.stderr)
         return 2
-    return 1 if any(result.status == "sandbox-error" for result in results) else 0
+    return 1 if any(result.status in ("sandbox-error", "worker-died") for result in results) else 0
