@@ -16,7 +16,7 @@ from aelab.data import faces
 from aelab.train import Samples, Trainer
 
 TINY = dict(archi="liae-ud", resolution=32, ae_dims=16, e_dims=8, d_dims=4, d_mask_dims=2, pretrain=False,
-            random_warp=False, random_flip=False, optimizer="adam", lr=1e-4, target_iter=0)
+            random_warp=True, random_src_flip=False, random_dst_flip=False, optimizer="adam", lr=1e-4, target_iter=0)
 
 
 def fixed_samples(step: int, batch: int) -> tuple[Samples, Samples]:
@@ -34,9 +34,9 @@ def train(trainer: Trainer, steps: int, total_batch: int, rank: int = 0, world_s
     part = slice(rank * per_rank, (rank + 1) * per_rank)
     for step in range(steps):
         src, dst = fixed_samples(step, total_batch)
-        trainer._next_samples = lambda src=src, dst=dst: tuple(  # type: ignore[method-assign]
-            Samples(*(getattr(s, name)[part] for name in ("warped", "target", "mask", "em_mask"))) for s in (src, dst)
-        )
+        mine = {side: Samples(*(getattr(s, name)[part] for name in ("warped", "target", "mask", "em_mask")))
+                for side, s in (("src", src), ("dst", dst))}  # fmt: skip
+        trainer._samples = mine.__getitem__  # type: ignore[method-assign]
         trainer.step()
 
 

@@ -104,13 +104,19 @@ def test_blur_mask_range_shape_and_plateau() -> None:
     assert ((edge > 0) & (edge < 1)).any()  # a soft ramp across the edge
 
 
-def test_gaussian_blur_matches_dfl_kernel_size() -> None:
+@pytest.mark.parametrize(("sigma", "taps"), [(1.0, 5), (1.25, 5), (1.5, 7), (2.0, 9), (0.5, 3), (2.6, 11)])
+def test_gaussian_blur_matches_dfl_kernel_size(sigma: float, taps: int) -> None:
+    """nn.gaussian_blur: max(3, int(2 * 2 * sigma)) taps, plus 1 when even (1.25 -> int(5.0) = 5)."""
     impulse = torch.zeros(1, 1, 21, 21)
     impulse[0, 0, 10, 10] = 1.0
-    spread = losses.gaussian_blur(impulse, 2.0)  # DFL: kernel max(3, int(4 * 2 + 1)) = 9
+    spread = losses.gaussian_blur(impulse, sigma)
     support = (spread[0, 0, 10] > 0).nonzero().flatten()
-    assert support.min().item() == 6 and support.max().item() == 14
+    assert support.max().item() - support.min().item() + 1 == taps
+    assert support.min().item() == 10 - taps // 2  # centred at kernel_size // 2
     assert spread.sum().item() == pytest.approx(1.0, abs=1e-6)
+    d = torch.arange(taps, dtype=torch.float64) - taps // 2
+    window = torch.exp(-(d**2) / (2 * sigma**2))
+    assert torch.allclose(spread[0, 0, 10, 10 - taps // 2 : 11 + taps // 2].double(), window / window.sum() * window[taps // 2] / window.sum(), atol=1e-6)
 
 
 def test_eyes_mouth_loss_sees_only_the_region() -> None:

@@ -107,7 +107,7 @@ def test_shapes_follow_deepfacelab(opts: str, code_side: int, flat_side: int) ->
     assert model.encoder_out_features == 8 * SMALL["e_dims"] * flat_side**2
     assert model.inter_AB(model.encode(images(1, 64))).shape == (1, 2 * SMALL["ae_dims"], code_side, code_side)
     assert (model.inter_AB.upscale1 is None) == ("t" in opts)
-    assert len(model.decoder.out_conv) == (4 if "d" in opts else 1)
+    assert len(model.decoder.heads()) == (4 if "d" in opts else 1)
 
 
 # ---------------------------------------------------------------- wiring
@@ -158,7 +158,7 @@ def test_depth_to_space_uses_tensorflows_channel_order() -> None:
 def test_d_option_heads_paint_the_four_pixels_of_each_block() -> None:
     decoder = M.Decoder(8, 2, 2, "d")
     with torch.no_grad():
-        for index, head in enumerate(decoder.out_conv):
+        for index, head in enumerate(decoder.heads()):
             head.weight.zero_()
             head.bias.fill_(float(index))
     image, mask = decoder(torch.rand(1, 8, 2, 2))
@@ -289,9 +289,9 @@ def test_unet_patch_discriminator_shapes(patch_size: int, resolution: int, cente
 
 def test_discriminator_layer_search_matches_deepfacelab() -> None:
     # patch 16 -> three stride-2 3x3 convs (receptive field 15); patch 4 -> one
-    assert M._find_archi(16) == [(3, 2)] * 3
-    assert M._find_archi(4) == [(3, 2)]
-    assert M._receptive_field([(3, 2), (3, 2), (3, 2)]) == 15
+    assert M.discriminator._find_archi(16) == [(3, 2)] * 3
+    assert M.discriminator._find_archi(4) == [(3, 2)]
+    assert M.discriminator._receptive_field([(3, 2), (3, 2), (3, 2)]) == 15
     with pytest.raises(ValueError, match="multiples of 8"):
         M.UNetPatchDiscriminator(16)(images(1, 20))
 

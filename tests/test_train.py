@@ -35,20 +35,30 @@ def trainer(config: Config | None = None, **kwargs: object) -> Trainer:
 def test_seed_preset_is_the_model_card() -> None:
     card = dict(
         archi="liae", resolution=128, face_type="f", ae_dims=128, e_dims=80, d_dims=48, d_mask_dims=16,
-        masked_training=True, learn_mask=True, eyes_prio=True, gan_power=0.0, random_warp=True,
-        random_flip=True, batch_size=8, pretrain=True, clipgrad=False, target_iter=1_000_000,
+        masked_training=True, learn_mask=True, eyes_mouth_prio=True, gan_power=0.0, random_warp=True,
+        batch_size=8, pretrain=True, clipgrad=False, target_iter=1_000_000, write_preview_history=False,
         ct_mode=None, optimizer="adabelief", lr=5e-5, lr_dropout=False,
     )
-    kit = dict(lr_cos=0)  # the kit's one field beyond the card: 0 keeps SAEHD's own lr_cos
-    assert Config.preset("seed").to_dict() == card | kit
+    # DeepFaceLab's defaults (Model_SAEHD / ModelBase at 46fc239) for what the card does not set; the
+    # card's random_flip is the pre-2021 option the pinned version no longer reads.
+    dfl = dict(
+        uniform_yaw=False, blur_out_mask=False, gan_patch_size=None, gan_dims=16, true_face_power=0.0,
+        face_style_power=0.0, bg_style_power=0.0, random_hsv_power=0.0, random_src_flip=False,
+        random_dst_flip=True, models_opt_on_gpu=True, autobackup_hour=0,
+    )
+    kit = dict(lr_cos=0)  # the kit's one field beyond DFL's options: 0 keeps SAEHD's own lr_cos
+    assert Config.preset("seed").to_dict() == card | dfl | kit
     assert Config() == Config.preset("seed")
 
 
 def test_other_presets() -> None:
     cpu, dfl = Config.preset("cpu"), Config.preset("dfl-defaults")
     assert cpu.resolution == 64 and not cpu.pretrain
-    assert cpu.lr_cos == round(2 * cpu.target_iter * 17 / 16)  # lr reaches 0 at target_iter (+1 hard-sample step in 16)
-    assert (dfl.optimizer, dfl.lr, dfl.batch_size, dfl.lr_cos, dfl.target_iter) == ("rmsprop", 5e-5, 8, 0, 0)
+    assert cpu.lr_cos == 2 * cpu.target_iter  # lr reaches 0 at target_iter (one optimiser step per iteration)
+    # DeepFaceLab's defaults: adabelief on, lr 5e-5, random warp on, src flips off, dst flips on, no priority
+    assert (dfl.optimizer, dfl.lr, dfl.batch_size, dfl.lr_cos, dfl.target_iter) == ("adabelief", 5e-5, 8, 0, 0)
+    assert (dfl.random_warp, dfl.random_src_flip, dfl.random_dst_flip, dfl.eyes_mouth_prio) == (True, False, True, False)
+    assert dfl.uniform_yaw is dfl.blur_out_mask is False and dfl.random_hsv_power == dfl.gan_power == 0.0
     same = ("archi", "resolution", "ae_dims", "e_dims", "d_dims", "d_mask_dims", "masked_training")
     assert all(getattr(cpu, k) == getattr(dfl, k) for k in same)
     with pytest.raises(ValueError, match="preset name.*'seed'"):
@@ -56,7 +66,7 @@ def test_other_presets() -> None:
 
 
 def test_config_file_round_trip(tmp_path: Path) -> None:
-    config = tiny(ct_mode="hist_match", lr_dropout=0.5, gan_power=0.1)
+    config = tiny(ct_mode="hist_match", lr_dropout=0.5, gan_power=4.0, gan_patch_size=5, uniform_yaw=True)
     config.save(tmp_path / "c.json")
     assert Config.load(tmp_path / "c.json") == config
 
@@ -73,21 +83,26 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
         ("archi", "vae", ValueError, "archi type 'vae'"),
         ("archi", "liae-x", ValueError, "archi option 'x'"),
         ("resolution", 40, ValueError, "resolution 40"),
-        ("resolution", 64.0, TypeError, "resolution must be int"),
-        ("face_type", "full", ValueError, "face_type must be one of 'h', 'mf', 'f', 'wf', 'head'"),
-        ("ct_mode", "none", ValueError, "ct_mode must be one of None, 'rct'"),
-        ("optimizer", "sgd", ValueError, "optimizer must be one of 'adabelief', 'rmsprop'"),
+        ("resolution", 64.0, TypeError, "resolution must be an int"),
+        ("face_type", "full", ValueError, "unknown face_type 'full'; expected one of 'h', 'mf', 'f', 'wf', 'head'"),
+        ("ct_mode", "none", ValueError, r"unknown ct_mode \(None for no transfer\) 'none'; expected one of 'rct'"),
+        ("optimizer", "sgd", ValueError, "unknown optimizer 'sgd'; expected one of 'adabelief', 'rmsprop'"),
         ("lr", 0.0, ValueError, "lr must be"),
-        ("lr", "1e-3", TypeError, "lr must be int or float"),
-        ("lr_dropout", 1.5, ValueError, r"lr_dropout must be True/False .* \(0, 1\]"),
-        ("ae_dims", 0, ValueError, "ae_dims must be >= 1"),
-        ("batch_size", 0, ValueError, "batch_size must be >= 1"),
-        ("masked_training", 1, TypeError, "masked_training must be bool"),
-        ("batch_size", True, TypeError, "batch_size must be int"),
-        ("gan_power", 2.0, ValueError, r"gan_power must be in \[0, 1\]"),
-        ("target_iter", -1, ValueError, "target_iter must be >= 0"),
-        ("lr_cos", -500, ValueError, "lr_cos must be >= 0"),
-        ("lr_cos", 0.5, TypeError, "lr_cos must be int"),
+        ("lr", "1e-3", TypeError, "lr must be a number"),
+        ("lr_dropout", 1.5, ValueError, r"lr_dropout \(DFL's switch True/False, .*\(0.0, 1.0\]"),
+        ("ae_dims", 0, ValueError, "ae_dims must be an int >= 1"),
+        ("batch_size", 0, ValueError, "batch_size must be an int >= 1"),
+        ("masked_training", 1, TypeError, "masked_training must be True or False"),
+        ("batch_size", True, TypeError, "batch_size must be an int"),
+        ("gan_power", 5.5, ValueError, r"gan_power must be a finite number in \[0.0, 5.0\]"),
+        ("true_face_power", 0.1, ValueError, "true_face_power is a DF option"),
+        ("random_hsv_power", 0.4, ValueError, r"random_hsv_power must be a finite number in \[0.0, 0.3\]"),
+        ("face_style_power", 101.0, ValueError, r"face_style_power must be a finite number in \[0.0, 100.0\]"),
+        ("gan_patch_size", 0, ValueError, "gan_patch_size must be an int >= 1"),
+        ("autobackup_hour", 25, ValueError, r"autobackup_hour must be an int in \[0, 24\]"),
+        ("target_iter", -1, ValueError, "target_iter must be an int >= 0"),
+        ("lr_cos", -500, ValueError, "lr_cos must be an int >= 0"),
+        ("lr_cos", 0.5, TypeError, "lr_cos must be an int"),
     ],
 )
 def test_bad_values_name_the_field(field: str, value: object, error: type, message: str) -> None:
@@ -193,10 +208,14 @@ def test_lr_dropout_one_is_no_dropout_and_below_one_masks_updates() -> None:
 
 def test_optimiser_parameters_are_validated() -> None:
     p = _one_param([1.0])
-    with pytest.raises(ValueError, match="lr_dropout must be in"):
+    with pytest.raises(ValueError, match=r"lr_dropout \(1.0: no dropout\) must be a finite number in \(0.0, 1.0\]"):
         AdaBelief([p], lr_dropout=0.0)
-    with pytest.raises(ValueError, match="lr must be > 0"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0.0, inf\)"):
         RMSprop([p], lr=-1.0)
+    with pytest.raises(TypeError, match="lr_cos .* must be an int"):
+        Adam([p], lr_cos=0.5)
+    with pytest.raises(ValueError, match=r"rho must be a finite number in \[0.0, 1.0\)"):
+        RMSprop([p], rho=1.0)
 
 
 # -- trainer -----------------------------------------------------------------------------------
@@ -263,7 +282,7 @@ COMMON_FILES = {"src_dst_opt.pt", "trainer_state.pt", "config.json", "history.js
 def test_resume_is_exact(tmp_path: Path) -> None:
     config = tiny(lr_dropout=0.5, clipgrad=True)
     straight = trainer(config)
-    straight.fit(18, progress=False)  # crosses the hard-sample step at 16
+    straight.fit(18, progress=False)  # crosses an epoch of the 16-face pool (batch 2: 8 steps)
 
     first = trainer(config)
     first.fit(9, progress=False)
@@ -343,8 +362,239 @@ def test_loading_never_unpickles_objects(saved: Path, monkeypatch: pytest.Monkey
 def test_trainer_arguments_are_validated() -> None:
     with pytest.raises(TypeError, match="config must be an aelab.train.Config"):
         Trainer({"archi": "df"})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="pool_size must be"):
+    with pytest.raises(ValueError, match="pool_size .* must be"):
         Trainer(tiny(), pool_size=1)
     with pytest.raises(ValueError, match="iterations must be"):
         trainer().fit(-1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        Trainer(tiny(), seed=1.0)  # type: ignore[arg-type]
     assert train.EVAL_SEED > 0
+
+
+# -- DeepFaceLab's recipe, item by item (Model_SAEHD at the pinned commit 46fc239) ----------------
+
+
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(module: torch.nn.Module, before: dict[str, torch.Tensor]) -> list[bool]:
+    return [not torch.equal(v, before[k]) for k, v in module.state_dict().items()]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "frozen"),
+    [({"random_warp": False}, True), ({"random_warp": True}, False), ({"random_warp": True, "pretrain": True}, True),
+     ({"archi": "df", "random_warp": False}, False)],
+)
+def test_liae_trains_inter_ab_only_with_random_warp(overrides: dict[str, object], frozen: bool) -> None:
+    """src_dst_trainable_weights: without random warp (and so while pretraining) LIAE's optimiser gets
+    encoder + inter_B + decoder; inter_AB keeps every weight. DF trains all its parts."""
+    t = trainer(tiny(**overrides))
+    before = {name: _snapshot(part) for name, part in t.model.parts().items()}
+    t.step()
+    for name, part in t.model.parts().items():
+        changed = _changed(part, before[name])
+        if name == "inter_AB" and frozen:
+            assert not any(changed), name
+        else:
+            assert all(changed), name
+    if "archi" not in overrides:
+        assert ("inter_AB" not in t.trainable_parts()) == frozen
+
+
+def test_flips_follow_dfl_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """random_src_flip off and random_dst_flip on by default; both on while pretraining (Model_SAEHD)."""
+    from aelab import augment
+
+    seen = []
+    real = augment.gen_warp_params
+    monkeypatch.setattr(augment, "gen_warp_params", lambda *a, **k: seen.append(k["flip"]) or real(*a, **k))
+    for config, expected in ((tiny(), [False, True]), (tiny(random_src_flip=True, random_dst_flip=False), [True, False]),
+                             (tiny(pretrain=True, random_dst_flip=False), [True, True])):
+        seen.clear()
+        trainer(config).step()
+        assert seen == expected
+
+
+def test_index_host_draws_every_sample_once_per_epoch() -> None:
+    """core/mplib IndexHost: a shuffled epoch of all indexes, used up (across batches) before the next."""
+    from aelab.train.samples import IndexHost
+
+    host = IndexHost(10, torch.Generator().manual_seed(0))
+    drawn = torch.cat([host.multi_get(3) for _ in range(10)])  # 30 = three epochs, batches straddle them
+    for epoch in drawn.split(10):
+        assert sorted(epoch.tolist()) == list(range(10))
+    assert not torch.equal(drawn[:10], drawn[10:20])  # each epoch reshuffled
+
+
+def test_trainer_sees_each_face_once_per_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aelab.train import samples
+
+    drawn = []
+    real = samples.process
+    monkeypatch.setattr("aelab.train.trainer.process", lambda pool, index, **k: drawn.append(index) or real(pool, index, **k))
+    t = trainer()  # pool 16, batch 2: an epoch is 8 steps
+    t.fit(8, progress=False)
+    src = torch.cat(drawn[0::2])
+    assert sorted(src.tolist()) == list(range(16))
+
+
+def test_uniform_yaw_draws_yaw_bins_evenly() -> None:
+    """SampleGeneratorFace's uniform_yaw_distribution: 128 yaw bins over ±1.2 rad, Index2DHost draws
+    each non-empty bin once per round, whatever its size."""
+    from aelab.train.samples import Index2DHost, yaw_bins
+
+    yaw = torch.tensor([-30.0] * 9 + [0.0] + [30.0] * 2)  # crowded, single and small bins
+    bins = yaw_bins(yaw)
+    assert [b.tolist() for b in bins] == [list(range(10, 12)), [9], list(range(9))]  # -yaw: +30° sorts first
+    host = Index2DHost(bins, torch.Generator().manual_seed(0))
+    drawn = host.multi_get(30)
+    counts = [int((yaw[drawn] == value).sum()) for value in (-30.0, 0.0, 30.0)]
+    assert counts == [10, 10, 10]
+    assert isinstance(trainer(tiny(uniform_yaw=True))._hosts["src"], Index2DHost)
+    assert isinstance(trainer(tiny(pretrain=True))._hosts["src"], Index2DHost)  # forced while pretraining
+
+
+def test_eyes_mouth_mask_is_renormalised_after_the_transform() -> None:
+    """SampleProcessor: the EYES_MOUTH mask is divided by its max after warping ("normalize to 1.0")."""
+    from aelab.train.samples import face_pool, process
+
+    pool = face_pool("A", 32, 16, 0)
+    pool = type(pool)(pool.images, pool.face_mask, pool.eyes_mouth_mask * 0.5, pool.factors, pool.domain)
+    out = process(pool, torch.arange(8), generator=torch.Generator().manual_seed(0), random_warp=True, random_flip=True)
+    assert torch.allclose(out.em_mask.amax(dim=(1, 2, 3)), torch.ones(8))
+    assert out.mask.amax() <= 1.0 and out.warped.shape == out.target.shape == (8, 3, 32, 32)
+
+
+def test_each_iteration_is_one_update_without_hard_sample_replay() -> None:
+    """DFL removed its every-16-iterations replay of the hardest samples in September 2021 (9e0079c):
+    at the pinned version an iteration is exactly one optimiser step."""
+    t = trainer()
+    t.fit(17, progress=False)
+    assert t.optimizer.param_groups[0]["iterations"] == 17
+
+
+def test_update_follows_the_gradient_of_the_batch_sum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tf.gradients of DFL's per-sample loss vector is the gradient of its sum over the batch."""
+    import copy
+
+    t = trainer(tiny(batch_size=4, clipgrad=False))
+    model_before = copy.deepcopy(t.model)
+    drawn, grads = [], {}
+    real_samples, real_step = t._samples, t.optimizer.step
+    monkeypatch.setattr(t, "_samples", lambda side: drawn.append(real_samples(side)) or drawn[-1])
+
+    def capture(*args: object, **kwargs: object) -> None:
+        grads.update({name: p.grad.clone() for name, p in t.model.named_parameters() if p.grad is not None})
+        real_step()
+
+    monkeypatch.setattr(t.optimizer, "step", capture)
+    t.step()
+    src, dst = drawn
+    codes = model_before.codes(src.warped, dst.warped)
+    (ps, psm), (pd, pdm) = model_before.decode_sides(codes)
+    per_sample = t._side_loss(src, ps, psm)["total"] + t._side_loss(dst, pd, pdm)["total"]
+    per_sample.sum().backward()
+    expected = {name: p.grad for name, p in model_before.named_parameters() if p.grad is not None}
+    assert grads.keys() == expected.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected[name], rtol=1e-4, atol=1e-6)
+
+
+def test_blur_out_mask_blurs_only_the_background() -> None:
+    """Model_SAEHD's blur_out_mask: the face is kept; outside, a blur of the background alone,
+    renormalised by 1 - blur(mask), so a uniform background stays uniform (no face colour bleeds)."""
+    from aelab.train.samples import blur_out_mask
+
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1.0
+    images = torch.full((1, 3, 32, 32), 0.3)
+    images[..., 8:24, 8:24] = 0.9
+    out = blur_out_mask(images, mask, 256)  # sigma 2
+    assert torch.equal(out[..., 8:24, 8:24], images[..., 8:24, 8:24])
+    torch.testing.assert_close(out[..., 2:6, 2:30], torch.full((1, 3, 4, 28), 0.3))
+
+
+def test_style_loss_is_dfl_moments_distance() -> None:
+    from aelab import losses
+
+    a, b = torch.full((2, 3, 8, 8), 0.2), torch.full((2, 3, 8, 8), 0.5)
+    torch.testing.assert_close(losses.style_loss(a, b, weight=4.0), torch.full((2,), 4.0 * 0.3**2))
+    assert float(losses.style_loss(a, a).abs().max()) == 0.0
+
+
+def test_style_powers_add_to_the_src_loss() -> None:
+    t = trainer(tiny(face_style_power=10.0, bg_style_power=10.0))
+    terms = t.step()
+    assert terms["src_face_style"] > 0 and terms["src_bg_style"] > 0
+    parts = sum(terms[f"src_{k}"] for k in ("dssim", "mse", "eyes_mouth", "mask", "face_style", "bg_style"))
+    assert terms["src_total"] == pytest.approx(parts, rel=1e-5)
+    assert "src_face_style" not in trainer(tiny(face_style_power=10.0, pretrain=True)).step()  # off while pretraining
+
+
+def test_true_face_power_trains_dfl_code_discriminator() -> None:
+    """DF's true_face_power: CodeDiscriminator(ae_dims, code_res) with 1 + code_res // 8 stride-2
+    convolutions of 256·min(2^i, 8) channels, trained to tell dst's codes from src's."""
+    from aelab.models import CodeDiscriminator
+
+    t = trainer(tiny(archi="df", true_face_power=0.1))
+    d = t.code_discriminator
+    assert isinstance(d, CodeDiscriminator)
+    assert [c.out_channels for c in d.convs] == [256]  # code_res 4: one downscale
+    assert [c.kernel_size for c in CodeDiscriminator(8, 16).convs] == [(4, 4), (3, 3), (3, 3)]
+    before = _snapshot(d)
+    terms = t.step()
+    assert {"true_face", "code_discriminator"} <= set(terms) and all(_changed(d, before))
+
+
+def test_gan_options_shape_the_discriminator() -> None:
+    t = trainer(tiny(gan_power=5.0, gan_patch_size=9, gan_dims=8))
+    assert t.discriminator.patch_size == 9 and t.discriminator.in_conv.out_channels == 8
+    assert trainer(tiny(gan_power=1.0)).discriminator.patch_size == 32 // 8  # DFL's default resolution // 8
+
+
+def test_preview_history_cadence_is_dfls() -> None:
+    """should_save_preview_history: every 10 * max(1, resolution // 64) iterations, from the first."""
+    t = trainer(tiny(write_preview_history=True))
+    due = []
+    for _ in range(21):
+        t.step()
+        due.append(t.preview_history_due())
+    assert [i for i, d in enumerate(due) if d] == [0, 10, 20]
+    assert not trainer().preview_history_due()
+
+
+def test_presets_say_where_they_leave_dfls_ranges() -> None:
+    assert Config.preset("seed").outside_dfl_ranges() == {}
+    assert set(Config.preset("cpu").outside_dfl_ranges()) == {"d_dims", "d_mask_dims"}
+    assert "odd" in tiny(e_dims=5).outside_dfl_ranges()["e_dims"]
+
+
+def test_lr_cos_counts_optimiser_steps_not_parameter_updates() -> None:
+    """OptimizerBase keeps one iteration counter: a parameter that sat out steps rejoins the schedule."""
+    a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    optimizer = Adam([a, b], lr=1.0, lr_cos=8)
+    for step in range(4):
+        a.grad = torch.ones(1)
+        b.grad = torch.ones(1) if step == 3 else None
+        optimizer.step()
+    assert float(-b) == pytest.approx(0.0, abs=2e-3)  # its one update came at t = 4: factor 0
+
+
+def test_optimiser_state_can_live_on_another_device() -> None:
+    p = torch.nn.Parameter(torch.ones(3))
+    optimizer = AdaBelief([p], lr=0.1, state_device="cpu")
+    p.grad = torch.ones(3)
+    optimizer.step()
+    assert optimizer.state[p]["ms"].device.type == "cpu" and p.device.type == "cpu"
+    assert trainer(tiny(models_opt_on_gpu=False)).optimizer.state_device is None  # no GPU: nothing to move
+
+
+def test_random_hsv_shifts_only_the_src_input() -> None:
+    """random_hsv_shift_amount is set on src's warped output only; off while pretraining."""
+    t = trainer(tiny(random_warp=False, random_hsv_power=0.3))
+    src, dst = t._samples("src"), t._samples("dst")
+    assert not torch.equal(src.warped, src.target) and torch.equal(dst.warped, dst.target)
+    p = trainer(tiny(random_warp=False, random_hsv_power=0.3, pretrain=True))._samples("src")
+    assert torch.equal(p.warped, p.target)

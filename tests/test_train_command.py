@@ -31,26 +31,26 @@ def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
 
 
 def test_resume_continues_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """4 iterations, then on to 8, equal 8 in one go: weights, optimiser, history, random state."""
+    """4 iterations, then on to 12, equal 12 in one go: weights, optimiser, history, random state;
+    the preview history is DeepFaceLab's series (every 10 iterations at this resolution)."""
     torch.set_num_threads(1)
-    assert _train(tmp_path / "a", "--iterations", "4", "--preview-every", "2", "--write-preview-history") == 0
-    assert _train(tmp_path / "a", "--iterations", "8", "--preview-every", "2", "--write-preview-history") == 0
-    assert _train(tmp_path / "b", "--iterations", "8", "--preview-every", "0") == 0
-    assert "from iteration 4 to 8" in capsys.readouterr().out
+    history = ["--set", "write_preview_history=true"]
+    assert _train(tmp_path / "a", "--iterations", "4", "--preview-every", "2", *history) == 0
+    assert _train(tmp_path / "a", "--iterations", "12", "--preview-every", "2", *history) == 0
+    assert _train(tmp_path / "b", "--iterations", "12", "--preview-every", "0", *history) == 0
+    assert "from iteration 4 to 12" in capsys.readouterr().out
     a, b = Trainer.load(tmp_path / "a" / "model"), Trainer.load(tmp_path / "b" / "model")
-    assert a.iteration == b.iteration == 8
+    assert a.iteration == b.iteration == 12
     assert a.history == b.history
     for name, value in _weights(a).items():
         assert torch.equal(value, b.model.state_dict()[name]), name
     assert a.generator.get_state().equal(b.generator.get_state())
-    assert sorted(p.name for p in (tmp_path / "a" / "previews" / "history").iterdir()) == [
-        f"{i:07d}.png" for i in (2, 4, 6, 8)
-    ]
+    assert sorted(p.name for p in (tmp_path / "a" / "previews" / "history").iterdir()) == ["0000000.png", "0000010.png"]
     assert (tmp_path / "a" / "previews" / "preview.png").stat().st_size > 0
     assert (tmp_path / "a" / "history.png").stat().st_size > 0
     rows = (tmp_path / "a" / "history.csv").read_text().splitlines()
-    assert rows[0].startswith("iteration,") and "src_total" in rows[0] and len(rows) == 9
-    assert rows[-1].startswith("8,")
+    assert rows[0].startswith("iteration,") and "src_total" in rows[0] and len(rows) == 13
+    assert rows[-1].startswith("12,")
 
 
 def test_a_crash_while_saving_leaves_the_previous_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,8 +88,9 @@ def test_autobackups_keep_the_last_k(tmp_path: Path) -> None:
     [
         (["--preset", "nope"], "unknown preset 'nope'"),
         (["--set", "colour=red"], "unknown config key 'colour'"),
-        (["--set", "batch_size=0"], "batch_size must be >= 1"),
-        (["--set", "gan_power=2"], "gan_power must be in [0, 1]"),
+        (["--set", "batch_size=0"], "batch_size must be an int >= 1, got 0"),
+        (["--set", "gan_power=9"], "gan_power must be a finite number in [0.0, 5.0], got 9.0"),
+        (["--set", "lr=abc"], "lr must be a number, got 'abc'"),
         (["--set", "batch_size"], "is not KEY=VALUE"),
         (["--iterations", "-1"], "--iterations must be an int >= 0"),
         (["--device", "tpu"], "device must be one of"),

@@ -15,17 +15,18 @@ rank-disjoint face streams.
 - Only rank 0 writes (``Context.is_main``); :func:`gather_sampling_states` brings every rank's
   face stream to it for the checkpoint, so that a resume with the same K continues exactly.
 
-What K processes compute. DeepFaceLab's multi-GPU SAEHD (``Model_SAEHD.on_initialize``: one
-``gpu_G_loss`` per GPU, gradients averaged by ``nn.average_gv_list``) is the model here. The
-trainer differentiates the *mean* of the per-sample losses over its batch
-(:attr:`aelab.train.Trainer.loss_reduction`); DDP averages the K gradients, and the mean of K means
-over b samples is the mean over the K·b samples. So K processes at batch b take the same steps as
-one process at batch K·b (to float rounding: the sums run in another order). Were the loss the
-*sum* over the batch (as TensorFlow's gradient of DFL's per-sample loss vector is), the gradients
-are summed across ranks instead (:func:`_allreduce_sum`), which keeps the same equivalence.
-Two things are per rank and so differ from one big batch: the hard-sample replay (each rank replays
-the hardest of its own samples) and, with ``ct_mode``, the colour references. The GAN's
-discriminator is not wrapped: :func:`prepare` refuses ``gan_power > 0`` with K > 1.
+What K processes compute. The trainer differentiates the *sum* of the per-sample G losses over
+its batch, as DeepFaceLab does (``tf.gradients`` of the per-sample ``gpu_G_loss`` vector;
+:attr:`aelab.train.Trainer.loss_reduction`). So the gradients of the K processes are *summed*
+(:func:`_allreduce_sum`, a DDP communication hook in place of DDP's average): the sum over K
+batches of b samples is the sum over the K·b samples, and K processes at batch b take the same
+steps as one process at batch K·b, to float rounding (the sums run in another order). With the
+"mean" reduction DDP's own average keeps the same equivalence. DeepFaceLab's own multi-GPU SAEHD
+(``Model_SAEHD.on_initialize``) *averages* its GPUs' gradients of per-GPU sums (``nn.average_gv_list``),
+so there K GPUs at batch b step like one GPU at batch K·b with the gradient divided by K; the kit
+keeps the one-process equivalence instead. Each rank draws its own faces and colour-transfer
+references. The discriminators are not wrapped: :func:`prepare` refuses ``gan_power`` or
+``true_face_power`` > 0 with K > 1.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ class _Sides(torch.nn.Module):
         self.model = model
 
     def forward(self, src: torch.Tensor, dst: torch.Tensor) -> Any:
-        return self.model.decode_sides(self.model.codes(src, dst))
+        codes = self.model.codes(src, dst)
+        return codes, self.model.decode_sides(codes)
 
 
 def _allreduce_sum(process_group, bucket):  # type: ignore[no-untyped-def]
@@ -155,22 +157,23 @@ def stream_seed(seed: int, rank: int) -> int:
 def prepare(trainer: Trainer, context: Context, states: list[dict[str, Any]] | None = None) -> None:
     """Make ``trainer`` this rank's part of a K-process run (K = ``context.world_size``).
 
-    Rank-disjoint faces (``trainer.shard``); the face stream continues from ``states`` (what
+    Rank-disjoint faces (:meth:`aelab.train.Trainer.set_shard`); the face stream continues from ``states`` (what
     :func:`gather_sampling_states` saved) when they come from a run of K processes too, otherwise
     (a new run, or a resume with another K) each rank's generator is seeded from (seed, rank) and
-    its hard-sample buffer starts empty; then DDP in place of the forward pass. One process: nothing
+    its samplers start a new epoch; then DDP in place of the forward pass. One process: nothing
     changes (the trainer's own stream goes on).
     """
     if not context.distributed:
         return
-    if trainer.gan_power > 0:
-        raise ValueError("the GAN (gan_power > 0) is not trained under torchrun yet; train it in one process")
-    trainer.shard = (context.rank, context.world_size)
+    if trainer.gan_power > 0 or trainer.config.true_face_power > 0:
+        raise ValueError(
+            "the discriminators (gan_power, true_face_power > 0) are not trained under torchrun yet; train in one process"
+        )
+    trainer.set_shard(context.rank, context.world_size)
     if states is not None and len(states) == context.world_size:
         trainer.load_sampling_state(states[context.rank])
     else:
-        generator = torch.Generator().manual_seed(stream_seed(trainer.seed, context.rank))
-        trainer.load_sampling_state({"generator": generator.get_state(), "hard_samples": {}})
+        trainer.generator.manual_seed(stream_seed(trainer.seed, context.rank))
     device_ids = [context.device.index] if context.device.type == "cuda" else None
     ddp = torch.nn.parallel.DistributedDataParallel(_Sides(trainer.model), device_ids=device_ids)
     if trainer.loss_reduction == "sum":

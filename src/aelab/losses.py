@@ -9,8 +9,9 @@ What each block reproduces:
   (i.e. normalised to sum 1), centred at ``(kernel_size - 1) / 2`` (so even sizes such as
   ``int(96 / 11.6) = 8`` are kept as they are), applied per channel with *valid* convolution (no
   padding), ``c1 = (k1 * 1)^2``, ``c2 = (k2 * 1)^2``; the SSIM map is averaged over the spatial axes.
-- :func:`gaussian_blur` -- ``nn.gaussian_blur``: kernel size ``max(3, int(4 sigma + 1))``, zero
-  padding of ``kernel_size // 2`` so the output keeps the input's size.
+- :func:`gaussian_blur` -- ``nn.gaussian_blur``: kernel size ``max(3, int(4 sigma))``, made odd
+  by adding 1 when even (sigma 1.25 -> 5 taps, 1.5 -> 7), zero padding of ``kernel_size // 2`` so
+  the output keeps the input's size.
 - :func:`blur_mask`, :func:`masked`, :func:`reconstruction_loss`, :func:`eyes_mouth_loss`,
   :func:`mask_loss`, :func:`saehd_loss` -- the loss assembly of ``models/Model_SAEHD/Model.py``.
 
@@ -18,8 +19,8 @@ Reduction: as in ``Model_SAEHD``, every term is first reduced to one value per s
 over channels of the per-channel SSIM; MSE and L1 terms: mean over C, H, W), the terms are added per
 sample, and the batch mean is what is reported (DeepFaceLab prints ``np.mean`` of the per-sample
 vector). ``reduction="none"`` returns the per-sample vector (N,). DeepFaceLab's ``tf.gradients`` of
-that vector sums it over the batch; the kit differentiates the batch *mean*, which only rescales the
-gradient by 1/N (RMSprop and AdaBelief are insensitive to that scale).
+that vector is the gradient of its *sum* over the batch, and :class:`aelab.train.Trainer` follows
+that gradient (so clipgrad's norm and the optimisers' ε act at DFL's scale).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "mask_loss",
     "kl_divergence",
     "saehd_loss",
+    "style_loss",
 ]
 
 _REDUCTIONS = ("mean", "none")
@@ -122,16 +124,20 @@ def _separable_filter(x: torch.Tensor, window: torch.Tensor, border: str | None)
 def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> torch.Tensor:
     """Blur (N, C, H, W) ``x`` with a Gaussian of ``sigma`` pixels; the output keeps the shape.
 
-    Reproduces ``nn.gaussian_blur`` (``core/leras/ops``): kernel size ``max(3, int(4 sigma + 1))``
-    and zero padding. DeepFaceLab's kernel is odd for the integer sigmas SAEHD uses; an even size
-    (non-integer sigma) is made odd here so the output keeps the input's size. ``border="replicate"``
-    repeats the edge pixels instead of padding with zeros (used by :mod:`aelab.color`).
+    Reproduces ``nn.gaussian_blur`` (``core/leras/ops/__init__.py``, ``make_kernel``): kernel size
+    ``max(3, int(2 * 2 * sigma))``, plus 1 when even (so 4 sigma + 1 for integer sigmas, 5 taps for
+    sigma 1.25), the window centred at ``kernel_size // 2`` and normalised, and zero padding.
+    ``border="replicate"`` repeats the edge pixels instead of padding with zeros.
     """
     _check_images("x", x)
     if border not in _BORDERS:
         raise ValueError(f"border must be one of {_BORDERS}, got {border!r}")
-    kernel_size = max(3, int(4 * sigma + 1))
-    return _separable_filter(x, gaussian_window(kernel_size | 1, sigma), border)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    kernel_size = max(3, int(2 * 2 * sigma))
+    if kernel_size % 2 == 0:
+        kernel_size += 1
+    return _separable_filter(x, gaussian_window(kernel_size, sigma), border)
 
 
 def ssim(
@@ -322,3 +328,29 @@ def saehd_loss(
     }
     terms["total"] = sum(terms.values(), zeros)
     return {name: _reduce(value, reduction) for name, value in terms.items()}
+
+
+def style_loss(
+    target: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    blur_sigma: float = 0.0,
+    weight: float = 1.0,
+    reduction: str = "none",
+) -> torch.Tensor:
+    """DeepFaceLab's ``nn.style_loss`` (``core/leras/ops``) of two (N, C, H, W) image batches.
+
+    Both are blurred first (:func:`gaussian_blur` with ``blur_sigma``, if > 0); then per sample and
+    channel the spatial mean and standard deviation sqrt(var + 1e-5) (population variance) of each,
+    and ``weight / C · Σ_c [(mean_t − mean_s)² + (std_t − std_s)²]``. SAEHD's face_style_power uses
+    it with ``blur_sigma`` resolution // 8 and ``weight`` 10000 · power / 100. Per sample (N,) by
+    default, or their mean with ``reduction="mean"``.
+    """
+    _check_pair(("target", "style"), target, style)
+    if blur_sigma > 0:
+        target, style = gaussian_blur(target, blur_sigma), gaussian_blur(style, blur_sigma)
+    t_var, t_mean = torch.var_mean(target, dim=(2, 3), correction=0)
+    s_var, s_mean = torch.var_mean(style, dim=(2, 3), correction=0)
+    t_std, s_std = (t_var + 1e-5).sqrt(), (s_var + 1e-5).sqrt()
+    per_sample = ((t_mean - s_mean).square() + (t_std - s_std).square()).sum(dim=1) * (weight / target.shape[1])
+    return _reduce(per_sample, reduction)

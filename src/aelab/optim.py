@@ -12,10 +12,17 @@ DeepFaceLab, which differ from the textbook optimisers in small ways that this m
 - ``lr_dropout`` (SAEHD: 0.3 when enabled, else 1.0) multiplies each parameter's update by a fresh
   Bernoulli(``lr_dropout``) mask at every step (``nn.random_binomial``: 1 where uniform ≤ p);
 - ``lr_cos`` (SAEHD: 500 when lr_dropout is on, else 0) scales lr by (cos(2π·t / lr_cos) + 1) / 2,
-  t the 1-based step count.
+  t the optimiser's 1-based step count (``iterations``: one counter for the whole optimiser, kept
+  in each param group, so parameters that sat out some steps -- LIAE's inter_AB without random
+  warp -- follow the same schedule when they train again);
+- the optimiser's state lives on ``state_device`` if given (DFL's ``vars_on_cpu``, SAEHD's
+  ``models_opt_on_gpu`` off: GPU memory freed at the cost of a copy per step), else beside each
+  parameter.
 
-The masks are drawn from ``generator`` (a ``torch.Generator`` on the parameters' device) so that
-training can be resumed exactly: save ``generator.get_state()`` beside ``state_dict()``.
+Parameters without a gradient (``requires_grad=False`` or unused) are left alone, as DFL's update op
+only covers the weights it is given. The masks are drawn from ``generator`` (a ``torch.Generator``
+on the parameters' device) so that training can be resumed exactly: save ``generator.get_state()``
+beside ``state_dict()``. Arguments are checked with :mod:`aelab.validate`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+
+from aelab.validate import check_float, check_int
 
 __all__ = ["AdaBelief", "Adam", "RMSprop", "DFL_EPSILON"]
 
@@ -47,17 +56,16 @@ class _DFLOptimizer(torch.optim.Optimizer):
         lr_cos: int = 0,
         clipnorm: float = 0.0,
         generator: torch.Generator | None = None,
+        state_device: str | torch.device | None = None,
     ) -> None:
-        if not defaults["lr"] > 0:
-            raise ValueError(f"lr must be > 0, got {defaults['lr']!r}")
-        if not 0.0 < lr_dropout <= 1.0:
-            raise ValueError(f"lr_dropout must be in (0, 1] (1.0: no dropout), got {lr_dropout!r}")
-        if not (isinstance(lr_cos, int) and lr_cos >= 0):
-            raise ValueError(f"lr_cos must be an int >= 0 (0: constant lr), got {lr_cos!r}")
-        if not clipnorm >= 0:
-            raise ValueError(f"clipnorm must be >= 0 (0: no clipping), got {clipnorm!r}")
+        defaults["lr"] = check_float("lr", defaults["lr"], minimum=0.0, min_inclusive=False)
+        lr_dropout = check_float("lr_dropout (1.0: no dropout)", lr_dropout, minimum=0.0, maximum=1.0,
+                                 min_inclusive=False)
+        lr_cos = check_int("lr_cos (0: constant lr)", lr_cos, minimum=0)
+        clipnorm = check_float("clipnorm (0: no clipping)", clipnorm, minimum=0.0)
         super().__init__(params, dict(defaults, lr_dropout=lr_dropout, lr_cos=lr_cos, clipnorm=clipnorm))
         self.generator = generator
+        self.state_device = None if state_device is None else torch.device(state_device)
 
     def _direction(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:
         raise NotImplementedError
@@ -71,6 +79,10 @@ class _DFLOptimizer(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
+            group["iterations"] = group.get("iterations", 0) + 1
+            lr = group["lr"]
+            if group["lr_cos"]:
+                lr *= (math.cos(group["iterations"] * 2 * math.pi / group["lr_cos"]) + 1.0) / 2.0
             scale = 1.0
             if group["clipnorm"] > 0 and params:
                 norm = float(torch.linalg.vector_norm(torch.stack([p.grad.float().norm() for p in params])))
@@ -79,10 +91,10 @@ class _DFLOptimizer(torch.optim.Optimizer):
             for p in params:
                 state = self.state[p]
                 state["step"] = state.get("step", 0) + 1
-                update = self._direction(p.grad * scale if scale != 1.0 else p.grad, state, group)
-                lr = group["lr"]
-                if group["lr_cos"]:
-                    lr *= (math.cos(state["step"] * 2 * math.pi / group["lr_cos"]) + 1.0) / 2.0
+                grad = p.grad * scale if scale != 1.0 else p.grad
+                if self.state_device is not None:
+                    grad = grad.to(self.state_device)
+                update = self._direction(grad, state, group).to(p.device)
                 if group["lr_dropout"] < 1.0:
                     keep = torch.rand(p.shape, device=p.device, generator=self.generator) <= group["lr_dropout"]
                     update = update * keep
@@ -105,9 +117,10 @@ class AdaBelief(_DFLOptimizer):
         eps: float = DFL_EPSILON,
         **options: Any,
     ) -> None:
-        """``options``: ``lr_dropout``, ``lr_cos``, ``clipnorm``, ``generator`` (see :class:`_DFLOptimizer`)."""
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
+        """``options``: ``lr_dropout``, ``lr_cos``, ``clipnorm``, ``generator``, ``state_device`` (see
+        :class:`_DFLOptimizer`)."""
+        for i, beta in enumerate(betas):
+            check_float(f"betas[{i}]", beta, minimum=0.0, maximum=1.0, max_inclusive=False)
         super().__init__(params, dict(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps), **options)
 
     def _direction(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:
@@ -134,9 +147,9 @@ class RMSprop(_DFLOptimizer):
         eps: float = DFL_EPSILON,
         **options: Any,
     ) -> None:
-        """``options``: ``lr_dropout``, ``lr_cos``, ``clipnorm``, ``generator`` (see :class:`_DFLOptimizer`)."""
-        if not 0.0 <= rho < 1.0:
-            raise ValueError(f"rho must lie in [0, 1), got {rho!r}")
+        """``options``: ``lr_dropout``, ``lr_cos``, ``clipnorm``, ``generator``, ``state_device`` (see
+        :class:`_DFLOptimizer`)."""
+        check_float("rho", rho, minimum=0.0, maximum=1.0, max_inclusive=False)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps), **options)
 
     def _direction(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:

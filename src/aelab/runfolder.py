@@ -6,7 +6,7 @@ its previews, loss history and autobackups.
     DIR/model              -> checkpoints/00000400   the current model (a symbolic link; open it
                                                      with aelab.train.Trainer.load("DIR/model"))
     DIR/checkpoints/       the model folder(s) written by Trainer.save
-    DIR/previews/preview.png, previews/history/0000400.png   the latest preview; the numbered series
+    DIR/previews/preview.png, previews/history/0000010.png   the latest preview; the numbered series
     DIR/history.csv, history.png                               the loss terms per iteration, and a plot
     DIR/autobackups/00000400/ ...                              copies of the model, the last K kept
 
@@ -170,15 +170,16 @@ class RunFolder:
 
     # -- what people look at ---------------------------------------------------------------------
 
-    def write_preview(self, trainer: Trainer, *, history: bool) -> Path:
+    def write_preview(self, trainer: Trainer, *, history: bool = False) -> Path:
         """``previews/preview.png`` (DeepFaceLab's preview grid, :meth:`aelab.train.Trainer.preview`),
-        and with ``history`` also ``previews/history/<iteration:07d>.png``."""
+        and with ``history`` also ``previews/history/<iteration - 1:07d>.png`` (DFL numbers its
+        series before it counts the iteration: 0000000, 0000010, ...)."""
         png = _figure_png(trainer.preview())
         self.previews.mkdir(parents=True, exist_ok=True)
         atomic_write(self.previews / "preview.png", png)
         if history:
             (self.previews / "history").mkdir(exist_ok=True)
-            atomic_write(self.previews / "history" / f"{trainer.iteration:07d}.png", png)
+            atomic_write(self.previews / "history" / f"{trainer.iteration - 1:07d}.png", png)
         return self.previews / "preview.png"
 
     def write_history(self, trainer: Trainer) -> None:

@@ -22,7 +22,7 @@ import numbers
 from collections.abc import Sequence
 from typing import TypeVar
 
-from torch import Tensor
+from torch import Generator, Tensor
 
 T = TypeVar("T")
 
@@ -36,6 +36,7 @@ __all__ = [
     "check_images",
     "check_mask",
     "check_same_shape",
+    "check_generator",
 ]
 
 
@@ -171,6 +172,15 @@ def check_same_shape(names: tuple[str, str], a: Tensor, b: Tensor) -> None:
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
+
+
+def check_generator(name: str, value: object) -> Generator:
+    """``value`` if it is a ``torch.Generator`` (the kit's functions take one to be deterministic)."""
+    if not isinstance(value, Generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator, got {type(value).__name__}; use torch.Generator().manual_seed(seed)"
+        )
+    return value
 
 
 def _range_text(minimum: float | None, maximum: float | None) -> str:

@@ -4,7 +4,7 @@
 
     aelab train --model-dir DIR [--preset NAME | --config FILE] [--set key=value ...]
                 [--iterations N] [--device auto|cpu|cuda|mps] [--seed S]
-                [--preview-every N] [--write-preview-history] [--save-every-minutes M]
+                [--preview-every N] [--save-every-minutes M]
                 [--autobackup-minutes M] [--keep-backups K] [--no-progress]
     torchrun --nproc_per_node K -m aelab.cli train --model-dir DIR ...
 
@@ -22,8 +22,10 @@ between runs (:data:`CHANGEABLE`); switching ``pretrain`` off ends pretraining
 
 What DeepFaceLab's trainer loop does (``mainscripts/Trainer.py``: ``trainerThread``) and this
 command does too: a line per iteration (here a progress bar with iteration, src and dst loss and
-iterations/s), a save every 25 minutes and at the end, the preview, the loss history, autobackups
-(``ModelBase.create_backup``, every ``autobackup_hour``; here ``--autobackup-minutes``), and a
+iterations/s), a save every 25 minutes and at the end, the preview, the loss history, the preview
+history when the model's ``write_preview_history`` is on (``ModelBase.train_one_iter``: every
+:meth:`~aelab.train.Trainer.preview_history_due` iteration, a numbered series), autobackups every
+``autobackup_hour`` (``ModelBase.create_backup``; ``--autobackup-minutes`` overrides it), and a
 stop on request that saves first (DeepFaceLab: Enter in its window; here Ctrl-C or SIGTERM, exit
 status 130). A bad option, an unknown preset or key, a value out of range, or a DIR holding
 something else or a corrupt model ends with one line naming the problem and exit status 2.
@@ -48,7 +50,8 @@ from typing import Any
 
 #: Options that may change when a run resumes: they are read at every step, or (``pretrain``) end a phase.
 CHANGEABLE = (
-    "batch_size", "target_iter", "random_warp", "random_flip", "eyes_prio", "masked_training", "ct_mode", "pretrain",
+    "batch_size", "target_iter", "random_src_flip", "random_dst_flip", "eyes_mouth_prio", "masked_training",
+    "ct_mode", "blur_out_mask", "random_hsv_power", "autobackup_hour", "write_preview_history", "pretrain",
 )  # fmt: skip
 #: Options that fix the network's shape: on resume, a preset or config file must agree on them.
 SHAPE = ("archi", "resolution", "ae_dims", "e_dims", "d_dims", "d_mask_dims", "learn_mask")
@@ -75,11 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="a new model's seed (initialisation and faces)")
     parser.add_argument("--pool-size", type=int, default=1024, help="faces rendered per domain for a new model")
     parser.add_argument("--preview-every", type=int, default=100, help="write the preview every N iterations (0: only at the end)")
-    parser.add_argument("--write-preview-history", action="store_true",
-                        help="also keep every preview as previews/history/<iteration>.png (DeepFaceLab's write_preview_history)")
     parser.add_argument("--save-every-minutes", type=float, default=25.0, help="save the model this often (DeepFaceLab: 25)")
-    parser.add_argument("--autobackup-minutes", type=float, default=0.0,
-                        help="copy the model to autobackups/ this often (0: never; DeepFaceLab's autobackup_hour x 60)")
+    parser.add_argument("--autobackup-minutes", type=float, default=None,
+                        help="copy the model to autobackups/ this often (0: never; default: the model's autobackup_hour x 60)")
     parser.add_argument("--keep-backups", type=int, default=24, help="autobackups kept, newest first (DeepFaceLab: 24)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -191,6 +192,7 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
     where = f"{context.world_size} processes ({context.backend})" if context.distributed else "1 process"
     say(f"training {trainer.config.archi} from iteration {trainer.iteration} to {target or 'Ctrl-C'} on {context.device}, {where}", flush=True)
     last_save = last_backup = time.monotonic()
+    backup_every = 60 * (args.autobackup_minutes if args.autobackup_minutes is not None else 60 * trainer.config.autobackup_hour)
     halt = False
     bar = tqdm(initial=trainer.iteration, total=target, unit="it", desc="SAEHD", disable=not context.is_main or args.no_progress)
     try:
@@ -200,10 +202,12 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
             bar.set_postfix(src=f"{terms['src_total']:.4f}", dst=f"{terms['dst_total']:.4f}", refresh=False)
             now = time.monotonic()
             due_save = now - last_save >= args.save_every_minutes * 60
-            due_backup = args.autobackup_minutes > 0 and now - last_backup >= args.autobackup_minutes * 60
+            due_backup = backup_every > 0 and now - last_backup >= backup_every
             halt, due_save, due_backup = distributed.agree(context, [stop.asked, due_save, due_backup])
+            if context.is_main and trainer.preview_history_due():
+                run.write_preview(trainer, history=True)
             if context.is_main and args.preview_every and trainer.iteration % args.preview_every == 0:
-                run.write_preview(trainer, history=args.write_preview_history)
+                run.write_preview(trainer)
                 run.write_history(trainer)
             if halt:
                 break
@@ -214,7 +218,7 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
         bar.close()
         _save(run, trainer, context)
         if context.is_main:
-            run.write_preview(trainer, history=args.write_preview_history)
+            run.write_preview(trainer)
     except KeyboardInterrupt:  # a second Ctrl-C
         say(f"aborted at iteration {trainer.iteration}; the last saved model stays in {run.model}", flush=True)
         return EXIT_INTERRUPTED
@@ -237,7 +241,8 @@ def _check_options(args: argparse.Namespace) -> None:
         if getattr(args, name) is not None:
             check_int(f"--{name.replace('_', '-')}", getattr(args, name), minimum=minimum)
     for name in ("save_every_minutes", "autobackup_minutes"):
-        check_float(f"--{name.replace('_', '-')}", getattr(args, name), minimum=0.0)
+        if getattr(args, name) is not None:
+            check_float(f"--{name.replace('_', '-')}", getattr(args, name), minimum=0.0)
 
 
 def _start(args: argparse.Namespace, context: Any, run: Any) -> tuple[Any, list[dict[str, Any]] | None]:

@@ -1,0 +1,86 @@
+"""The kit's models, one file per DeepFaceLab source file:
+
+- :mod:`aelab.models.leras` -- ``core/leras``: the conv and dense layers with DeepFaceLab's
+  initialisation, ``depth_to_space``, ``pixel_norm``;
+- :mod:`aelab.models.deepfakearchi` -- ``core/leras/archis/DeepFakeArchi.py``: the blocks and the
+  three parts ``Encoder``, ``Inter``, ``Decoder`` (options ``u``, ``d``, ``t``);
+- :mod:`aelab.models.saehd` -- ``models/Model_SAEHD/Model.py``: the archis ``DF`` and ``LIAE``,
+  :func:`build` from a configuration, :func:`summary` (DeepFaceLab's summary.txt);
+- :mod:`aelab.models.autoencoders` -- the first labs' ``ConvAutoencoder`` and ``VAE`` (not DeepFaceLab's);
+- :mod:`aelab.models.discriminator` -- ``core/leras/models/PatchDiscriminator.py``: ``UNetPatchDiscriminator``;
+- :mod:`aelab.models.codediscriminator` -- ``core/leras/models/CodeDiscriminator.py``: ``CodeDiscriminator``
+  (SAEHD's true_face_power).
+
+Every public name is importable from ``aelab.models``. Images are tensors (N, C, H, W) of floats in
+[0, 1]; masks (N, 1, H, W) in [0, 1].
+"""
+
+from aelab.models.autoencoders import VAE, ConvAutoencoder, VAEOutput
+from aelab.models.codediscriminator import CodeDiscriminator
+from aelab.models.deepfakearchi import (
+    ARCHI_OPTIONS,
+    Decoder,
+    Downscale,
+    DownscaleBlock,
+    Encoder,
+    Inter,
+    ResidualBlock,
+    Upscale,
+    parse_options,
+)
+from aelab.models.discriminator import PatchLogits, UNetPatchDiscriminator
+from aelab.models.leras import count_parameters, depth_to_space, dfl_init_, pixel_norm
+from aelab.models.saehd import (
+    ARCHI_TYPES,
+    CONFIG_KEYS,
+    DF,
+    LIAE,
+    SAEHD,
+    SAEHDCodes,
+    SAEHDOutput,
+    SAEHDSwap,
+    build,
+    check_resolution,
+    df_codes,
+    liae_codes,
+    main,
+    parse_archi,
+    summary,
+)
+
+__all__ = [
+    "ARCHI_TYPES",
+    "ARCHI_OPTIONS",
+    "CONFIG_KEYS",
+    "SAEHDCodes",
+    "SAEHDOutput",
+    "SAEHDSwap",
+    "VAEOutput",
+    "PatchLogits",
+    "depth_to_space",
+    "pixel_norm",
+    "dfl_init_",
+    "count_parameters",
+    "Downscale",
+    "DownscaleBlock",
+    "Upscale",
+    "ResidualBlock",
+    "Encoder",
+    "Inter",
+    "Decoder",
+    "SAEHD",
+    "DF",
+    "LIAE",
+    "df_codes",
+    "liae_codes",
+    "parse_archi",
+    "parse_options",
+    "check_resolution",
+    "build",
+    "summary",
+    "main",
+    "ConvAutoencoder",
+    "VAE",
+    "UNetPatchDiscriminator",
+    "CodeDiscriminator",
+]
