@@ -12,13 +12,20 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: lab test labs bench clean
 
+# JupyterLab's settings for the kit's environment (no "Jupyter news?" pop-up, no update checks).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,cluster]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster]"
 	touch $(STAMP)
 
+$(LAB_SETTINGS): etc/jupyterlab/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp etc/jupyterlab/overrides.json $@
+
 ## make lab: create the environment if missing, then open JupyterLab on labs/ (prints the URL).
-lab: $(STAMP)
+lab: $(STAMP) $(LAB_SETTINGS)
 	$(BIN)/jupyter lab --notebook-dir=labs --ServerApp.open_browser=False $(ROOT_FLAG)
 
 ## make test: create the environment if missing, then run unit tests and nbval on solutions/.

@@ -54,9 +54,11 @@ def test_calling_a_check_prints_and_raises_only_on_failure(
 ) -> None:
     assert check_half(lambda: 0.5) is None  # nothing for a notebook to display twice
     assert capsys.readouterr().out == "[PASSED] check_half: your value is 0.500\n"
-    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: your value is 0.250$"):
+    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: your value is 0.250$") as failure:
         check_half(lambda: 0.25)
-    assert capsys.readouterr().out == "[NOT YET] check_half: your value is 0.250\n"
+    assert capsys.readouterr().out == ""  # shown once: by the exception, as its message alone
+    assert failure.value._render_traceback_() == ["CheckFailed: [NOT YET] check_half: your value is 0.250"]
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
     assert issubclass(CheckFailed, AssertionError)
 
 
@@ -264,3 +266,32 @@ def test_demo_checks(check_: checks.Check, answer: Any, message: str) -> None:
 def test_demo_judges_refuse_tampered_evidence(evidence: Any) -> None:
     for check_ in (demo.check_mean, demo.check_normalize, demo.check_normalize_constant):
         assert not check_.judge(evidence).passed
+
+
+# --- evidence parsers and the upstream references -------------------------------------------------
+
+
+def test_evidence_parsers_read_numbers_back_or_refuse() -> None:
+    assert checks.tensor([[1, "nan"], [2, 3]]).dtype == torch.float64
+    assert checks.shape([[1.0, 2.0, 3.0]]) == (1, 3) and checks.shape(0.5) == ()
+    assert checks.numbers([1, 2.5], 2, "ssim") == [1.0, 2.5]
+    assert checks.numbers([1, [2.0, 3.0]], 2, "ssim") == ("your ssim returned a tensor of shape (2,); expected "
+                                                          "one number (a 0-d tensor).")
+    for bad in ([1.0], "1", {"a": 1}, [True, 1.0]):
+        with pytest.raises(TypeError):
+            checks.numbers(bad, 2, "ssim")
+
+
+def test_upstream_swaps_in_references_only_where_the_student_defined_them() -> None:
+    notebook: dict[str, Any] = {}
+    exec("def up(x):\n    return x + 100\n\ndef down(x):\n    return up(x) * 2\n", notebook)
+    own = notebook["up"]
+    with checks.upstream(notebook["down"], up=lambda x: x + 1, absent=lambda: None):
+        assert notebook["down"](1) == 4 and "absent" not in notebook
+    assert notebook["up"] is own and notebook["down"](1) == 202
+    with pytest.raises(ZeroDivisionError):
+        with checks.upstream(notebook["down"], up=lambda x: x / 0):
+            notebook["down"](1)
+    assert notebook["up"] is own
+    with checks.upstream(len, up=lambda x: x):  # not a Python function: runs as it is
+        assert len([1]) == 1

@@ -112,10 +112,63 @@ def test_the_library_passes_its_own_checks() -> None:
     assert _verdict(lab01.check_dfl_loss, lambda t, p: losses.reconstruction_loss(t, p, t.shape[-1]))[0]
 
 
-def test_a_failed_check_raises_with_its_message(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_dssim: .*divide by 2"):
+def test_a_failed_check_raises_with_its_message_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_dssim: .*divide by 2") as failure:
         lab01.check_dssim(lambda x, y, **o: 1 - ssim(x, y, **o))
-    assert capsys.readouterr().out.startswith("[NOT YET] check_dssim:")
+    assert capsys.readouterr().out == ""  # the exception carries the message; nothing printed besides
+    (line,) = failure.value._render_traceback_()  # what IPython shows: the message, no library frames
+    assert line.startswith("CheckFailed: [NOT YET] check_dssim:")
+
+
+# --- each exercise judged on its own ----------------------------------------------------------------
+
+#: A student's notebook whose ssim takes c1 = k1 and c2 = k2 (not their squares), whose dssim and
+#: dfl_loss are right and call that ssim, as the notebook's cells do.
+WRONG_SSIM_NOTEBOOK = """
+import torch
+import torch.nn.functional as F
+
+def gaussian_window(kernel_size, sigma=1.5):
+    d = torch.arange(kernel_size, dtype=torch.float32) - (kernel_size - 1) / 2
+    w = torch.exp(-(d**2) / (2 * sigma**2))
+    return w / w.sum()
+
+def ssim(x, y, kernel_size=11, sigma=1.5, k1=0.01, k2=0.03):
+    g = gaussian_window(kernel_size, sigma)
+    c, k = x.shape[1], kernel_size
+    w = (g[:, None] * g[None, :]).expand(c, 1, k, k)
+    blur = lambda t: F.conv2d(t, w, groups=c)
+    mx, my = blur(x), blur(y)
+    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = k1, k2
+    return (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()
+
+def dssim(x, y, **options):
+    return (1 - ssim(x, y, **options)) / 2
+
+def dfl_loss(target, pred):
+    return 10 * dssim(target, pred, kernel_size=int(target.shape[-1] / 11.6)) + 10 * F.mse_loss(pred, target)
+"""
+
+
+def test_a_wrong_ssim_costs_the_ssim_exercise_only() -> None:
+    notebook: dict[str, Any] = {}
+    exec(WRONG_SSIM_NOTEBOOK, notebook)
+    own_ssim = notebook["ssim"]
+    passed, text = _verdict(lab01.check_ssim, notebook["ssim"])
+    assert not passed and "c1 = k1 and c2 = k2" in text and "squares" in text
+    assert _verdict(lab01.check_dssim, notebook["dssim"]) == (True, "your dssim is (1 - SSIM) / 2 on every fixed "
+                                                                   "case, options passed through.")
+    assert _verdict(lab01.check_dfl_loss, notebook["dfl_loss"])[0]
+    assert notebook["ssim"] is own_ssim  # the student's own ssim is back after the checks
+
+
+def test_a_wrong_window_costs_the_window_exercise_only() -> None:
+    notebook: dict[str, Any] = {}
+    exec(WRONG_SSIM_NOTEBOOK.replace("c1, c2 = k1, k2", "c1, c2 = k1**2, k2**2")
+         .replace("return w / w.sum()", "return w"), notebook)
+    assert not _verdict(lab01.check_gaussian_window, notebook["gaussian_window"])[0]
+    assert _verdict(lab01.check_ssim, notebook["ssim"])[0]
 
 
 # --- the usual mistakes, each named -----------------------------------------------------------------

@@ -3,6 +3,8 @@ message, unfinished exercises and tampered evidence fail without raising."""
 
 from __future__ import annotations
 
+import inspect
+
 import json
 import math
 from typing import Any, Callable
@@ -145,6 +147,10 @@ def test_pca_usual_mistakes() -> None:
         components, mean = pca_fit(x, k)
         return components.T, mean
 
+    def vh_columns(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = x.mean(0)
+        return torch.linalg.svd(x - mean, full_matrices=False).Vh[:, :k].T, mean
+
     def left_vectors(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         u, _, _ = torch.linalg.svd(x - x.mean(0), full_matrices=False)
         return u[:, :k], x.mean(0)
@@ -168,6 +174,7 @@ def test_pca_usual_mistakes() -> None:
 
     _fails(lab02.check_pca_fit, uncentred, "Subtract the mean")
     _fails(lab02.check_pca_fit, columns, "one component per column")
+    _fails(lab02.check_pca_fit, vh_columns, "first 4 columns of Vh", "rows of Vh")
     _fails(lab02.check_pca_fit, left_vectors, "columns of U")
     _fails(lab02.check_pca_fit, ascending, "not in order")
     _fails(lab02.check_pca_fit, eigh_smallest, "keep", "the top 4 principal directions keep")
@@ -202,8 +209,17 @@ def test_interpolation_usual_mistakes() -> None:
     _fails(lab02.check_lerp, lambda z0, z1, t: (1 - t[:, None]) * z0 + t[:, None] ** 2 * z1, "at t = 0.5")
     _fails(lab02.check_slerp, lerp, "straight line")
     _fails(lab02.check_slerp, unit_slerp, "unit vectors")
-    _passes(lab02.check_slerp, unguarded)  # fine away from the special case ...
-    _fails(lab02.check_slerp_parallel, unguarded, "NaN", "fall back to lerp")  # ... the hidden test catches it
+    _fails(lab02.check_slerp, unguarded, "NaN", "point the same way", "fall back to lerp")  # the visible check
+    _fails(lab02.check_slerp_parallel, unguarded, "NaN", "1e-5 rad apart", "fall back to lerp")  # and the hidden
+
+
+def test_a_wrong_lerp_costs_the_lerp_check_only() -> None:
+    notebook: dict[str, Any] = {"torch": torch}
+    exec("def lerp(z0, z1, t):\n    return z0 + 0 * t[:, None]\n", notebook)
+    exec(inspect.getsource(slerp), notebook)  # the reference slerp, falling back to the notebook's lerp
+    _fails(lab02.check_lerp, notebook["lerp"], "at t = ")
+    _passes(lab02.check_slerp, notebook["slerp"])
+    _passes(lab02.check_slerp_parallel, notebook["slerp"])
 
 
 # --- 2.3 linear probe -------------------------------------------------------------------------------------

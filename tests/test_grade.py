@@ -10,20 +10,26 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 
+import aelab.grade
 from aelab.cli import main as cli
 from aelab.grade import Limits, grade
 from aelab.grade.plan import EVIDENCE_MIME, Lab, SolutionError
+from aelab.grade.sandbox import BLOCK, Identities, Outcome, SandboxError
 from aelab.checks import load_checks
 from aelab.notebooks import make_lab
 
 DEMO = Path(__file__).parent / "fixtures" / "demo_solution.ipynb"
-MAX_SCORE = 3.0  # check-mean 1 point, check-normalize 2 points shared by its two checks
+AUTO_MAX = 3.0  # check-mean 1 point, check-normalize 2 points shared by its two checks
+MAX_SCORE = 4.0  # and the written answer why-eps, 1 point graded by hand
 
 CORRECT_MEAN = "def mean(x):\n    return x.sum() / x.numel()\n"
 CORRECT_NORMALIZE = (
@@ -180,8 +186,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
 def test_each_submission_gets_its_grade_and_status(batch: Batch, name: str) -> None:
     _, _, rows = batch
     _, score, status = HOSTILE[name]
-    assert (float(rows[name]["score"]), rows[name]["status"]) == (score, status), rows[name]
+    assert (float(rows[name]["auto"]), rows[name]["status"]) == (score, status), rows[name]
     assert float(rows[name]["max_score"]) == MAX_SCORE
+    assert (float(rows[name]["manual"]), int(rows[name]["pending"])) == (0, 1)  # why-eps: not graded yet
+    assert float(rows[name]["total"]) == score
 
 
 @pytest.mark.slow
@@ -210,6 +218,9 @@ def test_feedback_tells_the_student_what_to_fix(batch: Batch) -> None:
     assert "NameError" in messages("syntax")["check_mean"]
     assert "missing" in messages("missing")["check_normalize"]
     assert "stopped before this check" in messages("loop")["check_normalize"]
+    page = (out / "feedback" / "exception.md").read_text()  # errors name the exercise, not a cell number
+    assert "your answer to exercise 0.2 normalize raised ZeroDivisionError" in page and "cell 8" not in page
+    assert "| 0.2 normalize | check_normalize |" in page
     assert "tampered" in messages("double-evidence")["check_mean"]
     assert "could not run" not in messages("exception")["check_normalize"]
     assert (out / "results" / "huge-output.json").stat().st_size < 10_000  # outputs are never stored
@@ -241,9 +252,155 @@ def test_grade_cells_become_probe_calls_and_answers_come_from_the_submission() -
     assert "def mean(x):\n    return 0\n" in sources
     assert "__aelab_probe__(0, 'check_mean', mean)" in sources
     assert [p.check for p in plan.probes] == ["check_mean", "check_normalize", "check_normalize_constant"]
-    assert [p.points for p in plan.probes] == [1.0, 1.0, 1.0] and lab.max_score == MAX_SCORE
+    assert [p.points for p in plan.probes] == [1.0, 1.0, 1.0] and lab.auto_max == AUTO_MAX
+    assert lab.max_score == MAX_SCORE and [(q.grade_id, q.points) for q in lab.questions] == [("why-eps", 1.0)]
+    assert [p.label for p in plan.probes] == ["0.1 mean", "0.2 normalize", "0.2 normalize"]
 
 
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="Limits.timeout"):
         Limits(timeout=0)
+
+
+# --- written answers: exported per question, points read back -----------------------------------------
+
+
+@pytest.mark.slow
+def test_written_answers_export_and_points_round_trip(batch: Batch) -> None:
+    out, _, _ = batch
+    sheet = (out / "written" / "why-eps.md").read_text()
+    assert sheet.startswith("# Question why-eps (1 point)")
+    assert "## solution-1" in sheet and "divides 0 by 0" in sheet  # the solution's answer, side by side
+    assert "## lab\n\nYOUR ANSWER HERE" in sheet and "## syntax" in sheet
+    with (out / "written" / "why-eps.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["submission"] for row in rows] == sorted(HOSTILE) and all(row["points"] == "" for row in rows)
+
+    for row in rows:
+        row.update(points="1", comment="right: 0 / 0") if row["submission"] == "solution-1" else None
+        row.update(points="0.5") if row["submission"] == "exception" else None
+    with (out / "written" / "why-eps.csv").open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, ["submission", "points", "comment"])
+        writer.writeheader()
+        writer.writerows(rows)
+    results = grade(DEMO, [out.parent / "submissions"], out, jobs=2, progress=False)  # grades nothing again
+    assert all(r.seconds == r.seconds for r in results)
+    with (out / "grades.csv").open() as stream:
+        grades = {row["submission"]: row for row in csv.DictReader(stream)}
+    assert [grades["solution-1"][k] for k in ("auto", "manual", "pending", "total", "max_score")] == ["3", "1", "0", "4", "4"]
+    assert [grades["exception"][k] for k in ("manual", "total")] == ["0.5", "3.5"]
+    page = (out / "feedback" / "solution-1.md").read_text()
+    assert "Score: 4 / 4 (checks 3 / 3, written answers 1 / 1)" in page and "| why-eps | 1 / 1 | right: 0 / 0 |" in page
+    assert "1 not graded yet" in (out / "feedback" / "lab.md").read_text()
+    with (out / "written" / "why-eps.csv").open() as stream:  # rewritten, the marks kept
+        assert {row["submission"]: row["points"] for row in csv.DictReader(stream)}["solution-1"] == "1"
+
+
+def test_a_bad_points_sheet_is_refused_before_grading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "out" / "written").mkdir(parents=True)
+    (tmp_path / "out" / "written" / "why-eps.csv").write_text("submission,points,comment\nalice,2,too many\n")
+    code = cli(["grade", str(DEMO), str(DEMO.parent), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "why-eps.csv, line 2: points must be a number from 0 to 1" in capsys.readouterr().err
+
+
+# --- identities, retries, and two batches at once ------------------------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="user ids of their own are given as root")
+def test_each_batch_claims_its_own_block_of_user_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = Identities()
+    try:
+        # The second batch draws the first one's block first: the lock sends it elsewhere.
+        block = first.start // BLOCK
+        monkeypatch.setattr("random.sample", lambda blocks, n: [block, block + 1])
+        second = Identities()
+        try:
+            uids = [first.next().uid, first.next().uid, second.next().uid]
+            assert uids == [first.start, first.start + 1, (block + 1) * BLOCK]
+        finally:
+            second.close()
+        monkeypatch.setattr("random.sample", lambda blocks, n: [block])
+        with pytest.raises(SandboxError, match="no free block"):
+            Identities()
+    finally:
+        first.close()
+    with pytest.raises(ValueError, match="at least 65536 ids"):
+        Identities((2_000_000_000, 2_000_000_100))
+
+
+def _silent_then(outcomes: list[Outcome], calls: list[int]) -> Any:
+    """A stand-in for run_worker that returns ``outcomes`` in turn and records each identity's uid."""
+
+    def run(payload: Any, limits: Limits, slot: Any, hide: Any, scratch: Any) -> Outcome:
+        calls.append(slot.uid)
+        return outcomes[len(calls) - 1]
+
+    return run
+
+
+SILENT = Outcome([], "Traceback ...\nRuntimeError: the worker broke", killed=False, crowded=False)
+ENDED = Outcome([{"event": "end", "status": "ok", "detail": ""}], "", killed=False, crowded=False)
+
+
+def test_a_worker_that_dies_without_a_report_is_retried_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(aelab.grade, "run_worker", _silent_then([SILENT, ENDED], calls))
+    (result,) = grade(DEMO, [_copy(tmp_path)], tmp_path / "out", progress=False)
+    assert result.status != "sandbox-error" and "run again" in " ".join(result.notes)
+    assert len(calls) == 2 and (calls[0] is None or calls[0] != calls[1])  # a fresh identity for the retry
+
+
+def test_a_worker_that_dies_twice_leaves_its_stderr_and_is_regraded_by_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(aelab.grade, "run_worker", _silent_then([SILENT, SILENT, ENDED], calls))
+    (result,) = grade(DEMO, [_copy(tmp_path)], tmp_path / "out", progress=False)
+    assert result.status == "sandbox-error" and "RuntimeError: the worker broke" in result.detail
+    assert result.stderr.count("RuntimeError: the worker broke") == 2
+    (again,) = grade(DEMO, [_copy(tmp_path)], tmp_path / "out", progress=False)  # a plain rerun
+    assert len(calls) == 3 and again.status != "sandbox-error"
+
+
+def _copy(tmp_path: Path) -> Path:
+    path = tmp_path / "alice.ipynb"
+    path.write_text(DEMO.read_text())
+    return path
+
+
+def test_an_environment_without_the_notebooks_extra_fails_once_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = aelab.grade.importlib.util.find_spec
+    monkeypatch.setattr(aelab.grade.importlib.util, "find_spec", lambda name: None if name == "nbclient" else real(name))
+    assert cli(["grade", str(DEMO), str(_copy(tmp_path)), "--out", str(tmp_path / "out")]) == 2
+    assert "lacks nbclient: install the kit's notebooks extra" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_two_batches_at_once_are_both_graded_right(tmp_path: Path) -> None:
+    """Batch A grades two quick notebooks one after the other (each followed by a clean-up of its
+    sandbox) while batch B's only notebook sleeps through them: no clean-up reaches another's kernel
+    (with one user id per job slot, the same in every batch, A's clean-up killed B's kernel)."""
+    quick, slow = tmp_path / "quick", tmp_path / "slow"
+    quick.mkdir(), slow.mkdir()
+    for name in ("a1", "a2"):
+        (quick / f"{name}.ipynb").write_text(DEMO.read_text())
+    sleepy = _answers(mean="import time\ntime.sleep(8)\n" + CORRECT_MEAN)
+    (slow / "b1.ipynb").write_text(json.dumps(sleepy))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = [
+        subprocess.Popen([sys.executable, "-m", "aelab.cli", "grade", str(DEMO), str(folder), "--out",
+                          str(tmp_path / f"out-{folder.name}"), "--jobs", jobs, "--timeout", "60"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for folder, jobs in ((slow, "1"), (quick, "1"))
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=400)
+        assert run.returncode == 0, err.decode()[-2000:]
+    for folder, names in ((quick, ["a1", "a2"]), (slow, ["b1"])):
+        with (tmp_path / f"out-{folder.name}" / "grades.csv").open() as stream:
+            rows = {row["submission"]: (row["auto"], row["status"]) for row in csv.DictReader(stream)}
+        assert rows == {name: ("3", "ok") for name in names}

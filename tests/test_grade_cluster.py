@@ -19,6 +19,7 @@ distributed = pytest.importorskip("distributed", reason="the cluster extra (dask
 
 from aelab.grade import Limits, grade  # noqa: E402
 from aelab.grade import cluster  # noqa: E402
+from aelab.grade.sandbox import DEFAULT_UIDS  # noqa: E402
 from test_grade import CORRECT_NORMALIZE, DEMO, FAKE_RESULTS, MAX_SCORE, PATCH_EVERYTHING, _answers  # noqa: E402
 
 from aelab.grade.plan import EVIDENCE_MIME  # noqa: E402
@@ -70,8 +71,7 @@ def test_two_workers_grade_hostile_submissions_and_survive_killed_workers(tmp_pa
     for name, notebook in notebooks.items():
         (submissions / f"{name}.ipynb").write_text(json.dumps(notebook))
     limits = Limits(timeout=30, memory_mb=2048)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=50, memory_limit=0) as local, distributed.Client(local) as client:  # fmt: skip
+    with cluster.local_cluster(2) as local, distributed.Client(local) as client:
         killers = [_Killer(client, "survivor", 1), _Killer(client, "doomed", 2)]
         for killer in killers:
             killer.start()
@@ -101,7 +101,7 @@ def test_two_workers_grade_hostile_submissions_and_survive_killed_workers(tmp_pa
 def test_workers_without_root_are_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     payload = {"steps": [{"label": "setup", "source": "pass"}]}
-    refused = cluster.run_on_worker(payload, Limits(), [], 2_000_000_000, allow_unprivileged=False)
+    refused = cluster.run_on_worker(payload, Limits(), [], DEFAULT_UIDS, allow_unprivileged=False)
     assert refused.events[-1]["status"] == "sandbox-error"
     assert "does not run as root" in refused.events[-1]["detail"]
     assert "--allow-unprivileged-workers" in refused.events[-1]["detail"]
@@ -113,4 +113,4 @@ def test_cluster_spec_is_checked() -> None:
         with pytest.raises(ValueError, match="local:N"):
             cluster.parse_local(spec)
     with pytest.raises(ValueError, match="no Dask scheduler answers"):
-        cluster.DaskSandboxes(Limits(), [], 2_000_000_000, scheduler="tcp://127.0.0.1:9", timeout=2)
+        cluster.DaskSandboxes(Limits(), [], scheduler="tcp://127.0.0.1:9", timeout=2)

@@ -358,12 +358,115 @@ def test_lab_stops_at_its_first_exercise_and_the_solution_runs(tmp_path: Path) -
             client.execute_cell(cell, index)
         with pytest.raises(CellExecutionError) as failed:
             client.execute_cell(lab.cells[first_check], first_check)
+        shown_outputs = list(lab.cells[first_check].outputs)
         client.execute_cell(v4.new_code_cell("%reset -f"), 0)
         for index, cell in enumerate(solution.cells):
             cell.outputs = []
             client.execute_cell(cell, index)
     assert failed.value.ename == "CheckFailed"
     assert "not done yet: NotImplementedError: Exercise 0.1 mean: replace this line" in failed.value.evalue
+    (shown,) = shown_outputs  # the message once: no printed copy, no frames of the kit
+    assert shown.output_type == "error" and len(shown.traceback) == 1
+    assert shown.traceback[0].startswith("CheckFailed: [NOT YET] check_mean: this exercise is not done yet")
     printed = "".join(out.get("text", "") for cell in solution.cells if cell.cell_type == "code"
                       for out in cell.outputs)
     assert printed.count("[PASSED]") == 3 and "NOT YET" not in printed
+
+
+# --- make lab: JupyterLab's settings in the kit's environment --------------------------------------
+
+
+def test_make_lab_installs_settings_that_turn_off_jupyterlab_news(tmp_path: Path) -> None:
+    """The overrides `make lab` copies into the environment, as JupyterLab itself reads them."""
+    import shutil
+    import subprocess
+    import sys
+
+    settings_utils = pytest.importorskip("jupyterlab_server.settings_utils")
+    root = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    stamp = venv / ".aelab-installed"
+    stamp.touch()
+    done = subprocess.run(["make", "-C", str(root), f"VENV={venv}", str(venv / "share/jupyter/lab/settings/overrides.json")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0 and shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    assert done.returncode == 0, done.stderr
+    app_settings = venv / "share" / "jupyter" / "lab" / "settings"
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    found, _ = settings_utils.get_settings(str(app_settings), str(schemas), str(tmp_path / "user"),
+                                           "@jupyterlab/apputils-extension:notification")  # fmt: skip
+    defaults = found["schema"]["properties"]
+    assert defaults["fetchNews"]["default"] == "false" and defaults["checkForUpdates"]["default"] is False
+
+
+# --- data found wherever the notebook runs ----------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_data_root_is_aelab_data_or_the_users_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from aelab.data import digits
+
+    monkeypatch.setenv("AELAB_DATA", str(tmp_path / "course-data"))
+    assert digits.data_root() == tmp_path / "course-data"
+    monkeypatch.delenv("AELAB_DATA")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert digits.data_root() == tmp_path / "xdg" / "aelab"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert digits.data_root() == Path.home() / ".local" / "share" / "aelab"
+
+
+def test_load_digits_reads_mnist_from_the_data_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import numpy as np
+
+    from aelab.data import digits
+
+    monkeypatch.setenv("AELAB_DATA", str(tmp_path))
+    assert digits.load_digits().source == "sklearn-8x8"  # nothing there yet
+    (tmp_path / "mnist").mkdir()
+    for name in digits.DATASETS["mnist"].files["train"]:
+        (tmp_path / "mnist" / name).touch()
+    read: list[Path] = []
+    fake = (np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8))
+    monkeypatch.setattr(digits, "mnist", lambda root, split: read.append(Path(root)) or fake)
+    assert digits.load_digits().source == "mnist" and read == [tmp_path / "mnist"]
+
+
+def test_a_copy_of_the_package_outside_the_repository_finds_its_data(tmp_path: Path) -> None:
+    """As from a wheel: the package alone, imported from elsewhere, finds lab 03's checkpoints (package
+    data) and the digits (the data root), with nothing of the repository around it."""
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(REPO / "src" / "aelab", site / "aelab", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "course").mkdir()
+    script = (
+        "import aelab, sys\n"
+        "from aelab import assets\n"
+        "from aelab.data import digits\n"
+        f"assert aelab.__file__.startswith({str(site)!r}), aelab.__file__\n"
+        "files = sorted(p.name for p in (assets.root() / 'lab03').glob('*.pt'))\n"
+        "assert files and all(assets.path('lab03/' + name).is_file() for name in files), files\n"
+        "print(files, digits.data_root(), digits.load_digits().source)\n"
+    )
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "AELAB_DATA": str(tmp_path / "data"),
+                   "HOME": str(tmp_path)}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "course", env=environment,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"['df.pt', 'liae.pt', 'reader.pt'] {tmp_path / 'data'} sklearn-8x8"
+
+
+@pytest.mark.parametrize("solution", sorted((REPO / "solutions").glob("*.ipynb")), ids=lambda p: p.name)
+def test_solutions_do_not_depend_on_where_they_run(solution: Path) -> None:
+    """No path relative to the notebook or to the repository: nbgrader's tree and a wheel install
+    have neither ../data nor the package's parents."""
+    notebook = nbformat.read(solution, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for pattern in ('Path("..")', "'../", '"../', "parents[", "__file__", '"data/', "'data/"):
+                assert pattern not in cell.source, f"{solution.name}, cell {cell.id}: {pattern}"

@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-labs": ("aelab.notebooks", "write labs/ from solutions/ (--check: fail if labs/ is stale)"),
     "grade": ("aelab.grade", "grade student notebooks against a solution, each in its own sandbox"),
+    "export": ("aelab.commands.export", "export a solution notebook to otter-grader (tests and student notebook)"),
     "summary": ("aelab.models", "print a model's per-part parameter table, like DeepFaceLab's summary.txt"),
     "train": ("aelab.commands.train", "train a SAEHD model in a run folder (resumes; previews, history, backups; torchrun)"),
     "bench": ("aelab.bench", "print the kit's speed figures (faces/s, training step, FLOP ratio)"),

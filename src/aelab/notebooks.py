@@ -41,7 +41,7 @@ from typing import Any, Literal
 import nbformat
 from nbformat import NotebookNode
 
-__all__ = ["Exercise", "NotebookError", "lab_text", "lint", "main", "make_lab", "read_notebook"]
+__all__ = ["CheckCall", "Exercise", "NotebookError", "check_calls", "lab_text", "lint", "main", "make_lab", "read_notebook"]
 
 #: The marker lines, each naming its region's kind and whether it opens or closes it.
 _MARKERS: dict[str, tuple[str, bool]] = {
@@ -371,21 +371,45 @@ def _regions(cell: NotebookNode) -> list[_Region]:
     return regions
 
 
-def _called_checks(cell: NotebookNode) -> tuple[str, ...]:
-    """The registered checks a check cell calls (``check_x(...)`` or ``module.check_x(...)``), in order."""
+@dataclass(frozen=True)
+class CheckCall:
+    """One call to a registered check in a check cell: the check's name, the call (an ast node whose
+    ``func`` names the check) and whether it lies between the hidden-test markers."""
+
+    check: str
+    call: ast.Call
+    hidden: bool
+
+
+def check_calls(cell: NotebookNode) -> list[CheckCall]:
+    """The calls to registered checks in a check cell (``check_x(...)`` or ``module.check_x(...)``),
+    in the order they appear. Raises ValueError when the cell is not plain Python."""
     from aelab.checks import load_checks
 
     try:
         tree = ast.parse(cell.source)
     except SyntaxError as exc:
         raise ValueError(f"a check cell must be plain Python (no magics): line {exc.lineno}: {exc.msg}.") from None
+    hidden = {line + 1 for region in _regions(cell) if region.kind == "HIDDEN TESTS"
+              for line in range(region.begin, region.end + 1)}  # fmt: skip
+    registry = load_checks()
     calls = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Call)),
                    key=lambda node: (node.lineno, node.col_offset))
-    called = [call.func.id if isinstance(call.func, ast.Name) else call.func.attr
-              for call in calls if isinstance(call.func, (ast.Name, ast.Attribute))]
-    registry = load_checks()
-    checks = tuple(dict.fromkeys(name for name in called if name in registry))
+    return [CheckCall(name, call, call.lineno in hidden) for call in calls
+            if (name := _called_name(call)) is not None and name in registry]
+
+
+def _called_name(call: ast.Call) -> str | None:
+    """The name a call calls: ``f`` for ``f(...)`` and ``m.f(...)``, else None."""
+    return call.func.id if isinstance(call.func, ast.Name) else call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def _called_checks(cell: NotebookNode) -> tuple[str, ...]:
+    """The registered checks a check cell calls, in order, each once; raises ValueError if none."""
+    checks = tuple(dict.fromkeys(call.check for call in check_calls(cell)))
     if not checks:
+        called = [name for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.Call)
+                  and (name := _called_name(node)) is not None]  # fmt: skip
         raise ValueError(f"check cell calls no registered check (it calls: {', '.join(called) or 'nothing'}); "
                          "call a check from an aelab.checks module, e.g. check_mean(mean) from aelab.checks.demo.")
     return checks

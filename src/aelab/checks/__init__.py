@@ -10,15 +10,22 @@ A :class:`Check` has
 - ``judge(evidence)``: runs in the grader's own process. A pure function of the evidence that
   recomputes the reference itself; it never trusts a "passed" flag sent by the student's side.
 
-Calling a check, as a student does (``check_ssim(my_ssim)``), runs both, prints the feedback and
-raises :class:`CheckFailed` when the check fails, so that "Run all" stops at the first exercise
-that needs work. Messages are specific ("your DSSIM is 0.31 on identical images; expected 0"),
-stable across machines (rounded numbers) and never reveal the solution.
+Calling a check, as a student does (``check_ssim(my_ssim)``), runs both, prints the feedback when
+it passes and raises :class:`CheckFailed` when it fails (shown once, as the message alone, without
+the library's frames), so that "Run all" stops at the first exercise that needs work. Messages are
+specific ("your DSSIM is 0.31 on identical images; expected 0"), stable across machines (rounded
+numbers) and never reveal the solution.
+
+Each exercise is judged on its own: a probe whose exercise calls an earlier one (``dssim`` calls
+``ssim``) runs it with the reference in place of the earlier answer (:func:`upstream`), so one
+mistake costs only its own exercise's points.
 
 Each lab's checks live in their own module (``aelab.checks.lab01`` ...; ``aelab.checks.demo`` is
-the worked example to copy); :data:`REGISTRY` maps every check's name to it, and
-:func:`load_checks` imports every such module, so the grader and ``aelab make-labs`` can find the
-checks that a solution's grade cells call.
+the worked example to copy), all with the same layout (see docs/DEVELOPING.md); :data:`REGISTRY`
+maps every check's name to it, and :func:`load_checks` imports every such module, so the grader
+and ``aelab make-labs`` can find the checks that a solution's grade cells call. The evidence
+parsers that judges share (:func:`floats`, :func:`tensor`, :func:`numbers`, :func:`shape`) live
+here.
 """
 
 from __future__ import annotations
@@ -27,14 +34,39 @@ import importlib
 import json
 import math
 import pkgutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-__all__ = ["Check", "CheckFailed", "Feedback", "REGISTRY", "check", "floats", "load_checks", "plain"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "Check",
+    "CheckFailed",
+    "Feedback",
+    "REGISTRY",
+    "check",
+    "floats",
+    "load_checks",
+    "numbers",
+    "plain",
+    "shape",
+    "tensor",
+    "upstream",
+]
 
 
 class CheckFailed(AssertionError):
-    """Raised when a student's answer does not pass its check; the message says what to fix."""
+    """Raised when a student's answer does not pass its check; the message says what to fix.
+
+    IPython shows it as its message alone (``_render_traceback_``): the frames of the check, which
+    are the kit's and not the student's, would only hide the message.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"CheckFailed: {self}"]
 
 
 @dataclass(frozen=True)
@@ -116,14 +148,15 @@ class Check:
             )
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        """What a student runs: probe, judge, print the feedback; raise :class:`CheckFailed` if it fails.
+        """What a student runs: probe, judge; print the feedback if it passes, else raise
+        :class:`CheckFailed` with it (so the message shows once).
 
         Returns None, so that a check cell shows the printed feedback only once.
         """
         feedback = self.judge(json.loads(json.dumps(self.probe(*args, **kwargs))))
-        print(feedback)
         if not feedback.passed:
-            raise CheckFailed(str(feedback))
+            raise CheckFailed(str(feedback)) from None
+        print(feedback)
 
     def __repr__(self) -> str:
         return f"<check {self.name}>"
@@ -210,3 +243,56 @@ def floats(value: Any) -> Any:
     if isinstance(value, str) and value in ("nan", "inf", "-inf"):
         return float(value)
     raise TypeError(f"expected numbers in the evidence, got {type(value).__name__} {str(value)[:40]!r}")
+
+
+def tensor(value: Any) -> "torch.Tensor":
+    """Numeric evidence (a number or nested lists of them, as :func:`plain` writes them) as a float64
+    tensor; raises TypeError for anything else (reported by :meth:`Check.judge` as a failed check)."""
+    import torch
+
+    return torch.tensor(floats(value), dtype=torch.float64)
+
+
+def shape(value: Any) -> tuple[int, ...]:
+    """The shape of numeric evidence: () for a number, (3,) for a list of 3 numbers, ...
+
+    Raises TypeError for ragged lists or anything that is not numbers.
+    """
+    return tuple(tensor(value).shape)
+
+
+def numbers(evidence: Any, count: int, what: str) -> list[float] | str:
+    """Evidence that should hold one number for each of ``count`` fixed cases.
+
+    Returns the numbers, or a message for the student when a case gave a tensor rather than one
+    number ("your ssim returned a tensor of shape (2,); expected one number (a 0-d tensor)."); raises
+    TypeError when the evidence is not a list of ``count`` items (a tampered probe).
+    """
+    values = floats(evidence)
+    if not isinstance(values, list) or len(values) != count:
+        raise TypeError(f"expected {count} results")
+    for value in values:
+        if isinstance(value, list):
+            return f"your {what} returned a tensor of shape {shape(value)}; expected one number (a 0-d tensor)."
+    return values
+
+
+@contextmanager
+def upstream(answer: Callable[..., Any], **references: Callable[..., Any]) -> Iterator[None]:
+    """Run a student's ``answer`` with the references in place of the earlier answers it calls.
+
+    ``with upstream(dssim, ssim=losses.ssim): dssim(x, y)`` evaluates the student's dssim with the
+    reference ssim, so that a wrong ssim costs the ssim exercise only. Each name is replaced in the
+    answer's module namespace (the notebook's globals) only where the student defined it, and
+    restored afterwards whatever happens. An answer that is not a plain function runs as it is.
+    """
+    namespace = getattr(answer, "__globals__", None)
+    if not isinstance(namespace, dict):
+        yield
+        return
+    saved = {name: namespace[name] for name in references if name in namespace}
+    namespace.update({name: references[name] for name in saved})
+    try:
+        yield
+    finally:
+        namespace.update(saved)

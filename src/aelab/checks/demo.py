@@ -7,7 +7,10 @@ Copy this module to write a new lab's checks. Each check is a pair:
 - the **judge** runs wherever the verdict is made (the student's kernel, or the grader's own
   process): it rebuilds the same inputs, recomputes the reference itself and compares. It reads
   numbers back with :func:`aelab.checks.floats`, validates the shape of what it got, and says
-  precisely what is wrong with rounded numbers, without giving the solution away.
+  precisely what is wrong with rounded numbers, without giving the solution away. The evidence
+  parsers (:func:`~aelab.checks.floats`, :func:`~aelab.checks.tensor`, :func:`~aelab.checks.shape`,
+  :func:`~aelab.checks.numbers`) come from :mod:`aelab.checks`; when an exercise calls an earlier
+  one, its probe runs with the reference in place (:func:`~aelab.checks.upstream`).
 
 The exercises (see ``tests/fixtures/demo_solution.ipynb``) work on image batches: tensors of shape
 (N, C, H, W) holding float32 values in [0, 1].
@@ -26,7 +29,7 @@ from typing import Any
 
 import torch
 
-from . import check, floats
+from . import check, floats, shape, tensor
 
 __all__ = ["check_mean", "check_normalize", "check_normalize_constant"]
 
@@ -59,8 +62,7 @@ def _reference_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 def _judge_mean(evidence: Any) -> tuple[bool, str]:
     value = floats(evidence)
     if isinstance(value, list):
-        shape = tuple(torch.tensor(value).shape)
-        return False, f"your mean returned a tensor of shape {shape}; expected one number (a float or a 0-d tensor)."
+        return False, f"your mean returned a tensor of shape {shape(value)}; expected one number (a float or a 0-d tensor)."
     expected = _batch(0).double().mean().item()
     if abs(value - expected) <= _TOLERANCE:
         return True, "your mean matches the reference on a fixed batch."
@@ -72,7 +74,7 @@ def _judge_mean(evidence: Any) -> tuple[bool, str]:
 
 def _judge_normalized(evidence: Any, x: torch.Tensor, case: str) -> tuple[bool, str]:
     """Compare the student's normalize(x) (as evidence) with the reference on ``x``, described by ``case``."""
-    got = torch.tensor(floats(evidence), dtype=torch.float64)
+    got = tensor(evidence)
     if tuple(got.shape) != _SHAPE:
         return False, f"your output has shape {tuple(got.shape)} on {case}; expected the input's shape {_SHAPE}."
     if not torch.isfinite(got).all():

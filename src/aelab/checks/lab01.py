@@ -28,7 +28,7 @@ import torch
 
 from aelab import losses
 
-from . import check, floats
+from . import check, floats, numbers, shape, upstream
 
 __all__ = [
     "check_gaussian_window",
@@ -50,7 +50,7 @@ _OPTIONS = {"kernel_size": 7, "sigma": 1.0, "k1": 0.05, "k2": 0.1}
 
 
 # ------------------------------------------------------------------------------------------------
-# Fixed inputs (rebuilt identically by probe and judge)
+# Fixed inputs and references shared by the exercises
 # ------------------------------------------------------------------------------------------------
 
 
@@ -75,39 +75,6 @@ def _flat_pair() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.full((1, 3, 16, 16), 0.2), torch.full((1, 3, 16, 16), 0.6)
 
 
-def _ssim_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, dict[str, Any]]]:
-    """(description, x, y, keyword arguments) of the SSIM and DSSIM checks."""
-    x, y = _pair(24, seed=11)
-    return [
-        ("an image batch with itself", x, x, {}),
-        ("a fixed pair of batches (N, 3, 24, 24)", x, y, {}),
-        ("the same pair with kernel_size=5", x, y, {"kernel_size": 5}),
-        ("the same pair with kernel_size=2 (DeepFaceLab's window at 32 px)", x, y, {"kernel_size": 2}),
-        ("two flat images (grey 0.2 and grey 0.6)", *_flat_pair(), {}),
-    ]
-
-
-def _stripes() -> torch.Tensor:
-    """(1, 3, 16, 16): vertical stripes, so only the differences along the width are non-zero."""
-    columns = torch.arange(16, dtype=torch.float32) % 4 / 3.0
-    return columns.expand(1, 3, 16, 16).clone()
-
-
-def _energy_cases() -> list[tuple[str, torch.Tensor]]:
-    """(description, images) of the gradient-energy check."""
-    x, _ = _pair(16, seed=13, batch=3)
-    return [
-        ("a fixed batch of 3 images", x),
-        ("flat images", torch.full((2, 3, 8, 8), 0.7)),
-        ("vertical stripes", _stripes()),
-    ]
-
-
-# ------------------------------------------------------------------------------------------------
-# References and the usual mistakes (float64)
-# ------------------------------------------------------------------------------------------------
-
-
 def _window(kernel_size: int, sigma: float, centre: float | None = None, denominator: float | None = None,
             box: bool = False) -> torch.Tensor:
     """A 1-D window: DeepFaceLab's Gaussian by default, or a mistaken variant of it."""
@@ -117,8 +84,9 @@ def _window(kernel_size: int, sigma: float, centre: float | None = None, denomin
 
 
 def _ssim_variant(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, *, padded: bool = False,
-                  k1: float = 0.01, k2: float = 0.03) -> float:
-    """SSIM of (N, C, H, W) batches with a given 1-D window, valid or zero-padded ("same")."""
+                  k1: float = 0.01, k2: float = 0.03, squared: bool = True) -> float:
+    """SSIM of (N, C, H, W) batches with a given 1-D window, valid or zero-padded ("same"), with
+    c1 = k1², c2 = k2² (or, ``squared=False``, the usual mistake c1 = k1, c2 = k2)."""
     x, y = x.double(), y.double()
     c, k = x.shape[1], window.numel()
     kernel = (window[:, None] * window[None, :]).expand(c, 1, k, k)
@@ -130,12 +98,95 @@ def _ssim_variant(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, *, pad
 
     mx, my = blur(x), blur(y)
     vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-    c1, c2 = k1**2, k2**2
+    c1, c2 = (k1**2, k2**2) if squared else (k1, k2)
     return float((((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean())
 
 
 def _reference_ssim(x: torch.Tensor, y: torch.Tensor, **options: Any) -> float:
     return float(losses.ssim(x.double(), y.double(), **options))
+
+
+def _upstream_gaussian_window(kernel_size: int, sigma: float = 1.5) -> torch.Tensor:
+    """The reference for exercise 1.1, with the exercise's signature (given to later exercises)."""
+    return losses.gaussian_window(kernel_size, sigma)
+
+
+def _upstream_ssim(x: torch.Tensor, y: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5, k1: float = 0.01,
+                   k2: float = 0.03) -> torch.Tensor:
+    """The reference for exercise 1.2, with the exercise's signature (given to later exercises)."""
+    return losses.ssim(x, y, kernel_size=kernel_size, sigma=sigma, k1=k1, k2=k2)
+
+
+def _upstream_dssim(x: torch.Tensor, y: torch.Tensor, **options: Any) -> torch.Tensor:
+    """The reference for exercise 1.3, with the exercise's signature (given to later exercises)."""
+    return (1 - _upstream_ssim(x, y, **options)) / 2
+
+
+#: The earlier exercises' references, by the names the notebook gives them.
+_UPSTREAM = {"gaussian_window": _upstream_gaussian_window, "ssim": _upstream_ssim, "dssim": _upstream_dssim}
+
+
+def _close(value: float, expected: float) -> bool:
+    return abs(value - expected) <= _TOLERANCE
+
+
+def _first_mismatch(values: list[float], expected: list[float]) -> int | None:
+    return next((i for i, (v, e) in enumerate(zip(values, expected)) if not _close(v, e)), None)
+
+
+# ------------------------------------------------------------------------------------------------
+# Exercise 1.1: gaussian_window
+# ------------------------------------------------------------------------------------------------
+
+
+def _judge_gaussian_window(evidence: Any) -> tuple[bool, str]:
+    windows = floats(evidence)
+    if not isinstance(windows, list) or len(windows) != len(_WINDOWS):
+        raise TypeError(f"expected {len(_WINDOWS)} windows")
+    for (k, sigma), got in zip(_WINDOWS, windows):
+        call = f"gaussian_window({k}, {sigma})"
+        got_shape = shape(got)
+        if got_shape != (k,):
+            return False, f"{call} has shape {got_shape}; expected ({k},), one weight per tap."
+        w = torch.tensor(got, dtype=torch.float64)
+        if not torch.isfinite(w).all():
+            return False, f"{call} holds NaN or infinity."
+        if abs(w.sum().item() - 1) > _TOLERANCE:
+            return False, f"{call} sums to {w.sum().item():.4f}; normalise it so the weights sum to 1."
+        if (w - w.flip(0)).abs().max() > _TOLERANCE:
+            return False, (f"{call} is not symmetric (first {w[0].item():.4f}, last {w[-1].item():.4f}); "
+                           "centre it at (kernel_size - 1) / 2.")
+        error = (w - _window(k, sigma)).abs().max().item()
+        if error > _TOLERANCE:
+            hint = ("it looks like the exponent uses sigma instead of sigma²: exp(-d² / (2 sigma²))"
+                    if (w - _window(k, sigma, denominator=2 * sigma)).abs().max() <= _TOLERANCE
+                    else "check the exponent -d² / (2 sigma²), d being the distance to the centre")
+            return False, (f"{call} has its centre weight {w[(k - 1) // 2].item():.4f} (expected "
+                           f"{_window(k, sigma)[(k - 1) // 2].item():.4f}); {hint}.")
+    return True, "your Gaussian windows match the reference (odd and even sizes, two sigmas)."
+
+
+@check(_judge_gaussian_window)
+def check_gaussian_window(gaussian_window: Callable[[int, float], torch.Tensor]) -> Any:
+    """Your ``gaussian_window(kernel_size, sigma)`` for odd and even sizes: a normalised 1-D Gaussian."""
+    return [gaussian_window(k, sigma) for k, sigma in _WINDOWS]
+
+
+# ------------------------------------------------------------------------------------------------
+# Exercise 1.2: ssim
+# ------------------------------------------------------------------------------------------------
+
+
+def _ssim_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, dict[str, Any]]]:
+    """(description, x, y, keyword arguments) of the SSIM and DSSIM checks."""
+    x, y = _pair(24, seed=11)
+    return [
+        ("an image batch with itself", x, x, {}),
+        ("a fixed pair of batches (N, 3, 24, 24)", x, y, {}),
+        ("the same pair with kernel_size=5", x, y, {"kernel_size": 5}),
+        ("the same pair with kernel_size=2 (DeepFaceLab's window at 32 px)", x, y, {"kernel_size": 2}),
+        ("two flat images (grey 0.2 and grey 0.6)", *_flat_pair(), {}),
+    ]
 
 
 def _ssim_mistakes(x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) -> list[tuple[float, str]]:
@@ -155,90 +206,18 @@ def _ssim_mistakes(x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) ->
         (_ssim_variant(x, y, _window(k, sigma), k1=0.0, k2=0.0),
          "it looks like c1 and c2 are missing: add c1 = (k1)² to the means' terms and c2 = (k2)² to the "
          "variances' terms, or flat regions divide 0 by 0"),
+        (_ssim_variant(x, y, _window(k, sigma), squared=False),
+         "it looks like c1 = k1 and c2 = k2; the constants are their squares: c1 = (k1)² and c2 = (k2)²"),
         (_ssim_variant(x, y, _window(k, sigma), k1=0.03, k2=0.01),
          "it looks like k1 and k2 are swapped: c1 = (k1)² goes with the means, c2 = (k2)² with the "
          "variances and the covariance"),
     ]
 
 
-def _reference_energy(x: torch.Tensor) -> torch.Tensor:
-    x = x.double()
-    dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
-    return dx.pow(2).flatten(1).mean(1) + dy.pow(2).flatten(1).mean(1)
-
-
-def _energy_mistakes(x: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
-    x = x.double()
-    dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
-    ex, ey = dx.pow(2).flatten(1).mean(1), dy.pow(2).flatten(1).mean(1)
-    return [
-        (dx.abs().flatten(1).mean(1) + dy.abs().flatten(1).mean(1),
-         "it looks like absolute differences; square them"),
-        (ex, "it looks like only the differences along the width (the last axis) count; add those along "
-             "the height"),
-        (ey, "it looks like only the differences along the height count; add those along the width"),
-        ((ex + ey) / 2, "it looks like the two directions are averaged; add them instead"),
-        (dx.pow(2).flatten(1).sum(1) + dy.pow(2).flatten(1).sum(1),
-         "it looks like sums over the pixels; take means, so that the measure does not grow with the image size"),
-    ]
-
-
-# ------------------------------------------------------------------------------------------------
-# Judges
-# ------------------------------------------------------------------------------------------------
-
-
-def _numbers(evidence: Any, count: int, what: str) -> list[float] | str:
-    """The evidence as ``count`` plain numbers, or a message saying what came back instead."""
-    values = floats(evidence)
-    if not isinstance(values, list) or len(values) != count:
-        raise TypeError(f"expected {count} results")
-    for value in values:
-        if isinstance(value, list):
-            shape = tuple(torch.tensor(value).shape)
-            return f"your {what} returned a tensor of shape {shape}; expected one number (a 0-d tensor)."
-    return values
-
-
-def _close(value: float, expected: float) -> bool:
-    return abs(value - expected) <= _TOLERANCE
-
-
-def _first_mismatch(values: list[float], expected: list[float]) -> int | None:
-    return next((i for i, (v, e) in enumerate(zip(values, expected)) if not _close(v, e)), None)
-
-
-def _judge_gaussian_window(evidence: Any) -> tuple[bool, str]:
-    windows = floats(evidence)
-    if not isinstance(windows, list) or len(windows) != len(_WINDOWS):
-        raise TypeError(f"expected {len(_WINDOWS)} windows")
-    for (k, sigma), got in zip(_WINDOWS, windows):
-        call = f"gaussian_window({k}, {sigma})"
-        shape = tuple(torch.tensor(got).shape) if isinstance(got, list) else ()
-        if shape != (k,):
-            return False, f"{call} has shape {shape}; expected ({k},), one weight per tap."
-        w = torch.tensor(got, dtype=torch.float64)
-        if not torch.isfinite(w).all():
-            return False, f"{call} holds NaN or infinity."
-        if abs(w.sum().item() - 1) > _TOLERANCE:
-            return False, f"{call} sums to {w.sum().item():.4f}; normalise it so the weights sum to 1."
-        if (w - w.flip(0)).abs().max() > _TOLERANCE:
-            return False, (f"{call} is not symmetric (first {w[0].item():.4f}, last {w[-1].item():.4f}); "
-                           "centre it at (kernel_size - 1) / 2.")
-        error = (w - _window(k, sigma)).abs().max().item()
-        if error > _TOLERANCE:
-            hint = ("it looks like the exponent uses sigma instead of sigma²: exp(-d² / (2 sigma²))"
-                    if (w - _window(k, sigma, denominator=2 * sigma)).abs().max() <= _TOLERANCE
-                    else "check the exponent -d² / (2 sigma²), d being the distance to the centre")
-            return False, (f"{call} has its centre weight {w[(k - 1) // 2].item():.4f} (expected "
-                           f"{_window(k, sigma)[(k - 1) // 2].item():.4f}); {hint}.")
-    return True, "your Gaussian windows match the reference (odd and even sizes, two sigmas)."
-
-
 def _judge_ssim_values(evidence: Any, what: str, transform: Callable[[float], float]) -> tuple[bool, str]:
     """Judge SSIM-like answers on :func:`_ssim_cases`; ``transform`` maps an SSIM to the expected value."""
     cases = _ssim_cases()
-    values = _numbers(evidence, len(cases), what)
+    values = numbers(evidence, len(cases), what)
     if isinstance(values, str):
         return False, values
     nan = next((case for (case, *_), value in zip(cases, values) if value != value), None)
@@ -265,7 +244,7 @@ def _judge_ssim(evidence: Any) -> tuple[bool, str]:
 
 
 def _judge_ssim_options(evidence: Any) -> tuple[bool, str]:
-    values = _numbers(evidence, 2, "ssim")
+    values = numbers(evidence, 2, "ssim")
     if isinstance(values, str):
         return False, values
     x, y = _pair(24, seed=17)
@@ -279,9 +258,29 @@ def _judge_ssim_options(evidence: Any) -> tuple[bool, str]:
     return False, f"with options {_OPTIONS} your ssim is {values[0]:.4f}; expected {expected:.4f}."
 
 
+@check(_judge_ssim)
+def check_ssim(ssim: Callable[..., torch.Tensor]) -> Any:
+    """Your ``ssim(x, y, **options)`` on fixed pairs of image batches: one number each."""
+    with upstream(ssim, gaussian_window=_UPSTREAM["gaussian_window"]):
+        return [ssim(x, y, **options) for _, x, y, options in _ssim_cases()]
+
+
+@check(_judge_ssim_options)
+def check_ssim_options(ssim: Callable[..., torch.Tensor]) -> Any:
+    """Your ``ssim`` with kernel_size, sigma, k1 and k2 all different from the defaults."""
+    x, y = _pair(24, seed=17)
+    with upstream(ssim, gaussian_window=_UPSTREAM["gaussian_window"]):
+        return [ssim(x, y, **_OPTIONS), ssim(x, y, kernel_size=_OPTIONS["kernel_size"])]
+
+
+# ------------------------------------------------------------------------------------------------
+# Exercise 1.3: dssim
+# ------------------------------------------------------------------------------------------------
+
+
 def _judge_dssim(evidence: Any) -> tuple[bool, str]:
     cases = _ssim_cases()
-    values = _numbers(evidence, len(cases), "dssim")
+    values = numbers(evidence, len(cases), "dssim")
     if isinstance(values, str):
         return False, values
     ssims = [_reference_ssim(x, y, **options) for _, x, y, options in cases]
@@ -303,6 +302,18 @@ def _judge_dssim(evidence: Any) -> tuple[bool, str]:
     return False, message + "."
 
 
+@check(_judge_dssim)
+def check_dssim(dssim: Callable[..., torch.Tensor]) -> Any:
+    """Your ``dssim(x, y, **options)`` on the SSIM check's fixed pairs."""
+    with upstream(dssim, **_UPSTREAM):
+        return [dssim(x, y, **options) for _, x, y, options in _ssim_cases()]
+
+
+# ------------------------------------------------------------------------------------------------
+# Exercise 1.4: dfl_loss
+# ------------------------------------------------------------------------------------------------
+
+
 def _dfl_terms(resolution: int, kernel_size: int) -> tuple[float, float]:
     """(DSSIM with ``kernel_size``, MSE) of the DFL-loss check's pair at ``resolution``."""
     x, y = _pair(resolution, seed=resolution, batch=1)
@@ -319,7 +330,7 @@ def _reference_dfl(resolution: int, x: torch.Tensor | None = None, y: torch.Tens
 def _judge_dfl_loss(evidence: Any) -> tuple[bool, str]:
     if not isinstance(evidence, dict) or set(evidence) != {"values", "grad"}:
         raise TypeError("expected the values and the gradient")
-    values = _numbers(evidence["values"], len(_DFL_RESOLUTIONS), "dfl_loss")
+    values = numbers(evidence["values"], len(_DFL_RESOLUTIONS), "dfl_loss")
     if isinstance(values, str):
         return False, values
     for resolution, value in zip(_DFL_RESOLUTIONS, values):
@@ -363,6 +374,65 @@ def _judge_dfl_loss(evidence: Any) -> tuple[bool, str]:
     return True, "your dfl_loss matches DeepFaceLab's at 32 and 64 px, value and gradient."
 
 
+@check(_judge_dfl_loss)
+def check_dfl_loss(dfl_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Any:
+    """Your ``dfl_loss(target, pred)`` at 32 and 64 px, and its gradient with respect to pred at 32 px."""
+    values = []
+    grad = None
+    for resolution in _DFL_RESOLUTIONS:
+        target, pred = _pair(resolution, seed=resolution, batch=1)
+        pred.requires_grad_(True)
+        with upstream(dfl_loss, **_UPSTREAM):
+            value = dfl_loss(target, pred)
+        if resolution == _DFL_RESOLUTIONS[0] and isinstance(value, torch.Tensor) and value.requires_grad:
+            (grad,) = torch.autograd.grad(value.sum(), pred)
+        values.append(value.detach() if isinstance(value, torch.Tensor) else value)
+    return {"values": values, "grad": grad}
+
+
+# ------------------------------------------------------------------------------------------------
+# Exercise 1.5: gradient_energy
+# ------------------------------------------------------------------------------------------------
+
+
+def _stripes() -> torch.Tensor:
+    """(1, 3, 16, 16): vertical stripes, so only the differences along the width are non-zero."""
+    columns = torch.arange(16, dtype=torch.float32) % 4 / 3.0
+    return columns.expand(1, 3, 16, 16).clone()
+
+
+def _energy_cases() -> list[tuple[str, torch.Tensor]]:
+    """(description, images) of the gradient-energy check."""
+    x, _ = _pair(16, seed=13, batch=3)
+    return [
+        ("a fixed batch of 3 images", x),
+        ("flat images", torch.full((2, 3, 8, 8), 0.7)),
+        ("vertical stripes", _stripes()),
+    ]
+
+
+def _reference_energy(x: torch.Tensor) -> torch.Tensor:
+    x = x.double()
+    dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+    return dx.pow(2).flatten(1).mean(1) + dy.pow(2).flatten(1).mean(1)
+
+
+def _energy_mistakes(x: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
+    x = x.double()
+    dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+    ex, ey = dx.pow(2).flatten(1).mean(1), dy.pow(2).flatten(1).mean(1)
+    return [
+        (dx.abs().flatten(1).mean(1) + dy.abs().flatten(1).mean(1),
+         "it looks like absolute differences; square them"),
+        (ex, "it looks like only the differences along the width (the last axis) count; add those along "
+             "the height"),
+        (ey, "it looks like only the differences along the height count; add those along the width"),
+        ((ex + ey) / 2, "it looks like the two directions are averaged; add them instead"),
+        (dx.pow(2).flatten(1).sum(1) + dy.pow(2).flatten(1).sum(1),
+         "it looks like sums over the pixels; take means, so that the measure does not grow with the image size"),
+    ]
+
+
 def _judge_gradient_energy(evidence: Any) -> tuple[bool, str]:
     cases = _energy_cases()
     answers = floats(evidence)
@@ -370,9 +440,9 @@ def _judge_gradient_energy(evidence: Any) -> tuple[bool, str]:
         raise TypeError(f"expected {len(cases)} results")
     for (case, x), got in zip(cases, answers):
         n = x.shape[0]
-        shape = tuple(torch.tensor(got).shape) if isinstance(got, list) else ()
-        if shape != (n,):
-            return False, (f"on {case} (N = {n}) your gradient_energy returned shape {shape}; expected ({n},), "
+        got_shape = shape(got)
+        if got_shape != (n,):
+            return False, (f"on {case} (N = {n}) your gradient_energy returned shape {got_shape}; expected ({n},), "
                            "one value per image.")
         values = torch.tensor(got, dtype=torch.float64)
         expected = _reference_energy(x)
@@ -385,51 +455,6 @@ def _judge_gradient_energy(evidence: Any) -> tuple[bool, str]:
                 return False, f"{message}; {why}."
         return False, message + "."
     return True, f"your gradient_energy matches the reference on {len(cases)} fixed batches."
-
-
-# ------------------------------------------------------------------------------------------------
-# Probes (run in the student's kernel)
-# ------------------------------------------------------------------------------------------------
-
-
-@check(_judge_gaussian_window)
-def check_gaussian_window(gaussian_window: Callable[[int, float], torch.Tensor]) -> Any:
-    """Your ``gaussian_window(kernel_size, sigma)`` for odd and even sizes: a normalised 1-D Gaussian."""
-    return [gaussian_window(k, sigma) for k, sigma in _WINDOWS]
-
-
-@check(_judge_ssim)
-def check_ssim(ssim: Callable[..., torch.Tensor]) -> Any:
-    """Your ``ssim(x, y, **options)`` on fixed pairs of image batches: one number each."""
-    return [ssim(x, y, **options) for _, x, y, options in _ssim_cases()]
-
-
-@check(_judge_ssim_options)
-def check_ssim_options(ssim: Callable[..., torch.Tensor]) -> Any:
-    """Your ``ssim`` with kernel_size, sigma, k1 and k2 all different from the defaults."""
-    x, y = _pair(24, seed=17)
-    return [ssim(x, y, **_OPTIONS), ssim(x, y, kernel_size=_OPTIONS["kernel_size"])]
-
-
-@check(_judge_dssim)
-def check_dssim(dssim: Callable[..., torch.Tensor]) -> Any:
-    """Your ``dssim(x, y, **options)`` on the SSIM check's fixed pairs."""
-    return [dssim(x, y, **options) for _, x, y, options in _ssim_cases()]
-
-
-@check(_judge_dfl_loss)
-def check_dfl_loss(dfl_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Any:
-    """Your ``dfl_loss(target, pred)`` at 32 and 64 px, and its gradient with respect to pred at 32 px."""
-    values = []
-    grad = None
-    for resolution in _DFL_RESOLUTIONS:
-        target, pred = _pair(resolution, seed=resolution, batch=1)
-        pred.requires_grad_(True)
-        value = dfl_loss(target, pred)
-        if resolution == _DFL_RESOLUTIONS[0] and isinstance(value, torch.Tensor) and value.requires_grad:
-            (grad,) = torch.autograd.grad(value.sum(), pred)
-        values.append(value.detach() if isinstance(value, torch.Tensor) else value)
-    return {"values": values, "grad": grad}
 
 
 @check(_judge_gradient_energy)

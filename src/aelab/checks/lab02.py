@@ -7,8 +7,10 @@ The exercises (``solutions/02-latent-spaces.ipynb``) work on samples as rows: da
   directions of ``x`` (N, D) as orthonormal rows (k, D) by decreasing variance, and the mean (D,);
   judged against :class:`aelab.latent.PCA` (components up to sign, and the reconstruction error).
 - ``check_lerp(lerp)`` and ``check_slerp(slerp)``: ``f(z0, z1, t)`` for codes z0, z1 (D,) and
-  positions t (T,) gives the path (T, D); against :func:`aelab.latent.lerp` / :func:`~aelab.latent.slerp`.
-  ``check_slerp_parallel(slerp)`` (the hidden test): parallel codes, where sin ω = 0, give no NaN.
+  positions t (T,) gives the path (T, D); against :func:`aelab.latent.lerp` / :func:`~aelab.latent.slerp`,
+  slerp on two fixed codes and on two codes that point the same way (ω = 0, so sin ω = 0: no NaN).
+  ``check_slerp_parallel(slerp)`` (the hidden test): codes 1e-5 rad apart, where rounding can push
+  the cosine above 1.
 - ``check_probe_r2(probe_r2)``: ``probe_r2(codes, factor, test_fraction=0.25, seed=0)``, the held-out
   R² of a least-squares read-out with an intercept, on the split the exercise draws; against
   :func:`aelab.metrics.linear_probe` with ``ridge=0``.
@@ -18,8 +20,10 @@ The exercises (``solutions/02-latent-spaces.ipynb``) work on samples as rows: da
   exp(logvar / 2)·eps with eps from ``generator``: its mean, spread, repeatability and gradients.
 
 Each judge rebuilds the fixed inputs, recomputes the reference with the library and, when the answer
-is off, compares it with the usual mistakes (no centring, columns instead of rows, scoring on the
-training samples, no intercept, a missing 1/2 ...) to say which one it looks like.
+is off, compares it with the usual mistakes (no centring, columns of Vh instead of rows, scoring on
+the training samples, no intercept, a missing 1/2 ...) to say which one it looks like. slerp is judged
+with the reference lerp in place of the student's (it may fall back to it), so that a wrong lerp costs
+the lerp check only.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import torch
 
 from aelab import latent, losses, metrics
 
-from . import check, floats
+from . import check, numbers, tensor, upstream
 
 __all__ = [
     "check_pca_fit",
@@ -61,28 +65,22 @@ _REPARAM_STD = (1.0, 2.0, 0.5)
 _REPARAM_ROWS = 16
 
 
+# ------------------------------------------------------------------------------------------------
+# Fixed inputs and helpers shared by the exercises
+# ------------------------------------------------------------------------------------------------
+
+
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def _tensor(evidence: Any) -> torch.Tensor:
-    return torch.tensor(floats(evidence), dtype=torch.float64)
 
 
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
     return tuple(t.shape)
 
 
-def _numbers(values: torch.Tensor, digits: int = 2) -> str:
+def _rounded(values: torch.Tensor, digits: int = 2) -> str:
+    """A 1-D tensor as "(0.12, 3.40)" for messages."""
     return "(" + ", ".join(f"{v:.{digits}f}" for v in values.tolist()) + ")"
-
-
-def _one_number_each(evidence: Any, count: int) -> list[float] | None:
-    """The evidence as one float per fixed case (``count`` of them), or None when it is not that."""
-    got = floats(evidence)
-    if not isinstance(got, list) or len(got) != count or any(isinstance(v, list) for v in got):
-        return None
-    return got
 
 
 # ------------------------------------------------------------------------------------------------
@@ -109,7 +107,7 @@ def _reconstruction_mse(x: torch.Tensor, components: torch.Tensor, mean: torch.T
 def _judge_pca_fit(evidence: Any) -> tuple[bool, str]:
     if "returned" in evidence:
         return False, f"pca_fit must return a pair (components, mean); yours returned {evidence['returned']}."
-    components, mean = _tensor(evidence["components"]), _tensor(evidence["mean"])
+    components, mean = tensor(evidence["components"]), tensor(evidence["mean"])
     x = _pca_data().double()
     n, d, k = _PCA_N, _PCA_D, _PCA_K
     data = f"a fixed data set x of shape ({n}, {d}) with k = {k}"
@@ -132,7 +130,7 @@ def _judge_pca_fit(evidence: Any) -> tuple[bool, str]:
     gram = components @ components.T
     if not torch.allclose(gram, torch.eye(k, dtype=gram.dtype), atol=1e-3):
         return False, (f"your components are not orthonormal rows on {data}: their norms are "
-                       f"{_numbers(components.norm(dim=1))} and the largest dot product between two of them is "
+                       f"{_rounded(components.norm(dim=1))} and the largest dot product between two of them is "
                        f"{(gram - torch.diag(gram.diag())).abs().max().item():.2f}.")
     reference = latent.PCA(k).fit(x)
     ref_components = reference.components_
@@ -150,10 +148,13 @@ def _judge_pca_fit(evidence: Any) -> tuple[bool, str]:
     if bool(((components @ uncentred.T).abs().diag() >= _ALIGNED).all()):
         return False, (f"your components are the top {k} right singular vectors of x itself on {data}; the first "
                        f"one points to the mean, not along the spread. Subtract the mean from x before the SVD.")
+    if (components[:, :k].abs() - ref_components[:, :k].T.abs()).abs().max().item() < 1e-3:
+        return False, (f"your components are the first {k} columns of Vh on {data} (each one mixes every "
+                       f"principal direction); the principal directions are the rows of Vh.")
     projector, ref_projector = components.T @ components, ref_components.T @ ref_components
     if (projector - ref_projector).abs().max().item() < 1e-3:
         return False, (f"your components span the right subspace on {data}, but not in order: the variances along "
-                       f"them are {_numbers(variances, 1)}; sort them by decreasing variance (so that the first "
+                       f"them are {_rounded(variances, 1)}; sort them by decreasing variance (so that the first "
                        f"k of them are the best k).")
     ref_share = 100 * reference.explained_variance_.sum().item() / total.item()
     return False, (f"your {k} components keep {share:.1f}% of the variance of {data}, and reconstruct it with MSE "
@@ -185,10 +186,9 @@ def _codes() -> tuple[torch.Tensor, torch.Tensor]:
     return 2.0 * z0 / z0.norm(), 3.0 * z1 / z1.norm()
 
 
-def _judge_path(evidence: Any, reference: Callable[..., torch.Tensor], z0: torch.Tensor, z1: torch.Tensor,
+def _judge_path(got: torch.Tensor, reference: Callable[..., torch.Tensor], z0: torch.Tensor, z1: torch.Tensor,
                 name: str, case: str) -> tuple[bool, str]:
     """Compare a path (T, D) with ``reference(z0, z1, t)`` at the positions :data:`_T`: (passed, message)."""
-    got = _tensor(evidence)
     t = torch.tensor(_T, dtype=torch.float64)
     want = reference(z0.double(), z1.double(), t)
     if _shape(got) != _shape(want):
@@ -208,24 +208,7 @@ def _judge_path(evidence: Any, reference: Callable[..., torch.Tensor], z0: torch
 
 def _judge_lerp(evidence: Any) -> tuple[bool, str]:
     z0, z1 = _codes()
-    return _judge_path(evidence, latent.lerp, z0, z1, "lerp", "two fixed codes")
-
-
-def _judge_slerp(evidence: Any) -> tuple[bool, str]:
-    z0, z1 = _codes()
-    passed, message = _judge_path(evidence, latent.slerp, z0, z1, "slerp", "two fixed codes")
-    if passed:
-        return passed, message
-    got = _tensor(evidence)
-    if _shape(got) == (len(_T), z0.shape[0]) and torch.isfinite(got).all():
-        t = torch.tensor(_T, dtype=torch.float64)
-        if (got - latent.lerp(z0.double(), z1.double(), t)).abs().max() <= _TOLERANCE:
-            return False, ("your slerp follows the straight line from z0 to z1 (that is lerp); slerp follows the "
-                           "arc, weighting z0 by sin((1 - t)ω) / sin ω and z1 by sin(tω) / sin ω.")
-        if abs(got[0].norm().item() - 1.0) < 1e-3 and abs(got[-1].norm().item() - 1.0) < 1e-3:
-            return False, ("your slerp returns unit vectors: at t = 0 it must give z0 itself (norm 2.00 here) and "
-                           "at t = 1 z1 (norm 3.00). Use the unit vectors only to find the angle ω.")
-    return passed, message
+    return _judge_path(tensor(evidence), latent.lerp, z0, z1, "lerp", "two fixed codes")
 
 
 def _parallel_codes() -> tuple[torch.Tensor, torch.Tensor]:
@@ -234,14 +217,47 @@ def _parallel_codes() -> tuple[torch.Tensor, torch.Tensor]:
     return z0, 2.5 * z0
 
 
-def _judge_slerp_parallel(evidence: Any) -> tuple[bool, str]:
-    z0, z1 = _parallel_codes()
-    got = _tensor(evidence)
+def _nearly_parallel_codes() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two codes (6,) 1e-5 rad apart: in float32 their cosine rounds to 1, or just above it."""
+    z0, z1 = _codes()
+    across = z1 - (z1 @ z0) / (z0 @ z0) * z0
+    return z0, 2.5 * z0 + 1e-5 * 2.5 * z0.norm() * across / across.norm()
+
+
+def _judge_parallel(got: torch.Tensor, z0: torch.Tensor, z1: torch.Tensor, case: str) -> tuple[bool, str]:
+    """Judge a slerp path on codes whose angle is (nearly) 0."""
     if _shape(got) == (len(_T), z0.shape[0]) and not torch.isfinite(got).all():
-        return False, ("your slerp gives NaN for two codes that point the same way: their angle ω is 0, so "
-                       "sin ω = 0 (and rounding can push the cosine just above 1). Clamp the cosine to "
-                       "[-1, 1] and fall back to lerp when ω is tiny.")
-    return _judge_path(evidence, latent.slerp, z0, z1, "slerp", "two codes that point the same way")
+        return False, (f"your slerp gives NaN for {case}: their angle ω is 0 or nearly, so sin ω = 0 (and "
+                       "rounding can push the cosine just above 1). Clamp the cosine to [-1, 1] and fall back "
+                       "to lerp when ω is tiny.")
+    return _judge_path(got, latent.slerp, z0, z1, "slerp", case)
+
+
+def _judge_slerp(evidence: Any) -> tuple[bool, str]:
+    if not isinstance(evidence, dict) or set(evidence) != {"path", "parallel"}:
+        raise TypeError("expected the path and the parallel path")
+    z0, z1 = _codes()
+    got = tensor(evidence["path"])
+    passed, message = _judge_path(got, latent.slerp, z0, z1, "slerp", "two fixed codes")
+    if not passed:
+        if _shape(got) == (len(_T), z0.shape[0]) and torch.isfinite(got).all():
+            t = torch.tensor(_T, dtype=torch.float64)
+            if (got - latent.lerp(z0.double(), z1.double(), t)).abs().max() <= _TOLERANCE:
+                return False, ("your slerp follows the straight line from z0 to z1 (that is lerp); slerp follows "
+                               "the arc, weighting z0 by sin((1 - t)ω) / sin ω and z1 by sin(tω) / sin ω.")
+            if abs(got[0].norm().item() - 1.0) < 1e-3 and abs(got[-1].norm().item() - 1.0) < 1e-3:
+                return False, ("your slerp returns unit vectors: at t = 0 it must give z0 itself (norm 2.00 here) "
+                               "and at t = 1 z1 (norm 3.00). Use the unit vectors only to find the angle ω.")
+        return passed, message
+    passed, message = _judge_parallel(tensor(evidence["parallel"]), *_parallel_codes(),
+                                      "two codes that point the same way")
+    if not passed:
+        return passed, message
+    return True, "your slerp matches the reference on two fixed codes and on two codes that point the same way."
+
+
+def _judge_slerp_parallel(evidence: Any) -> tuple[bool, str]:
+    return _judge_parallel(tensor(evidence), *_nearly_parallel_codes(), "two codes 1e-5 rad apart")
 
 
 @check(_judge_lerp)
@@ -253,16 +269,17 @@ def check_lerp(lerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.
 
 @check(_judge_slerp)
 def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> Any:
-    """Your ``slerp(z0, z1, t)`` on two fixed codes (6,) at t = 0, 0.25, 0.5, 0.75, 1: a path (5, 6)."""
-    z0, z1 = _codes()
-    return slerp(z0, z1, torch.tensor(_T))
+    """Your ``slerp(z0, z1, t)`` at t = 0, 0.25, 0.5, 0.75, 1 (paths (5, 6)) on two fixed codes (6,), and
+    on two codes that point the same way (the angle is 0), with the reference lerp."""
+    with upstream(slerp, lerp=latent.lerp):
+        return {"path": slerp(*_codes(), torch.tensor(_T)), "parallel": slerp(*_parallel_codes(), torch.tensor(_T))}
 
 
 @check(_judge_slerp_parallel)
 def check_slerp_parallel(slerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> Any:
-    """Your ``slerp(z0, z1, t)`` on two codes that point the same way (the angle is 0): no NaN."""
-    z0, z1 = _parallel_codes()
-    return slerp(z0, z1, torch.tensor(_T))
+    """Your ``slerp(z0, z1, t)`` on two codes 1e-5 rad apart: no NaN, and the reference's path."""
+    with upstream(slerp, lerp=latent.lerp):
+        return slerp(*_nearly_parallel_codes(), torch.tensor(_T))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -303,9 +320,9 @@ def _least_squares_r2(codes: torch.Tensor, factor: torch.Tensor, fit: torch.Tens
 
 def _judge_probe_r2(evidence: Any) -> tuple[bool, str]:
     cases = _probe_cases()
-    got = _one_number_each(evidence, len(cases))
-    if got is None:
-        return False, "your probe_r2 must return one number, the R² on the test samples."
+    got = numbers(evidence, len(cases), "probe_r2")
+    if isinstance(got, str):
+        return False, got + " The R² on the test samples is one number."
     for value, (case, codes, factor) in zip(got, cases):
         reference = metrics.linear_probe(codes, {"factor": factor}, ridge=0.0, seed=0)["factor"]
         if not math.isfinite(value):
@@ -355,9 +372,9 @@ def _kl_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
 
 def _judge_kl_term(evidence: Any) -> tuple[bool, str]:
     cases = _kl_cases()
-    got = _one_number_each(evidence, len(cases))
-    if got is None:
-        return False, "your kl_term must return one number (a 0-d tensor): the KL averaged over the batch."
+    got = numbers(evidence, len(cases), "kl_term")
+    if isinstance(got, str):
+        return False, got + " The KL term is averaged over the batch."
     for value, (case, mu, logvar) in zip(got, cases):
         reference = losses.kl_divergence(mu.double(), logvar.double()).item()
         if abs(value - reference) <= _TOLERANCE * max(1.0, abs(reference)):
@@ -401,23 +418,23 @@ def _judge_reparameterize(evidence: Any) -> tuple[bool, str]:
     expected_shape = (_REPARAM_N, len(_REPARAM_MU))
     if shape != expected_shape:
         return False, f"your z has shape {shape} for mu and logvar of shape {expected_shape}; expected the same shape."
-    z, again = _tensor(evidence["z"]), _tensor(evidence["again"])
+    z, again = tensor(evidence["z"]), tensor(evidence["again"])
     rows = (_REPARAM_ROWS, len(_REPARAM_MU))
     if _shape(z) != rows or _shape(again) != rows:
         return False, "the evidence is malformed (the first rows of z are missing)."
     if not torch.isfinite(z).all():
         return False, "your z holds NaN or infinity."
-    mean, std = _tensor(evidence["mean"]), _tensor(evidence["std"])
+    mean, std = tensor(evidence["mean"]), tensor(evidence["std"])
     want_mean = torch.tensor(_REPARAM_MU, dtype=torch.float64)
     want_std = torch.tensor(_REPARAM_STD, dtype=torch.float64)
-    posterior = f"{_REPARAM_N} draws of a posterior with mean {_numbers(want_mean, 1)} and std {_numbers(want_std, 1)}"
+    posterior = f"{_REPARAM_N} draws of a posterior with mean {_rounded(want_mean, 1)} and std {_rounded(want_std, 1)}"
     if ((std - want_std).abs() / want_std).max() > 0.08:
         hint = ""
         if ((std - want_std.pow(2)).abs() / want_std.pow(2)).max() < 0.08:
             hint = ": that is the variance exp(logvar); the standard deviation is exp(logvar / 2)"
-        return False, f"your z spreads with std {_numbers(std)} over {posterior}{hint}."
+        return False, f"your z spreads with std {_rounded(std)} over {posterior}{hint}."
     if (mean - want_mean).abs().max() > 0.15:
-        return False, f"your z has mean {_numbers(mean)} over {posterior}; it must be centred on mu."
+        return False, f"your z has mean {_rounded(mean)} over {posterior}; it must be centred on mu."
     if (z - again).abs().max() > 1e-6:
         return False, ("called twice with generators seeded alike, your reparameterize drew different noise: draw "
                        "eps from the generator it is given (torch.randn(mu.shape, generator=generator)).")
@@ -425,7 +442,7 @@ def _judge_reparameterize(evidence: Any) -> tuple[bool, str]:
     if grad_mu is None or grad_logvar is None:
         return False, ("no gradient flows from your z back to mu and logvar (was eps or z detached, or computed "
                        "under torch.no_grad?); the point of the trick is that z is differentiable in both.")
-    grad_mu, grad_logvar = _tensor(grad_mu), _tensor(grad_logvar)
+    grad_mu, grad_logvar = tensor(grad_mu), tensor(grad_logvar)
     if _shape(grad_mu) != rows or _shape(grad_logvar) != rows:
         return False, "the evidence is malformed (the gradients' rows are missing)."
     if (grad_mu - 1.0).abs().max() > 1e-4:

@@ -10,7 +10,8 @@ The exercises (``solutions/03-df-vs-liae.ipynb``):
   BatchNorm's buffers, a frozen layer).
 - ``check_liae_wiring(liae_codes)``: ``liae_codes(encoder, inter_AB, inter_B, src, dst)`` returns the
   three decoder inputs (src code, dst code, swap code) of LIAE -- :func:`aelab.models.liae_codes` --
-  on a small seeded LIAE.
+  on a small seeded LIAE, encoding each batch once (the encoder is the costly part: DeepFaceLab
+  runs it once per batch).
 - ``check_df_swap(df_swap)``: ``df_swap(model, dst)`` is DF's swap image, ``decoder_src`` drawing dst's
   code -- ``model.swap(dst).pred_src_dst`` -- on a small seeded DF.
 - ``check_identity_leak(identity_leak)``: ``identity_leak(swap, truth, dst)`` maps each factor of
@@ -31,7 +32,7 @@ from torch import nn
 
 from aelab import metrics, models
 
-from . import check, floats
+from . import check, floats, tensor
 
 __all__ = ["check_count_parameters", "check_liae_wiring", "check_df_swap", "check_identity_leak"]
 
@@ -46,7 +47,7 @@ _CODE_NAMES = ("src_code", "dst_code", "src_dst_code")
 
 
 # ------------------------------------------------------------------------------------------------
-# Fixed inputs (rebuilt identically by probe and judge)
+# Fixed inputs and helpers shared by the exercises
 # ------------------------------------------------------------------------------------------------
 
 
@@ -105,7 +106,7 @@ def _readings() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[
 
 
 # ------------------------------------------------------------------------------------------------
-# 3.1 count_parameters
+# Exercise 3.1: count_parameters
 # ------------------------------------------------------------------------------------------------
 
 
@@ -173,7 +174,7 @@ def check_count_parameters(count_parameters: Callable[[nn.Module], Any]) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------
-# 3.2 LIAE wiring
+# Exercise 3.2: LIAE wiring
 # ------------------------------------------------------------------------------------------------
 
 
@@ -205,6 +206,20 @@ _LIAE_EXPECTED = {
 _CODE_LABELS = {"src_code": "src code", "dst_code": "dst code", "src_dst_code": "swap code (src_dst)"}
 
 
+class _Counted:
+    """A module that counts how often it is called (everything else is the module's)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module, self.calls = module, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.module(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)
+
+
 def _name_of(half: torch.Tensor, parts: Mapping[str, torch.Tensor]) -> str:
     for name, part in parts.items():
         if part.shape == half.shape and torch.allclose(half, part.double(), atol=_TOLERANCE, rtol=0):
@@ -220,7 +235,7 @@ def _judge_liae_wiring(evidence: Any) -> tuple[bool, str]:
     expected_shape = (single[0], 2 * single[1], *single[2:])
     for key in _CODE_NAMES:
         label = _CODE_LABELS[key]
-        got = torch.tensor(floats(evidence[key]), dtype=torch.float64)
+        got = tensor(evidence[key])
         if tuple(got.shape) != expected_shape:
             hint = ""
             if tuple(got.shape) == (2 * single[0], *single[1:]):
@@ -235,6 +250,11 @@ def _judge_liae_wiring(evidence: Any) -> tuple[bool, str]:
                 return False, f"your {label} has the right two codes in the wrong order (channel order matters)."
             return False, (f"your {label} is [{halves[0]}, {halves[1]}], which is not LIAE's wiring; "
                            "read the wiring above again.")
+    calls = evidence.get("encoder_calls")
+    if isinstance(calls, int) and not isinstance(calls, bool) and calls > 2:
+        return False, (f"your liae_codes gives LIAE's three codes but calls the encoder {calls} times for one src "
+                       "and one dst batch; encode each batch once and reuse its features (the encoder is the "
+                       "costliest part of the model).")
     return True, "your LIAE wiring gives the same src, dst and swap codes as DeepFaceLab's on a small LIAE."
 
 
@@ -243,13 +263,14 @@ def check_liae_wiring(liae_codes: Callable[..., Any]) -> Any:
     """Your ``liae_codes(encoder, inter_AB, inter_B, src, dst)`` on a small seeded LIAE (16 px)."""
     model = _small("liae")
     src, dst = _small_images()
+    encoder = _Counted(model.encoder)
     with torch.no_grad():
-        codes = _three_codes(liae_codes(model.encoder, model.inter_AB, model.inter_B, src, dst))
-    return dict(zip(_CODE_NAMES, codes))
+        codes = _three_codes(liae_codes(encoder, model.inter_AB, model.inter_B, src, dst))
+    return {**dict(zip(_CODE_NAMES, codes)), "encoder_calls": encoder.calls}
 
 
 # ------------------------------------------------------------------------------------------------
-# 3.3 DF's swap
+# Exercise 3.3: DF's swap
 # ------------------------------------------------------------------------------------------------
 
 
@@ -257,7 +278,7 @@ def _judge_df_swap(evidence: Any) -> tuple[bool, str]:
     if isinstance(evidence, dict) and evidence.get("kind") == "sequence":
         return False, (f"your df_swap returned a sequence of {evidence['length']} items; return the swapped "
                        "image alone (a decoder returns (image, mask))")
-    got = torch.tensor(floats(evidence["image"]), dtype=torch.float64)
+    got = tensor(evidence["image"])
     model = _small("df")
     _, dst = _small_images()
     with torch.no_grad():
@@ -287,7 +308,7 @@ def check_df_swap(df_swap: Callable[[models.DF, torch.Tensor], Any]) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------
-# 3.4 identity leak
+# Exercise 3.4: identity leak
 # ------------------------------------------------------------------------------------------------
 
 

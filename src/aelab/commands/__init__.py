@@ -1,1 +1,2 @@
-"""The ``aelab`` command's verbs, one module each, each exposing ``main(argv) -> int`` (see :mod:`aelab.cli`)."""
+"""The verbs of the ``aelab`` command that are course tooling rather than library: each module
+exposes ``main(argv: list[str]) -> int`` (see :mod:`aelab.cli`)."""

@@ -6,6 +6,10 @@ each ``.gz`` file against its published SHA-256 sum, and download the files when
 temporary file, checked, then renamed into place). :func:`load_digits` gives images ready for a model,
 from MNIST when its files are present and otherwise from scikit-learn's bundled 8x8 digits, which
 need no download.
+
+The data sets live under one folder, :func:`data_root`: ``$AELAB_DATA`` if set, else the user's data
+folder (``$XDG_DATA_HOME/aelab``, by default ``~/.local/share/aelab``), with MNIST in ``mnist/``. It
+does not depend on where a notebook runs (a clone, a wheel install, nbgrader's course tree).
 """
 
 from __future__ import annotations
@@ -221,12 +225,27 @@ class Digits:
     source: str
 
 
+#: The environment variable that points at the folder of the kit's data sets.
+DATA_ENV = "AELAB_DATA"
+
+
+def data_root() -> Path:
+    """The folder of the kit's data sets: ``$AELAB_DATA`` if set, else ``$XDG_DATA_HOME/aelab``
+    (``~/.local/share/aelab`` when XDG_DATA_HOME is unset). It need not exist."""
+    override = os.environ.get(DATA_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser() / "aelab"
+
+
 def load_digits(root: str | os.PathLike[str] | None = None, split: str = "train") -> Digits:
-    """MNIST's ``split`` from ``root`` when its files are there, else scikit-learn's bundled 8x8
-    handwritten digits (1,797 images, no download; ``split`` then does not apply)."""
+    """MNIST's ``split`` from ``root`` (default: ``data_root() / "mnist"``) when its files are there,
+    else scikit-learn's bundled 8x8 handwritten digits (1,797 images, no download; ``split`` then
+    does not apply). ``source`` says which ran."""
     split = check_choice("split", split, SPLITS)
     spec = DATASETS["mnist"]
-    if root is not None and all((Path(root) / name).exists() for name in spec.files[split]):
+    root = data_root() / "mnist" if root is None else Path(root)
+    if all((root / name).exists() for name in spec.files[split]):
         images, labels = mnist(root, split)
         return Digits(torch.from_numpy(images).float().div_(255).unsqueeze(1), torch.from_numpy(labels).long(),
                       "mnist")

@@ -29,22 +29,18 @@ and working folder), and the batch says so when it starts.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aelab.grade.sandbox import Limits, Outcome, SandboxError, Slot, run_worker
+from aelab.grade.sandbox import DEFAULT_UIDS, Identities, Limits, Outcome, SandboxError, Slot, run_worker
 
-__all__ = ["DaskSandboxes", "parse_local", "run_on_worker"]
+__all__ = ["DaskSandboxes", "local_cluster", "parse_local", "run_on_worker"]
 
-#: Sandboxes one machine may run at once (each takes the user id ``uid_base + its number``).
-MAX_SLOTS = 1024
 #: The worker's message when it refuses to run a sandbox without root.
 NOT_ROOT = (
     "the Dask worker {where} does not run as root, so a sandbox cannot switch to a user of its own nor hide "
@@ -63,46 +59,42 @@ def parse_local(spec: str) -> int:
     return int(count)
 
 
-@contextlib.contextmanager
-def _machine_slot(uid_base: int) -> Iterator[Slot]:
-    """A sandbox slot no other process of this machine holds (an exclusive lock on its number).
-
-    Not root: the worker's own user (:class:`~aelab.grade.sandbox.Slot` with no uid).
-    """
-    if os.geteuid() != 0:
-        yield Slot(None, None)
-        return
-    folder = Path(tempfile.gettempdir()) / "aelab-grade-slots"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    for number in range(MAX_SLOTS):
-        fd = os.open(folder / f"{number}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield Slot.for_job(number, uid_base)
-        finally:
-            os.close(fd)  # releases the lock
-        return
-    raise SandboxError(f"all {MAX_SLOTS} sandbox slots of this machine are busy")
+#: This worker process's block of sandbox user ids, claimed at its first submission and held while
+#: it lives (a dead worker's block is released by the system, and its leftover processes keep others
+#: from reusing it: see :class:`~aelab.grade.sandbox.Identities`).
+_IDENTITIES: dict[tuple[int, int], Identities] = {}
+_IDENTITIES_LOCK = threading.Lock()
 
 
 def run_on_worker(
-    payload: dict[str, Any], limits: Limits, hide: list[str], uid_base: int, allow_unprivileged: bool
+    payload: dict[str, Any], limits: Limits, hide: list[str], uids: tuple[int, int], allow_unprivileged: bool
 ) -> Outcome:
-    """On a Dask worker: run one submission's cells in the sandbox, as a local batch does."""
+    """On a Dask worker: run one submission's cells in the sandbox, as a local batch does (a user
+    id of its own from this worker's block, as root)."""
     if os.geteuid() != 0 and not allow_unprivileged:
         detail = NOT_ROOT.format(where=f"on {os.uname().nodename}")
         return Outcome([{"event": "end", "status": "sandbox-error", "detail": detail}], "", False, False)
-    with _machine_slot(uid_base) as slot:
-        scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
-        os.chmod(scratch, 0o711)
-        try:
-            return run_worker(payload, limits, slot, hide, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    slot = Slot(None, None)
+    if os.geteuid() == 0:
+        with _IDENTITIES_LOCK:
+            if uids not in _IDENTITIES:
+                _IDENTITIES[uids] = Identities(uids)
+            slot = _IDENTITIES[uids].next()
+    scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
+    os.chmod(scratch, 0o711)
+    try:
+        return run_worker(payload, limits, slot, hide, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def local_cluster(workers: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes (one sandbox
+    each), quiet, without a dashboard or a memory limit (the sandbox sets its own)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        silence_logs=50, memory_limit=0)  # fmt: skip
 
 
 def _retry_once(dask_scheduler: Any) -> None:
@@ -123,7 +115,7 @@ class DaskSandboxes:
         self,
         limits: Limits,
         hide: list[str],
-        uid_base: int,
+        uids: tuple[int, int] = DEFAULT_UIDS,
         *,
         scheduler: str | None = None,
         local: int | None = None,
@@ -132,19 +124,16 @@ class DaskSandboxes:
     ) -> None:
         try:
             import dask
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             raise ValueError("grading on a Dask cluster needs the cluster extra: pip install 'aelab[cluster]'") from None
         if (scheduler is None) == (local is None):
             raise ValueError("give either a scheduler address or a number of local workers")
-        self.limits, self.hide, self.uid_base, self.allow_unprivileged = limits, hide, uid_base, allow_unprivileged
+        self.limits, self.hide, self.uids, self.allow_unprivileged = limits, hide, uids, allow_unprivileged
         self._cluster = None
         with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.daemon": False}):
             if local is not None:
-                self._cluster = LocalCluster(
-                    n_workers=local, threads_per_worker=1, processes=True, dashboard_address=None,
-                    silence_logs=50, memory_limit=0,
-                )  # fmt: skip
+                self._cluster = local_cluster(local)
                 self.client = Client(self._cluster)
             else:
                 try:
@@ -170,7 +159,7 @@ class DaskSandboxes:
         from distributed import KilledWorker
 
         future = self.client.submit(
-            run_on_worker, payload, self.limits, self.hide, self.uid_base, self.allow_unprivileged,
+            run_on_worker, payload, self.limits, self.hide, self.uids, self.allow_unprivileged,
             key=f"aelab-grade-{name}-{time.monotonic_ns()}", pure=False, retries=0,
         )  # fmt: skip
         try:
@@ -205,13 +194,9 @@ def bench_section(submissions: int = 6) -> list[tuple[str, str]]:
     demo = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "demo_solution.ipynb"
     if not demo.is_file():
         return [("submissions/min", f"n/a: run from the repository ({demo} is missing)")]
-    from distributed import LocalCluster
-
     rows = []
     for workers in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="aelab-bench-") as folder, LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50, memory_limit=0
-        ) as local:
+        with tempfile.TemporaryDirectory(prefix="aelab-bench-") as folder, local_cluster(workers) as local:
             inbox = Path(folder) / "submissions"
             inbox.mkdir()
             for number in range(submissions):

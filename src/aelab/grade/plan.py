@@ -26,7 +26,17 @@ from typing import Any
 from aelab import notebooks
 from aelab.checks import Check
 
-__all__ = ["EVIDENCE_MIME", "Lab", "NotANotebook", "Plan", "Probe", "SolutionError", "Step", "read_submission"]
+__all__ = [
+    "EVIDENCE_MIME",
+    "Lab",
+    "NotANotebook",
+    "Plan",
+    "Probe",
+    "Question",
+    "SolutionError",
+    "Step",
+    "read_submission",
+]
 
 #: The display-data MIME type that carries a probe's evidence out of the kernel.
 EVIDENCE_MIME = "text/x-aelab-evidence"
@@ -76,13 +86,24 @@ class Probe:
 
     ``points`` is this call's share of its grade cell's points (the cell's points split equally
     between the checks it calls); ``exercise`` is the answer cell it checks (the last answer cell
-    before the grade cell), or None for a check before any answer cell.
+    before the grade cell), or None for a check before any answer cell; ``label`` names that
+    exercise for students ("1.2 ssim").
     """
 
     index: int
     check: str
     grade_id: str
     exercise: str | None
+    points: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Question:
+    """A written answer, graded by hand: its grade_id, its name for students and its points."""
+
+    grade_id: str
+    label: str
     points: float
 
 
@@ -193,6 +214,8 @@ class Lab:
         #: The solution's code cells in order; a str is the grade_id of an answer cell to fill in.
         self.setup_steps: list[Step | str] = []
         self.probes: list[Probe] = []
+        #: Each exercise's name for students ("1.2 ssim"), by the grade_id of its answer cell.
+        self.labels = {e.grade_id: e.label or e.grade_id for e in exercises.values()}
         exercise: str | None = None
         for index, cell in enumerate(notebook.cells):
             item = exercises.get(index)
@@ -204,24 +227,35 @@ class Lab:
             elif item is not None:
                 self.setup_steps.append(self._grade_step(item, cell.source, exercise))
             else:
-                self.setup_steps.append(Step(f"cell {index + 1}", cell.source))
+                self.setup_steps.append(Step(self._setup_label(cell.source, exercise), cell.source))
         self.answer_ids = [step for step in self.setup_steps if isinstance(step, str)]
         if not self.answer_ids:
             raise SolutionError(
                 f"the solution {path} has no answer cells (code cells whose nbgrader metadata says "
                 "solution: true); is it a solution notebook of this kit?"
             )
-        #: Written answers, graded by hand: (grade_id, points).
-        self.manual = [(e.grade_id, e.points or 0.0) for e in exercises.values() if e.kind == "answer"]
-        self.max_score = sum(probe.points for probe in self.probes)
+        #: Written answers, graded by hand.
+        self.questions = [Question(e.grade_id, e.label or e.grade_id, e.points or 0.0)
+                          for e in exercises.values() if e.kind == "answer"]
+        #: The points of the checks, and of everything (checks and written answers).
+        self.auto_max = sum(probe.points for probe in self.probes)
+        self.max_score = self.auto_max + sum(question.points for question in self.questions)
+
+    def _setup_label(self, source: str, exercise: str | None) -> str:
+        """How feedback names a locked cell of the lab: its first line and the exercise before it."""
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        where = f"after exercise {self.labels[exercise]}" if exercise else "before the first exercise"
+        return f"the lab's cell `{first[:50]}` ({where})"
 
     def _grade_step(self, item: notebooks.Exercise, source: str, exercise: str | None) -> Step:
         """The grade cell ``item`` rewritten: its calls to checks become probe calls (lint found some)."""
         rewriter = _ProbeCalls(self.checks, len(self.probes))
         tree = ast.fix_missing_locations(rewriter.visit(ast.parse(source)))
         share = (item.points or 0.0) / len(rewriter.found)
-        self.probes += [Probe(index, name, item.grade_id, exercise, share) for index, name in rewriter.found]
-        return Step(f"check {item.grade_id!r}", ast.unparse(tree), probes=tuple(index for index, _ in rewriter.found))
+        label = self.labels[exercise] if exercise else ""
+        self.probes += [Probe(index, name, item.grade_id, exercise, share, label) for index, name in rewriter.found]
+        what = f"the check cell of exercise {label}" if label else f"the check cell {item.grade_id!r}"
+        return Step(what, ast.unparse(tree), probes=tuple(index for index, _ in rewriter.found))
 
     def plan(self, submission: dict[str, Any]) -> Plan:
         """The cells to run for a submission (as read by :func:`read_submission`), with what is missing."""
@@ -240,11 +274,19 @@ class Lab:
             if isinstance(step, Step):
                 steps.append(step)
             elif step in answers:
-                steps.append(Step(f"answer {step!r}", answers[step], answer=step))
+                steps.append(Step(f"your answer to exercise {self.labels[step]}", answers[step], answer=step))
         missing = [grade_id for grade_id in self.answer_ids if grade_id not in answers]
-        notes += [f"the written answer {grade_id!r} ({points:g} point{'s' * (points != 1)}) is graded by hand."
-                  for grade_id, points in self.manual]
         return Plan(steps, self.probes, missing, notes)
+
+    def written(self, submission: dict[str, Any]) -> dict[str, str]:
+        """The written answers of a submission (as read by :func:`read_submission`), by grade_id."""
+        wanted = {question.grade_id for question in self.questions}
+        answers: dict[str, str] = {}
+        for cell in submission["cells"]:
+            grade_id = _answer_id(cell)
+            if grade_id in wanted and grade_id not in answers:
+                answers[grade_id] = _source(cell)
+        return answers
 
     def foreign_ids(self, submission: dict[str, Any]) -> list[str]:
         """The answer grade_ids of a submission that this lab does not have (to name another lab)."""

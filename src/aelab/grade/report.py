@@ -19,11 +19,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from aelab.checks import Check, Feedback
-from aelab.grade.plan import Lab, Plan
+from aelab.grade.plan import Lab, Plan, Question
 from aelab.grade.sandbox import Outcome
 
-__all__ = ["STATUSES", "CheckResult", "Result", "assess", "ungraded", "write_feedback", "write_grades", "summarize"]
+if TYPE_CHECKING:
+    from aelab.grade.written import Mark
+
+__all__ = [
+    "GRADE_COLUMNS",
+    "STATUSES",
+    "CheckResult",
+    "Result",
+    "assess",
+    "summarize",
+    "ungraded",
+    "write_atomically",
+    "write_feedback",
+    "write_grades",
+]
 
 #: Every status a submission can end with, from the worst, and what it tells the student.
 STATUSES: dict[str, str] = {
@@ -49,7 +65,8 @@ _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 
 @dataclass
 class CheckResult:
-    """One check of one submission: the exercise it checks, its points, the verdict and message."""
+    """One check of one submission: the exercise it checks (its name for students, "1.2 ssim"), its
+    points, the verdict and message."""
 
     exercise: str | None
     grade_id: str
@@ -62,7 +79,13 @@ class CheckResult:
 
 @dataclass
 class Result:
-    """The grade of one submission, with everything its feedback page shows."""
+    """The grade of one submission, with everything its feedback page shows.
+
+    ``score`` is what the checks gave (out of the checks' points); ``max_score`` counts the written
+    answers too, whose points the instructor gives by hand (:mod:`aelab.grade.written`).
+    ``written`` holds the student's written answers by grade_id; ``stderr`` the last words of a
+    worker that stopped without a report (for the instructor).
+    """
 
     submission: str
     sha256: str
@@ -74,6 +97,8 @@ class Result:
     checks: list[CheckResult] = field(default_factory=list)
     errors: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)
+    stderr: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -87,7 +112,7 @@ class Result:
 
 def ungraded(lab: Lab, reason: str) -> list[CheckResult]:
     """Every check of ``lab`` at 0 points, each saying ``reason``."""
-    return [CheckResult(p.exercise, p.grade_id, p.check, p.points, 0.0, False, reason) for p in lab.probes]
+    return [CheckResult(p.label, p.grade_id, p.check, p.points, 0.0, False, reason) for p in lab.probes]
 
 
 def _classify(name: str, message: str, answer: bool) -> str:
@@ -122,7 +147,7 @@ def assess(
     evidence: dict[int, list[Any]] = {}
     step_errors: dict[int, str] = {}
     reached: set[int] = set()
-    silent = f"the worker stopped without a report ({outcome.stderr.strip()[-300:] or 'no message'})"
+    silent = f"the worker stopped without a report ({outcome.stderr.strip()[-300:] or 'no message on stderr'})"
     end = {"status": "timeout" if outcome.killed else "sandbox-error", "detail": silent}
     for event in outcome.events:
         index = event.get("index")
@@ -161,8 +186,8 @@ def assess(
         got = evidence.get(probe.index, [])
         step = step_of[probe.index]
         if probe.exercise in plan.missing:
-            feedback = Feedback(probe.check, False, f"your answer cell {probe.exercise!r} is missing from the notebook "
-                                "(deleted, or its cell metadata changed): copy it back from the lab.")  # fmt: skip
+            feedback = Feedback(probe.check, False, f"your answer cell for exercise {probe.label} is missing from the "
+                                "notebook (deleted, or its cell metadata changed): copy it back from the lab.")  # fmt: skip
         elif len(got) > 1:
             feedback = Feedback(probe.check, False, "more than one answer came back for this check; "
                                 "was the kernel tampered with?")  # fmt: skip
@@ -176,7 +201,7 @@ def assess(
         else:
             feedback = Feedback(probe.check, False, f"the notebook stopped before this check: {end.get('detail', '')}")
         earned = probe.points if feedback.passed else 0.0
-        results.append(CheckResult(probe.exercise, probe.grade_id, probe.check, probe.points, earned,
+        results.append(CheckResult(probe.label, probe.grade_id, probe.check, probe.points, earned,
                                    feedback.passed, feedback.message))  # fmt: skip
     status = min(statuses, key=status_of.__getitem__)
     return results, errors, status, "; ".join(filter(None, details))
@@ -187,50 +212,74 @@ def _points(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _document(result: Result) -> tuple[str, list[str], list[str], list[list[str]], list[str]]:
-    """The feedback page's parts: title, paragraphs, table header, table rows, then bullet items."""
+def _manual(result: Result, questions: list[Question], marks: dict[str, "Mark"]) -> tuple[float, int]:
+    """(points given by hand so far, written answers not graded yet) of a submission."""
+    given = [marks[q.grade_id].points for q in questions if q.grade_id in marks]
+    points = [p for p in given if p is not None]
+    return sum(points), len(questions) - len(points)
+
+
+def _document(
+    result: Result, questions: list[Question], marks: dict[str, "Mark"]
+) -> tuple[str, list[str], list[tuple[list[str], list[list[str]]]], list[str]]:
+    """The feedback page's parts: title, paragraphs, tables (header, rows), then bullet items."""
     title = f"Feedback for {result.submission}"
+    manual, pending = _manual(result, questions, marks)
+    auto_max = result.max_score - sum(q.points for q in questions)
+    total = f"Score: {_points(result.score + manual)} / {_points(result.max_score)}"
+    if questions:
+        total += (f" (checks {_points(result.score)} / {_points(auto_max)}, written answers {_points(manual)} / "
+                  f"{_points(result.max_score - auto_max)}" + (f", {pending} not graded yet)" if pending else ")"))
     paragraphs = [
-        f"Score: {_points(result.score)} / {_points(result.max_score)}",
+        total,
         f"Status: {result.status}: {STATUSES[result.status]}" + (f" ({result.detail})" if result.detail else ""),
     ]
-    header = ["Exercise", "Check", "Points", "Result", "What to do"]
-    rows = [
-        [c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet",
-         c.message]
-        for c in result.checks
-    ]
+    checks = (
+        ["Exercise", "Check", "Points", "Result", "What to do"],
+        [[c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet",
+          c.message] for c in result.checks],
+    )
+    written = (
+        ["Question", "Points", "Comment"],
+        [[q.label,
+          "not graded yet" if marks.get(q.grade_id, None) is None or marks[q.grade_id].points is None
+          else f"{_points(marks[q.grade_id].points or 0.0)} / {_points(q.points)}",
+          marks[q.grade_id].comment if q.grade_id in marks else ""] for q in questions],
+    )
     items = [f"{label} raised {message}" for label, message in result.errors] + result.notes
-    return title, paragraphs, header, rows, items
+    return title, paragraphs, [checks, written] if questions else [checks], items
 
 
-def _markdown(result: Result) -> str:
-    title, paragraphs, header, rows, items = _document(result)
+def _markdown(result: Result, questions: list[Question], marks: dict[str, "Mark"]) -> str:
+    title, paragraphs, tables, items = _document(result, questions, marks)
     cell = lambda text: text.replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = [f"# {title}", "", *(f"{p}  " for p in paragraphs), ""]
-    lines += [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
-    lines += [f"| {' | '.join(map(cell, row))} |" for row in rows]
-    lines += ["", *(f"- {cell(item)}" for item in items)]
+    for header, rows in tables:
+        lines += [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
+        lines += [f"| {' | '.join(map(cell, row))} |" for row in rows]
+        lines.append("")
+    lines += [f"- {cell(item)}" for item in items]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _html(result: Result) -> str:
-    title, paragraphs, header, rows, items = _document(result)
+def _html(result: Result, questions: list[Question], marks: dict[str, "Mark"]) -> str:
+    title, paragraphs, tables, items = _document(result, questions, marks)
     e = html.escape
     parts = [
         f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{e(title)}</title></head><body>",
         f"<h1>{e(title)}</h1>",
     ]
     parts += [f"<p>{e(p)}</p>" for p in paragraphs]
-    parts.append("<table border='1' cellpadding='4'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{e(value)}</td>" for value in row) + "</tr>" for row in rows]
-    parts.append("</table>")
+    for header, rows in tables:
+        parts.append("<table border='1' cellpadding='4'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(value)}</td>" for value in row) + "</tr>" for row in rows]
+        parts.append("</table>")
     if items:
         parts.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>")
     return "\n".join(parts + ["</body></html>\n"])
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and os.replace: never half a file."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -242,25 +291,39 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_feedback(result: Result, out: Path) -> None:
-    """Write ``out/feedback/<submission>.md`` and ``.html`` and ``out/results/<submission>.json``."""
-    _write_atomically(out / "feedback" / f"{result.submission}.md", _markdown(result))
-    _write_atomically(out / "feedback" / f"{result.submission}.html", _html(result))
-    _write_atomically(out / "results" / f"{result.submission}.json", result.to_json())
+def write_feedback(
+    result: Result, out: Path, questions: list[Question] | None = None, marks: dict[str, "Mark"] | None = None
+) -> None:
+    """Write ``out/feedback/<submission>.md`` and ``.html`` and ``out/results/<submission>.json``;
+    ``marks`` are the instructor's points for the written answers ``questions`` (by grade_id)."""
+    questions, marks = questions or [], marks or {}
+    write_atomically(out / "feedback" / f"{result.submission}.md", _markdown(result, questions, marks))
+    write_atomically(out / "feedback" / f"{result.submission}.html", _html(result, questions, marks))
+    write_atomically(out / "results" / f"{result.submission}.json", result.to_json())
 
 
-#: The columns of grades.csv.
-GRADE_COLUMNS = ["submission", "score", "max_score", "status", "seconds", "detail", "sha256"]
+#: The columns of grades.csv: ``auto`` is what the checks gave, ``manual`` the written answers'
+#: points given so far (``pending``: how many are not graded yet), ``total`` their sum.
+GRADE_COLUMNS = ["submission", "auto", "manual", "pending", "total", "max_score", "status", "seconds", "detail",
+                 "sha256"]
 
 
-def write_grades(results: list[Result], path: Path) -> None:
-    """Write grades.csv (one row per submission, sorted by name) atomically."""
+def write_grades(
+    results: list[Result], path: Path, questions: list[Question] | None = None,
+    marks: dict[str, dict[str, "Mark"]] | None = None,
+) -> None:
+    """Write grades.csv (one row per submission, sorted by name) atomically; ``marks`` are the
+    instructor's points for the written answers ``questions``: submission -> grade_id -> Mark."""
+    questions, marks = questions or [], marks or {}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, GRADE_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for result in sorted(results, key=lambda r: r.submission):
-        writer.writerow({**asdict(result), "score": _points(result.score), "max_score": _points(result.max_score)})
-    _write_atomically(path, buffer.getvalue())
+        manual, pending = _manual(result, questions, marks.get(result.submission, {}))
+        writer.writerow({**asdict(result), "auto": _points(result.score), "manual": _points(manual),
+                         "pending": pending, "total": _points(result.score + manual),
+                         "max_score": _points(result.max_score)})  # fmt: skip
+    write_atomically(path, buffer.getvalue())
 
 
 def summarize(results: list[Result], out: Path) -> str:
@@ -281,14 +344,14 @@ def summarize(results: list[Result], out: Path) -> str:
     header = ["exercise", "check", "points", "passed", "mean points"]
     buffer = io.StringIO()
     csv.writer(buffer).writerows([header, *rows])
-    _write_atomically(out / "summary.csv", buffer.getvalue())
+    write_atomically(out / "summary.csv", buffer.getvalue())
 
     scores = [r.score for r in results]
     mean = sum(scores) / len(scores) if scores else 0.0
-    top = max((r.max_score for r in results), default=0.0)
+    top = max((sum(check.points for check in r.checks) for r in results), default=0.0)
     statuses = Counter(r.status for r in results)
     lines = [
-        f"# Summary: {len(results)} submissions, mean score {_points(mean)} / {_points(top)}",
+        f"# Summary: {len(results)} submissions, mean score of the checks {_points(mean)} / {_points(top)}",
         "",
         "Statuses: " + ", ".join(f"{name} {count}" for name, count in statuses.most_common()),
         "",
@@ -300,7 +363,7 @@ def summarize(results: list[Result], out: Path) -> str:
         "",
     ]
     text = "\n".join(lines)
-    _write_atomically(out / "summary.md", text)
+    write_atomically(out / "summary.md", text)
 
     figure = Figure(figsize=(6, 3.5))
     axes = figure.add_subplot()

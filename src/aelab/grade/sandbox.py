@@ -9,10 +9,11 @@ Both sides live here:
 - the worker's side, :func:`enter`: before any student code runs, switch to the sandbox user with
   the limits (address space, processes, file size, no core dumps) that the kernel then inherits.
 
-When the grader runs as root (as on CI), each job slot gets a user id of its own (``uid_base +
-slot``, a user no one else has): RLIMIT_NPROC is not enforced for root and counts per user, so a fork
-bomb in one slot cannot starve the others, and killing "every process of that user" cleans up all
-that a submission started, even processes that left their process group. As root the worker also
+When the grader runs as root (as on CI), each submission gets a user id of its own, which no
+account, no other submission and no other batch on the machine uses (:class:`Identities`):
+RLIMIT_NPROC is not enforced for root and counts per user, so a fork bomb in one submission cannot
+starve the others, and killing "every process of that user" cleans up all that a submission started,
+even processes that left their process group, and nothing else. As root the worker also
 enters a private mount namespace where it
 
 - gets fresh, size-capped ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (the working directory lives there);
@@ -44,7 +45,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Limits", "Outcome", "SandboxError", "Slot", "at_process_limit", "enter", "hidden_paths", "run_worker"]
+from aelab.validate import check_float, check_int
+
+__all__ = [
+    "DEFAULT_UIDS",
+    "Identities",
+    "Limits",
+    "Outcome",
+    "SandboxError",
+    "Slot",
+    "at_process_limit",
+    "enter",
+    "hidden_paths",
+    "run_worker",
+]
 
 #: The longest event line read from a worker, and the most read in all (bytes).
 MAX_EVENT_LINE = 16 * 2**20
@@ -81,35 +95,97 @@ class Limits:
     startup: float = 120.0
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+        for name in ("timeout", "startup"):
+            check_float(f"Limits.{name}", getattr(self, name), minimum=0.0, min_inclusive=False)
+        for name in ("memory_mb", "processes", "disk_mb"):
+            check_int(f"Limits.{name}", getattr(self, name), minimum=1)
 
 
 @dataclass(frozen=True)
 class Slot:
-    """One job slot: the user and group its submissions run as (None: keep the grader's user)."""
+    """The identity one submission runs as: a user and group of its own (None: keep the grader's user)."""
 
     uid: int | None
     gid: int | None
 
-    @classmethod
-    def for_job(cls, number: int, uid_base: int) -> "Slot":
-        """The slot of job ``number``: user ``uid_base + number`` when running as root, else this user.
 
-        Raises :class:`SandboxError` when that user id belongs to an account of this system.
-        """
-        if os.geteuid() != 0:
-            return cls(None, None)
-        uid = uid_base + number
-        try:
-            account = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            return cls(uid, uid)
+#: The user ids the sandboxes draw from when grading as root (no account may use them), and the
+#: size of the block of ids one batch claims: submission k of the batch runs as ``block start + k``.
+DEFAULT_UIDS = (2_000_000_000, 2_999_999_999)
+BLOCK = 2**16
+
+
+class Identities:
+    """The identities of one batch's submissions: one user id per submission, never shared.
+
+    As root, the batch claims a block of :data:`BLOCK` user ids at random within ``uids`` (first,
+    last), checked free: no account uses an id of it, no process runs as one, and no other batch on
+    this machine holds it (an exclusive ``flock`` on ``<tempdir>/aelab-grade-uids/<block>.lock``,
+    held until :meth:`close`, and released by the system if the grader dies). Each submission, and
+    each retry, then runs as the next id of the block, so that killing "every process of this user"
+    after a submission can only touch that submission's processes, whatever else runs on the machine
+    (another batch, another instructor, a resumed batch). Without root, every submission keeps the
+    grader's user (see :func:`run_worker` for how its processes are found).
+    """
+
+    def __init__(self, uids: tuple[int, int] = DEFAULT_UIDS) -> None:
+        first = check_int("the first sandbox user id", uids[0], minimum=1000, maximum=2**32 - 2)
+        last = check_int("the last sandbox user id", uids[1], minimum=first, maximum=2**32 - 2)
+        if last - first + 1 < BLOCK:
+            raise ValueError(
+                f"the sandbox user ids must be a range of at least {BLOCK} ids within [1000, {2**32 - 2}], "
+                f"got {first}-{last}"
+            )
+        self._lock: int | None = None
+        self._next = 0
+        self.start: int | None = None
+        if os.geteuid() == 0:
+            self.start = self._claim(first, last)
+
+    def _claim(self, first: int, last: int) -> int:
+        """Lock a free block of ids at random within [first, last]; return its first id."""
+        import fcntl
+        import random
+
+        folder = Path(tempfile.gettempdir()) / "aelab-grade-uids"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        accounts = sorted(entry.pw_uid for entry in pwd.getpwall())
+        running = {int(row["Uid"].split()[0]) for row in _proc_status() if row.get("Uid")}
+        blocks = list(range(first // BLOCK + (first % BLOCK > 0), (last + 1) // BLOCK))
+        for block in random.sample(blocks, min(len(blocks), 64)):
+            start = block * BLOCK
+            if any(start <= uid < start + BLOCK for uid in accounts) or any(
+                start <= uid < start + BLOCK for uid in running
+            ):
+                continue
+            handle = os.open(folder / f"{block}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(handle)
+                continue
+            self._lock = handle
+            return start
         raise SandboxError(
-            f"the sandbox user id {uid} belongs to the account {account!r}; pass --sandbox-uid with a "
-            "range of ids no account uses (one id per parallel job)"
+            f"no free block of {BLOCK} user ids between {first} and {last} (accounts, running processes or "
+            "other batches use them); pass --sandbox-uids with a larger range no account uses"
         )
+
+    def next(self) -> Slot:
+        """A new identity: the next user id of the block (as root), else the grader's own user."""
+        if self.start is None:
+            return Slot(None, None)
+        if self._next >= BLOCK:
+            raise SandboxError(f"this batch used all {BLOCK} user ids of its block; grade it in smaller batches")
+        uid = self.start + self._next
+        self._next += 1
+        return Slot(uid, uid)
+
+    def close(self) -> None:
+        """Release the block (other batches may claim it again)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
 @dataclass
@@ -308,7 +384,7 @@ def _clear(slot: Slot) -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, check=False,
         )  # fmt: skip
         time.sleep(0.05)
-    raise SandboxError(f"processes of the sandbox user {slot.uid} survive being killed; choose another --sandbox-uid")
+    raise SandboxError(f"processes of the sandbox user {slot.uid} survive being killed; choose other --sandbox-uids")
 
 
 def _exists(pid: int) -> bool:
@@ -376,7 +452,7 @@ def enter(config: dict[str, Any]) -> Path:
             os.setresuid(uid, uid, uid)
         except OSError as exc:
             raise SandboxError(
-                f"cannot switch to the sandbox user {uid} ({exc.strerror}); pass --sandbox-uid with ids "
+                f"cannot switch to the sandbox user {uid} ({exc.strerror}); pass --sandbox-uids with ids "
                 "this system can use (in a user namespace, ids inside its mapped range)"
             ) from None
     processes = limits.processes if uid is not None else _tasks_of(os.getuid()) + limits.processes

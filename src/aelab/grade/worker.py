@@ -13,6 +13,7 @@ kernel does not inherit (the kernel's own stdout and stderr go to /dev/null):
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import os
@@ -122,8 +123,14 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
 
 
 def main() -> int:
-    """Read the configuration on stdin, enter the sandbox, run the cells; report on stdout."""
+    """Read the configuration on stdin, enter the sandbox, run the cells; report on stdout.
+
+    The worker's own errors (a Python traceback, a crash caught by faulthandler) still reach the
+    grader, through a private copy of stderr that the kernel does not inherit: a worker that dies
+    without a report leaves the grader its last words.
+    """
     events = _Events(os.fdopen(os.dup(1), "w", encoding="utf-8"))  # os.dup: not inherited by the kernel
+    errors = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
     config = json.loads(sys.stdin.buffer.read())
     try:
         workdir = enter(config["sandbox"])
@@ -131,6 +138,8 @@ def main() -> int:
         events.end("sandbox-error", detail=str(exc))
         return 0
     _silence_standard_streams()
+    sys.stderr = errors
+    faulthandler.enable(errors)
     try:
         _run(config["steps"], Limits(**config["sandbox"]["limits"]), str(workdir), events)
     except Exception as exc:  # a worker failure must reach the grader, whose stderr copy is gone
