@@ -229,9 +229,9 @@ def grade(
                       f"({result.seconds:.1f} s)")  # fmt: skip
 
     try:
-        # On Dask every submission is sent at once (the scheduler queues them for workers, also
-        # those a batch system starts later); each thread here only waits for one.
-        threads = min(jobs, max(1, len(todo))) if remote is None else min(max(remote.capacity, len(todo)), MAX_IN_FLIGHT)
+        # On Dask a thread here waits for each submission; DaskSandboxes.run keeps as many out at
+        # once as the cluster has worker threads (it may grow: a batch system starts workers late).
+        threads = min(jobs, max(1, len(todo))) if remote is None else min(max(1, len(todo)), MAX_IN_FLIGHT)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             for future in [pool.submit(task, name, path) for name, path in todo.items()]:
                 future.result()

@@ -47,6 +47,8 @@ NOT_ROOT = (
     "the solution and the output folder; run the workers as root (e.g. in containers), or pass "
     "--allow-unprivileged-workers to grade with the limits only (time, memory, processes, file size)"
 )
+#: Seconds between two looks at how many worker threads the cluster has.
+CAPACITY_REFRESH = 5.0
 #: The detail of a submission whose workers died (see the module docstring).
 DIED = "the Dask workers running it died twice (last {worker}); run the same command again to grade it"
 
@@ -131,7 +133,9 @@ class DaskSandboxes:
             raise ValueError("give either a scheduler address or a number of local workers")
         self.limits, self.hide, self.uids, self.allow_unprivileged = limits, hide, uids, allow_unprivileged
         self._cluster = None
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.daemon": False}):
+        settings = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
+                    "distributed.worker.daemon": False}  # fmt: skip
+        with dask.config.set(settings):
             if local is not None:
                 self._cluster = local_cluster(local)
                 self.client = Client(self._cluster)
@@ -152,21 +156,44 @@ class DaskSandboxes:
             self.close()
             raise SandboxError(NOT_ROOT.format(where=self.unprivileged[0]))
         self.capacity = max(1, sum(self.client.nthreads().values()))
+        self._checked = time.monotonic()
+        self._in_flight = 0
+        self._room = threading.Condition()
+
+    def _current_capacity(self) -> int:
+        """The worker threads of the cluster now (asked again every few seconds: clusters grow and shrink)."""
+        if time.monotonic() - self._checked > CAPACITY_REFRESH:
+            self.capacity = max(1, sum(self.client.nthreads().values()))
+            self._checked = time.monotonic()
+        return self.capacity
 
     def run(self, payload: dict[str, Any], name: str) -> Outcome:
         """Run one submission's cells (``payload``) on a worker; a worker that died twice gives an
-        outcome with the status "worker-died"."""
+        outcome with the status "worker-died".
+
+        At most as many submissions as the cluster has worker threads are out at once: a worker
+        that dies then takes only the submission it runs with it (the scheduler counts a death
+        against every task assigned to that worker, queued ones too).
+        """
         from distributed import KilledWorker
 
-        future = self.client.submit(
-            run_on_worker, payload, self.limits, self.hide, self.uids, self.allow_unprivileged,
-            key=f"aelab-grade-{name}-{time.monotonic_ns()}", pure=False, retries=0,
-        )  # fmt: skip
+        with self._room:
+            while self._in_flight >= self._current_capacity():
+                self._room.wait(timeout=CAPACITY_REFRESH)
+            self._in_flight += 1
         try:
+            future = self.client.submit(
+                run_on_worker, payload, self.limits, self.hide, self.uids, self.allow_unprivileged,
+                key=f"aelab-grade-{name}-{time.monotonic_ns()}", pure=False, retries=0,
+            )  # fmt: skip
             return future.result()
         except KilledWorker as exc:
             detail = DIED.format(worker=getattr(exc.last_worker, "address", "unknown"))
             return Outcome([{"event": "end", "status": "worker-died", "detail": detail}], "", False, False)
+        finally:
+            with self._room:
+                self._in_flight -= 1
+                self._room.notify()
 
     def describe(self) -> str:
         """One line: where the batch runs, and what the sandbox of workers without root lacks."""
