@@ -203,22 +203,11 @@ def ddp_section() -> list[Row]:
     return bench_section()
 
 
-def grade_cluster_section() -> list[Row]:
-    """Grading on 1 and 2 local Dask workers (:func:`aelab.grade.cluster.bench_section`)."""
-    try:
-        from aelab.grade.cluster import bench_section
-        import distributed  # noqa: F401
-    except ImportError:
-        return [("submissions/min", "n/a: needs the cluster extra (pip install 'aelab[cluster]')")]
-    return bench_section()
-
-
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "faces": faces_section,
     "train": train_step_section,
     "time-to-ssim": time_to_ssim_section,
     "ddp": ddp_section,
-    "grade-cluster": grade_cluster_section,
 }
 
 

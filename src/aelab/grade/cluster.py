@@ -210,7 +210,7 @@ class DaskSandboxes:
             self._cluster.close()
 
 
-# -- speed: python -m aelab.bench --only grade-cluster ---------------------------------------------
+# -- speed: python -m aelab.grade.cluster (grading tooling: not a section of aelab.bench) ----------
 
 
 def bench_section(submissions: int = 6) -> list[tuple[str, str]]:
@@ -233,3 +233,8 @@ def bench_section(submissions: int = 6) -> list[tuple[str, str]]:
             minutes = (time.perf_counter() - start) / 60
         rows.append((f"{workers} worker(s), {submissions} submissions", f"{submissions / minutes:.1f} submissions/min"))
     return rows
+
+
+if __name__ == "__main__":
+    for label, value in bench_section():
+        print(f"  {label}  {value}")
