@@ -23,7 +23,7 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster]"
 	touch $(STAMP)
 
 $(LAB_SETTINGS): etc/jupyterlab/overrides.json $(STAMP)

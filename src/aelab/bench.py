@@ -196,10 +196,18 @@ def time_to_ssim_section(threshold: float = 0.90, budget: float = 120.0, factor:
 # --------------------------------------------------------------------------------------------------
 # Sections, in print order
 
+def ddp_section() -> list[Row]:
+    """Training in 1 and 2 processes under torchrun (:func:`aelab.distributed.bench_section`)."""
+    from aelab.distributed import bench_section
+
+    return bench_section()
+
+
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "faces": faces_section,
     "train": train_step_section,
     "time-to-ssim": time_to_ssim_section,
+    "ddp": ddp_section,
 }
 
 

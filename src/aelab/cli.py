@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("aelab.grade", "grade student notebooks against a solution, each in its own sandbox"),
     "export": ("aelab.commands.export", "export a solution notebook to otter-grader (tests and student notebook)"),
     "summary": ("aelab.commands.summary", "print a model's per-part parameter table, like DeepFaceLab's summary.txt"),
+    "train": ("aelab.commands.train", "train a SAEHD model in a run folder (resumes; previews, history, backups; torchrun)"),
     "bench": ("aelab.commands.bench", "print the kit's speed figures (faces/s, training step, FLOP ratio)"),
 }
 

@@ -23,6 +23,10 @@ runs them in a fresh worker and kernel under limits and an identity of its own (
 A submission already graded (same name, same file contents) is skipped unless ``--force``; one
 that the grader could not run (``sandbox-error``) is graded again. A worker that stops without a
 report is retried once, with a fresh identity. See ``docs/instructors.md`` for the threat model.
+
+``--cluster local:N`` (a ``distributed.LocalCluster`` of N workers) or ``--scheduler ADDRESS`` (a
+running Dask scheduler) run the sandboxes on Dask workers instead (:mod:`.cluster`, the
+``cluster`` extra; ``docs/scaling.md``); judging and writing stay here.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -53,6 +57,8 @@ __all__ = ["DEFAULT_UIDS", "Limits", "Result", "grade", "main"]
 #: What the worker imports to run a notebook (the ``notebooks`` extra): module -> distribution.
 WORKER_NEEDS = {"nbclient": "nbclient", "nbformat": "nbformat", "ipykernel": "ipykernel",
                 "jupyter_client": "jupyter-client"}
+#: The most submissions sent to Dask workers at once.
+MAX_IN_FLIGHT = 512
 
 
 def _digest(path: Path) -> str:
@@ -100,13 +106,12 @@ def _require_notebook_tools() -> None:
         )
 
 
-def _grade_one(
-    lab: Lab, name: str, path: Path, limits: Limits, identities: Identities, hide: list[str], scratch: Path
-) -> Result:
-    """Grade one submission in a sandbox of its own; every failure ends as a Result with a status."""
+def _grade_one(lab: Lab, name: str, path: Path, run: Callable[[dict], Outcome]) -> Result:
+    """Grade one submission, its cells run by ``run`` in a sandbox of its own (here, or on a Dask
+    worker); every failure ends as a Result with a status."""
     start = time.monotonic()
     result = Result(name, _digest(path), 0.0, lab.max_score, "ok", "", 0.0)
-    _run_submission(lab, path, limits, identities, hide, scratch, result)
+    _run_submission(lab, path, run, result)
     result.score = sum(check.earned for check in result.checks)
     result.seconds = round(time.monotonic() - start, 1)
     return result
@@ -118,9 +123,7 @@ def _silent(outcome: Outcome) -> bool:
     return not any(event.get("event") == "end" for event in outcome.events) and not outcome.killed
 
 
-def _run_submission(
-    lab: Lab, path: Path, limits: Limits, identities: Identities, hide: list[str], scratch: Path, result: Result
-) -> None:
+def _run_submission(lab: Lab, path: Path, run: Callable[[dict], Outcome], result: Result) -> None:
     """Fill ``result`` with the verdicts on the notebook at ``path`` (see :func:`_grade_one`)."""
     try:
         notebook = read_submission(path)
@@ -139,10 +142,10 @@ def _run_submission(
         result.checks = ungraded(lab, f"not graded: {result.detail}.")
         return
     payload = {"steps": [{"label": step.label, "source": step.source} for step in plan.steps]}
-    outcome = run_worker(payload, limits, identities.next(), hide, scratch)
+    outcome = run(payload)
     if _silent(outcome):  # the worker died without a word: once more, as a new user
         first = outcome.stderr.strip()
-        outcome = run_worker(payload, limits, identities.next(), hide, scratch)
+        outcome = run(payload)
         if _silent(outcome):
             result.stderr = f"first run:\n{first}\n\nsecond run:\n{outcome.stderr.strip()}"
         else:
@@ -160,12 +163,17 @@ def grade(
     force: bool = False,
     uids: tuple[int, int] = DEFAULT_UIDS,
     progress: bool = True,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    allow_unprivileged_workers: bool = False,
 ) -> list[Result]:
     """Grade ``submissions`` (notebooks or folders of them) against ``solution``; write into ``out``.
 
     Runs ``jobs`` submissions at a time (default: the number of usable cores) under ``limits``
     (default: ``Limits()``), each as a user of its own drawn from ``uids`` (first, last) when run as
-    root; skips those already graded with the same contents unless ``force`` (those that ended ``sandbox-error`` are graded again); reads the
+    root, or on the Dask workers of ``scheduler`` (an address) or ``cluster`` ("local:N"); skips those
+    already graded with the same contents unless ``force`` (those that ended ``sandbox-error`` or
+    ``worker-died`` are graded again); reads the
     points given by hand to written answers (``out/written/*.csv``) and returns the results of every
     submission in ``out`` (this batch's and earlier ones'), sorted by name. See the module docstring
     for the files.
@@ -190,17 +198,31 @@ def grade(
         done[previous.submission] = previous
     todo = {
         name: path for name, path in found.items()
-        if force or name not in done or done[name].sha256 != _digest(path) or done[name].status == "sandbox-error"
+        if force or name not in done or done[name].sha256 != _digest(path)
+        or done[name].status in ("sandbox-error", "worker-died")
     }  # fmt: skip
-    identities = Identities(uids)
     hide = hidden_paths(solution, out)
+    remote = None
+    if (scheduler is not None or cluster is not None) and todo:
+        from aelab.grade.cluster import DaskSandboxes, parse_local
+
+        local = parse_local(cluster) if cluster is not None else None
+        remote = DaskSandboxes(limits, hide, uids, scheduler=scheduler, local=local,
+                               allow_unprivileged=allow_unprivileged_workers)  # fmt: skip
+        if progress:
+            print(remote.describe())
+    identities = Identities(uids) if remote is None else None  # Dask workers claim their own
     scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
     os.chmod(scratch, 0o711)  # sandbox users may enter it to reach their own (0700) working folder
     lock = threading.Lock()
     bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress or not todo)
 
     def task(name: str, path: Path) -> None:
-        result = _grade_one(lab, name, path, limits, identities, hide, scratch)
+        if identities is not None:
+            result = _grade_one(lab, name, path, lambda payload: run_worker(payload, limits, identities.next(), hide, scratch))
+        else:
+            assert remote is not None
+            result = _grade_one(lab, name, path, lambda payload: remote.run(payload, name))
         with lock:
             done[name] = result
             write_feedback(result, out, lab.questions, marks.get(name, {}))
@@ -210,13 +232,19 @@ def grade(
                       f"({result.seconds:.1f} s)")  # fmt: skip
 
     try:
-        with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(todo)))) as pool:
+        # On Dask a thread here waits for each submission; DaskSandboxes.run keeps as many out at
+        # once as the cluster has worker threads (it may grow: a batch system starts workers late).
+        threads = min(jobs, max(1, len(todo))) if remote is None else min(max(1, len(todo)), MAX_IN_FLIGHT)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             for future in [pool.submit(task, name, path) for name, path in todo.items()]:
                 future.result()
     finally:
         bar.close()
-        identities.close()
+        if identities is not None:
+            identities.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        if remote is not None:
+            remote.close()
     results = sorted(done.values(), key=lambda r: r.submission)
     written.export(lab.questions, {r.submission: r.written for r in results}, out)
     for result in results:  # the points given by hand since, on every page
@@ -260,20 +288,28 @@ def _parser() -> argparse.ArgumentParser:
         help="as root: the user ids the sandboxes draw from, one per submission (no account may use them; "
              "default %(default)s)",
     )  # fmt: skip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="run the sandboxes on the workers of this Dask scheduler (tcp://host:8786)")
+    where.add_argument("--cluster", help="run the sandboxes on a local Dask cluster of N workers: local:N")
+    parser.add_argument(
+        "--allow-unprivileged-workers", action="store_true",
+        help="accept Dask workers that are not root: their sandboxes keep the worker's user, with the limits only",
+    )  # fmt: skip
     return parser
 
 
 def main(argv: list[str]) -> int:
     """The ``aelab grade`` command; returns 0 when every submission was graded, 1 if any could not
-    be run by the grader (status sandbox-error), 2 for an unusable solution or bad arguments."""
+    be run by the grader (status sandbox-error or worker-died), 2 for an unusable solution or bad arguments."""
     args = _parser().parse_args(argv)
     try:
         limits = Limits(args.timeout, args.memory, args.processes, args.disk)
         results = grade(
             args.solution, args.submissions, args.out, limits=limits, jobs=args.jobs, force=args.force,
-            uids=args.sandbox_uids,
+            uids=args.sandbox_uids, scheduler=args.scheduler, cluster=args.cluster,
+            allow_unprivileged_workers=args.allow_unprivileged_workers,
         )  # fmt: skip
     except (SolutionError, SandboxError, ValueError) as exc:
         print(f"aelab grade: {exc}", file=sys.stderr)
         return 2
-    return 1 if any(result.status == "sandbox-error" for result in results) else 0
+    return 1 if any(result.status in ("sandbox-error", "worker-died") for result in results) else 0

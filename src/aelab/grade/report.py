@@ -41,6 +41,7 @@ STATUSES: dict[str, str] = {
     "not-a-notebook": "the file is not a Jupyter notebook, so nothing could be graded.",
     "wrong-lab": "the notebook has none of this lab's answer cells: was it made from another lab?",
     "sandbox-error": "the grader could not run your notebook; this is not your fault, your instructor will look at it.",
+    "worker-died": "the machines that ran your notebook failed twice; this is not your fault, it will be graded again.",
     "process-limit": "your code started more processes or threads than allowed; what was checked before counts.",
     "timeout": "your notebook ran past the time limit; the checks it had not reached score 0.",
     "kernel-died": "the kernel died (os._exit, a crash such as a segmentation fault, or no memory left); "

@@ -58,7 +58,16 @@ class Trainer:
     pools and every random draw, so two trainers with the same arguments produce the same losses.
     ``pool_size`` faces per domain are rendered once (and cached); ``device`` defaults to
     :func:`aelab.runtime.default_device`.
+
+    Hooks for training in several processes (:mod:`aelab.distributed`, under ``torchrun``):
+    :meth:`set_shard` makes this process draw only its own share of each pool, :meth:`forward_sides`
+    can be replaced by a DistributedDataParallel module, and :meth:`sampling_state` /
+    :meth:`load_sampling_state` carry what differs between processes (the face stream).
     """
+
+    #: How the per-sample G loss becomes the scalar that is differentiated: DFL's batch "sum"
+    #: (or "mean"); :mod:`aelab.distributed` reduces gradients across processes to match it.
+    loss_reduction = "sum"
 
     def __init__(
         self,
@@ -76,6 +85,8 @@ class Trainer:
         self.config = config
         self.device = torch.device(device) if device is not None else default_device()
         self.iteration = 0
+        #: (rank, world size): training faces are drawn from pool entries rank, rank + size, ...
+        self.shard = (0, 1)
         self.history: dict[str, list[float]] = {}
         self.generator = torch.Generator().manual_seed(seed)
         self.dropout_generator = torch.Generator(self.device).manual_seed(seed)
@@ -162,10 +173,17 @@ class Trainer:
         else:
             self._src_pool = face_pool("A", res, n, self.seed).to(self.device)
             self._dst_pool = face_pool("B", res, n, self.seed).to(self.device)
+        self._make_samplers()
+
+    def _make_samplers(self) -> None:
+        """Each side's sampler over this process's pool entries (all of them in one process)."""
+        c = self.config
         uniform_yaw = c.uniform_yaw or self.pretraining
+        rank, size = self.shard
+        self._entries = {side: torch.arange(rank, len(pool), size) for side, pool in (("src", self._src_pool), ("dst", self._dst_pool))}
         self._hosts: dict[str, IndexHost | Index2DHost] = {
-            side: Index2DHost(yaw_bins(pool.factors["yaw"]), self.generator) if uniform_yaw
-            else IndexHost(len(pool), self.generator)
+            side: Index2DHost(yaw_bins(pool.factors["yaw"][self._entries[side]]), self.generator) if uniform_yaw
+            else IndexHost(len(self._entries[side]), self.generator)
             for side, pool in (("src", self._src_pool), ("dst", self._dst_pool))
         }
         if c.ct_mode is not None and not self.pretraining:
@@ -203,7 +221,7 @@ class Trainer:
         """One side's batch (``SampleGeneratorFace`` with SAEHD's options; see :mod:`.samples`)."""
         c, pretraining = self.config, self.pretraining
         pool = self._src_pool if side == "src" else self._dst_pool
-        index = self._hosts[side].multi_get(c.batch_size)
+        index = self._entries[side][self._hosts[side].multi_get(c.batch_size)]
         ct_images = None
         if side == "src" and "ct" in self._hosts:
             ct_images = self._dst_pool.images[self._hosts["ct"].multi_get(c.batch_size).to(self.device)]
@@ -265,8 +283,7 @@ class Trainer:
         (``tf.gradients`` of the vector), so clipgrad's norm and the optimiser's ε see DFL's scale.
         The swap is decoded only when a style term needs it.
         """
-        codes = self.model.codes(src.warped, dst.warped)
-        (pred_src_src, pred_src_srcm), pred_dst = self.model.decode_sides(codes)
+        codes, ((pred_src_src, pred_src_srcm), pred_dst) = self.forward_sides(src.warped, dst.warped)
         src_terms = self._side_loss(src, pred_src_src, pred_src_srcm)
         dst_terms = self._side_loss(dst, *pred_dst)
         if not self.pretraining:
@@ -285,10 +302,26 @@ class Trainer:
             terms["gan"] = self._gan_generator_loss(src, pred_src_src)
             g_loss = g_loss + terms["gan"]
         self.optimizer.zero_grad(set_to_none=True)
-        g_loss.sum().backward()
+        (g_loss.sum() if self.loss_reduction == "sum" else g_loss.mean()).backward()
         self.optimizer.step()
         detached = models.SAEHDCodes(*(None if x is None else x.detach() for x in codes))
         return {name: value.detach() for name, value in terms.items()}, detached, pred_src_src.detach()
+
+    def forward_sides(self, src: torch.Tensor, dst: torch.Tensor) -> tuple[models.SAEHDCodes, Any]:
+        """The training forward pass of warped src and dst: (codes, ((src→src, mask), (dst→dst, mask))).
+
+        One call, so that :func:`aelab.distributed.prepare` can put a DistributedDataParallel
+        module in its place (an instance attribute of the same name).
+        """
+        codes = self.model.codes(src, dst)
+        return codes, self.model.decode_sides(codes)
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Draw training faces only from pool entries ``rank``, ``rank + world_size``, ... (process
+        ``rank`` of a torchrun run); the samplers start a new epoch over those entries."""
+        world_size = check_int("world_size", world_size, minimum=1)
+        self.shard = (check_int("rank", rank, minimum=0, maximum=world_size - 1), world_size)
+        self._make_samplers()
 
     def _masked_opt(self, samples: Samples, images: torch.Tensor) -> torch.Tensor:
         """``*_masked_opt`` of ``Model_SAEHD``: images times the blurred mask with masked training."""
@@ -485,17 +518,24 @@ class Trainer:
             "iteration": self.iteration,
             "seed": self.seed,
             "pool_size": self.pool_size,
-            "generator": self.generator.get_state(),
             "dropout_generator": self.dropout_generator.get_state(),
-            "samplers": {side: host.state_dict() for side, host in self._hosts.items()},
+            **self.sampling_state(),
         }
+
+    def sampling_state(self) -> dict[str, Any]:
+        """This process's face stream: the sampling generator and the samplers' epochs (CPU tensors)."""
+        return {"generator": self.generator.get_state(), "samplers": {side: host.state_dict() for side, host in self._hosts.items()}}
+
+    def load_sampling_state(self, state: dict[str, Any]) -> None:
+        """Continue the face stream that :meth:`sampling_state` returned."""
+        self.generator.set_state(state["generator"])
+        for side, host in self._hosts.items():
+            host.load_state_dict(state["samplers"][side])
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.iteration = int(state["iteration"])
-        self.generator.set_state(state["generator"])
         self.dropout_generator.set_state(state["dropout_generator"])
-        for side, host in self._hosts.items():
-            host.load_state_dict(state["samplers"][side])
+        self.load_sampling_state(state)
 
     def save(self, folder: str | Path) -> Path:
         """Write a checkpoint folder (:func:`aelab.train.checkpoint.write`); return its path.
