@@ -158,6 +158,14 @@ def test_self_blend(real: faces.FaceBatch) -> None:
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
+def test_shuffled_labels_are_independent_of_the_truth() -> None:
+    labels = torch.cat([torch.zeros(11), torch.ones(20)])
+    shuffled = forensics.shuffle_labels(labels, seed=3)
+    assert int(shuffled[:11].sum()) == 5 and int(shuffled[11:].sum()) == 10
+    assert torch.equal(shuffled, forensics.shuffle_labels(labels, seed=3))
+    assert not torch.equal(shuffled, forensics.shuffle_labels(labels, seed=4))
+
+
 def test_auc_of_perfect_inverted_and_tied_scores() -> None:
     labels = [0, 0, 1, 1]
     assert forensics.auc([0.1, 0.2, 0.8, 0.9], labels) == 1.0

@@ -31,6 +31,7 @@ from aelab.forensics.evaluation import (
     evaluate,
     labelled,
     roc_curve,
+    shuffle_labels,
     shuffled_control,
     transfer_table,
 )
@@ -40,7 +41,7 @@ __all__ = [
     "BLEND_RATIOS", "SelfBlend", "boundary_map", "self_blend",
     "compress", "degrade", "jpeg_bytes", "png_roundtrip", "random_degrade",
     "FEATURES", "BlendDetector", "CNNDetector", "Detector", "ReconstructionDetector", "SpectralDetector",
-    "Evaluation", "auc", "average_precision", "evaluate", "labelled", "roc_curve", "shuffled_control",
+    "Evaluation", "auc", "average_precision", "evaluate", "labelled", "roc_curve", "shuffle_labels", "shuffled_control",
     "transfer_table",
     "azimuthal_average", "dct_features", "luminance", "nyquist_peak", "power_spectrum",
 ]
