@@ -1,0 +1,203 @@
+"""How a detector is judged: ROC and AUC, average precision, accuracy at 0.5 -- for real and fake
+images separately -- always on held-out images, beside a shuffled-label control.
+
+Labels: 1 for a generated ("fake") image, 0 for a real one; scores: higher means "more likely fake",
+and a detector's :meth:`~aelab.forensics.detectors.Detector.score` is a probability, so 0.5 is its
+threshold. Wang et al. 2020 report average precision beside accuracy at 0.5 because the two can
+disagree: a detector may rank every fake above every real (AP 1) and still call them all real (its
+threshold sits in the wrong place); the per-class accuracies show which way it errs.
+
+- :func:`roc_curve`, :func:`auc` (the area under the ROC: the probability that a random fake
+  scores above a random real, ties counting half -- the Mann-Whitney statistic);
+- :func:`average_precision`: ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score thresholds from
+  the highest down (scikit-learn's definition: no interpolation);
+- :func:`evaluate` -> :class:`Evaluation`; :func:`shuffle_labels` and :func:`shuffled_control` (fit
+  on labels independent of the truth: a detector that scores well then has found a leak);
+- :func:`transfer_table`: train on one generator, test on every generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aelab.validate import check_seed
+
+if TYPE_CHECKING:
+    from aelab.forensics.detectors import Detector
+
+__all__ = [
+    "labelled",
+    "roc_curve",
+    "auc",
+    "average_precision",
+    "Evaluation",
+    "evaluate",
+    "shuffle_labels",
+    "shuffled_control",
+    "transfer_table",
+]
+
+
+def labelled(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """Real and fake images (N, C, H, W) as one batch and its labels (0 real, 1 fake), reals first."""
+    if not isinstance(real, Tensor) or not isinstance(fake, Tensor):
+        raise TypeError("real and fake must be torch.Tensor batches of images (N, C, H, W)")
+    if real.shape[1:] != fake.shape[1:]:
+        raise ValueError(f"real and fake images must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    labels = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))])
+    return torch.cat([real, fake]), labels
+
+
+def _arrays(scores: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores.detach().cpu() if isinstance(scores, Tensor) else scores, dtype=np.float64).ravel()
+    y = np.asarray(labels.detach().cpu() if isinstance(labels, Tensor) else labels, dtype=np.float64).ravel()
+    if s.shape != y.shape or s.size == 0:
+        raise ValueError(f"scores and labels must be non-empty and of the same length, got {s.size} and {y.size}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 (real) or 1 (fake)")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    if y.min() == y.max():
+        raise ValueError("labels hold one class only: an evaluation needs real (0) and fake (1) images")
+    return s, y
+
+
+def _counts(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True and false positives at each distinct threshold, highest first, and the thresholds."""
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]  # the last index of each run of equal scores
+    tp = np.cumsum(y)[last]
+    return tp, (last + 1) - tp, s[last]
+
+
+def roc_curve(scores: object, labels: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates at each distinct threshold (from (0, 0) to (1, 1)), and the thresholds."""
+    s, y = _arrays(scores, labels)
+    tp, fp, thresholds = _counts(s, y)
+    fpr = np.r_[0.0, fp / (y.size - y.sum())]
+    tpr = np.r_[0.0, tp / y.sum()]
+    return fpr, tpr, np.r_[np.inf, thresholds]
+
+
+def auc(scores: object, labels: object) -> float:
+    """Area under the ROC curve: P(a random fake scores above a random real), ties counting 1/2."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def average_precision(scores: object, labels: object) -> float:
+    """Average precision: ``sum_k (R_k - R_{k-1}) P_k`` over distinct thresholds, highest score first."""
+    s, y = _arrays(scores, labels)
+    tp, fp, _ = _counts(s, y)
+    precision = tp / (tp + fp)
+    recall = tp / y.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A detector's figures on held-out images (all in [0, 1]).
+
+    ``accuracy`` counts a score above 0.5 as "fake"; ``real_accuracy`` and ``fake_accuracy`` are the
+    shares of reals and of fakes it gets right; with as many reals as fakes, ``accuracy`` is their mean.
+    """
+
+    auc: float
+    ap: float
+    accuracy: float
+    real_accuracy: float
+    fake_accuracy: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def evaluate(scores: object, labels: object) -> Evaluation:
+    """The :class:`Evaluation` of probabilities ``scores`` (N,) against ``labels`` (N,) (1 fake, 0 real)."""
+    s, y = _arrays(scores, labels)
+    said_fake = s > 0.5
+    return Evaluation(
+        auc=auc(s, y),
+        ap=average_precision(s, y),
+        accuracy=float(np.mean(said_fake == (y == 1))),
+        real_accuracy=float(np.mean(~said_fake[y == 0])),
+        fake_accuracy=float(np.mean(said_fake[y == 1])),
+    )
+
+
+def shuffle_labels(labels: Tensor, seed: int) -> Tensor:
+    """Labels (N,) of 0 and 1 that carry no information about the true ones: within each true class,
+    half the images (rounded down) get 1 and the rest 0, at random positions drawn from ``seed``.
+
+    A plain permutation of a balanced label vector does not do that: if more reals than half draw a 1,
+    then fewer fakes than half must, so the shuffled labels stay *anti*-correlated with the truth and a
+    detector fit on them scores systematically below 0.5 on held-out data (0.3-0.45 was measured with
+    the lab's spectral features). Shuffling within each class keeps the correlation exactly zero.
+    """
+    seed = check_seed("seed", seed)
+    labels = torch.as_tensor(labels).float().flatten()
+    generator = torch.Generator().manual_seed(seed)
+    shuffled = torch.empty_like(labels)
+    for value in (0.0, 1.0):
+        where = (labels == value).nonzero().flatten()
+        coin = torch.zeros(len(where))
+        coin[: len(where) // 2] = 1.0
+        shuffled[where] = coin[torch.randperm(len(where), generator=generator)]
+    return shuffled
+
+
+def shuffled_control(
+    make_detector: Callable[[], Detector], train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *, seed: int = 0
+) -> Evaluation:
+    """Fit a fresh detector on ``train`` = (images, labels) with the labels replaced by
+    :func:`shuffle_labels`; evaluate it on ``test``.
+
+    Such labels carry no information about the images, so the held-out accuracy must sit near 0.5
+    (with a few hundred test images, within about 0.45-0.55): a detector that does better has found a
+    leak between its training and test data, not a fingerprint.
+    """
+    images, labels = train
+    detector = make_detector().fit(images, shuffle_labels(labels, seed))
+    return evaluate(detector.score(test[0]), test[1])
+
+
+def transfer_table(
+    make_detector: Callable[[], Detector],
+    real: tuple[Tensor, Tensor],
+    fakes: Mapping[str, tuple[Tensor, Tensor]],
+    *,
+    train_on: Mapping[str, Tensor] | None = None,
+) -> dict[str, dict[str, Evaluation]]:
+    """Train on one generator, test on all: ``{train name: {test name: Evaluation}}``.
+
+    Args:
+        make_detector: builds a fresh, unfitted detector (e.g. ``lambda: CNNDetector(seed=0)``).
+        real: (training reals, held-out reals), images (N, C, H, W) in [0, 1].
+        fakes: generator name -> (training fakes, held-out fakes). **Any** generator's images fit
+            here: a model's swaps, an autoencoder's reconstructions, a GAN's samples, merged frames.
+            (Lab 05's GAN-fine-tuned SAEHD model joins the lab's table as one more entry, its swaps
+            of held-out dst faces, without any change to this function.)
+        train_on: the generators to train on (default: every one in ``fakes``); a mapping
+            name -> training fakes overrides ``fakes``' training half for that row.
+
+    Each row's detector is fit on the training reals against that generator's training fakes and
+    evaluated on the held-out reals against every generator's held-out fakes.
+    """
+    real_train, real_test = real
+    rows = dict(train_on) if train_on is not None else {name: pair[0] for name, pair in fakes.items()}
+    table: dict[str, dict[str, Evaluation]] = {}
+    for name, fake_train in rows.items():
+        detector = make_detector().fit(*labelled(real_train, fake_train))
+        real_scores = detector.score(real_test)
+        table[name] = {}
+        for test_name, (_, fake_test) in fakes.items():
+            scores = torch.cat([real_scores, detector.score(fake_test)])
+            table[name][test_name] = evaluate(scores, labelled(real_test, fake_test)[1])
+    return table
