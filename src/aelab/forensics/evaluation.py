@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -28,8 +28,14 @@ from torch import Tensor
 
 from aelab.validate import check_seed
 
-if TYPE_CHECKING:
-    from aelab.forensics.detectors import Detector
+
+class Detector(Protocol):
+    """What the evaluation needs of a detector (:class:`aelab.forensics.detectors.Detector` is one):
+    ``fit(images, labels)`` returning itself, and ``score(images)``, the probability of "fake"."""
+
+    def fit(self, images: Tensor, labels: Tensor) -> Detector: ...
+
+    def score(self, images: Tensor) -> Tensor: ...
 
 __all__ = [
     "labelled",
