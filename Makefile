@@ -31,7 +31,7 @@ labs: $(STAMP)
 
 ## make bench: the speed figures (faces/s, training step, FLOP ratio, time to SSIM 0.90).
 bench: $(STAMP)
-	$(BIN)/python -m aelab.bench
+	$(BIN)/aelab bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -16,7 +16,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode, v4
 
-from aelab.notebooks import Exercise, NotebookError, lab_text, lint, main, make_lab
+from aelab.commands.make_labs import main
+from aelab.notebooks import Exercise, NotebookError, lab_text, lint, make_lab
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMO = FIXTURES / "demo_solution.ipynb"

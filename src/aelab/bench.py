@@ -1,4 +1,4 @@
-"""The kit's speed figures, printed: ``python -m aelab.bench`` (or ``aelab bench``).
+"""The kit's speed figures: the sections that ``aelab bench`` (:mod:`aelab.commands.bench`) prints.
 
 Each section is a function returning rows ``(label, value)``; :data:`SECTIONS` maps the section's
 name to it, in the order they print. To add a section, write its function and add it to
@@ -8,7 +8,6 @@ prints the load average beside them; tests never assert on them.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -204,33 +203,10 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
 }
 
 
-def _machine() -> list[Row]:
+def machine() -> list[Row]:
+    """The torch version, its threads, the CPUs and the load average: printed beside every figure."""
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return [
         ("torch", f"{torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs"),
         ("load average (1, 5, 15 min)", load),
     ]
-
-
-def _print(name: str, rows: list[Row]) -> None:
-    width = max(len(label) for label, _ in rows)
-    print(f"== {name} ==")
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the figures of every section, or of ``--only`` ones."""
-    parser = argparse.ArgumentParser(prog="aelab bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=list(SECTIONS), metavar="SECTION",
-                        help=f"run only this section (repeatable); sections: {', '.join(SECTIONS)}")
-    args = parser.parse_args(argv)
-    _print("machine", _machine())
-    for name in args.only or SECTIONS:
-        _print(name, SECTIONS[name]())
-    _print("machine after", _machine()[1:])
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,6 @@
-"""The ``aelab`` command. Each verb lives in its own module and is imported only when used,
-so that ``aelab make-labs --check`` does not pay for importing torch.
+"""The ``aelab`` command. Each verb lives in its own module of :mod:`aelab.commands` (``grade``: in
+:mod:`aelab.grade`) and is imported only when used, so that ``aelab make-labs --check`` does not pay
+for importing torch.
 
 Every verb module exposes ``main(argv: list[str]) -> int``.
 """
@@ -11,10 +12,10 @@ import sys
 
 #: verb -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "make-labs": ("aelab.notebooks", "write labs/ from solutions/ (--check: fail if labs/ is stale)"),
+    "make-labs": ("aelab.commands.make_labs", "write labs/ from solutions/ (--check: fail if labs/ is stale)"),
     "grade": ("aelab.grade", "grade student notebooks against a solution, each in its own sandbox"),
-    "summary": ("aelab.models", "print a model's per-part parameter table, like DeepFaceLab's summary.txt"),
-    "bench": ("aelab.bench", "print the kit's speed figures (faces/s, training step, FLOP ratio)"),
+    "summary": ("aelab.commands.summary", "print a model's per-part parameter table, like DeepFaceLab's summary.txt"),
+    "bench": ("aelab.commands.bench", "print the kit's speed figures (faces/s, training step, FLOP ratio)"),
 }
 
 

@@ -18,13 +18,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from aelab.validate import check_float, check_images, check_int, check_seed
+
 __all__ = ["fit_autoencoder"]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _batch_indices(n: int, batch_size: int, steps: int, generator: torch.Generator) -> torch.Tensor:
@@ -78,18 +74,15 @@ def fit_autoencoder(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a float tensor (N, C, H, W) in [0, 1], got {shape}")
+    check_images("images", images)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(target, output), got {type(loss_fn).__name__}")
-    steps = _check_int("steps", steps, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    steps = check_int("steps", steps, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if batch_size > images.shape[0]:
         raise ValueError(f"batch_size must be at most the number of images ({images.shape[0]}), got {batch_size}")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
-    seed = _check_int("seed", seed, 0)
+    lr = check_float("lr", lr, minimum=0, min_inclusive=False)
+    seed = check_seed("seed", seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError("model has no trainable parameters")

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from aelab.validate import check_choice, check_float, check_int, check_positive_int, check_seed, check_tensor
+
 __all__ = [
     "PCA",
     "FactorDirection",
@@ -48,23 +50,9 @@ __all__ = [
 _SLERP_MIN_ANGLE = 1e-4
 
 
-def _check_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if ndim is not None and value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
-    return value
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def _flat(name: str, x: object) -> Tensor:
     """Samples (N, ...) as a float64 matrix (N, D)."""
-    x = _check_tensor(name, x)
+    x = check_tensor(name, x)
     if x.ndim < 2 or x.shape[0] < 1:
         raise ValueError(f"{name} must be samples (N, ...) with N >= 1, got shape {tuple(x.shape)}")
     return x.detach().flatten(1).double().cpu()
@@ -96,7 +84,7 @@ class PCA:
 
     def __init__(self, n_components: int | None = None) -> None:
         if n_components is not None:
-            _check_positive_int("n_components", n_components)
+            n_components = check_positive_int("n_components", n_components)
         self.n_components = n_components
 
     def fit(self, x: Tensor) -> PCA:
@@ -137,8 +125,8 @@ class PCA:
         if k is None:
             return self.components_
         available = self.components_.shape[0]
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= available:
-            raise ValueError(f"k must be an int in [1, {available}] (the fitted components), got {k!r}")
+        k = check_int("k", k, minimum=1, maximum=available,
+                      expected=f"an int in [1, {available}] (the fitted components)")
         return self.components_[:k]
 
     def transform(self, x: Tensor, k: int | None = None) -> Tensor:
@@ -151,7 +139,7 @@ class PCA:
 
     def inverse_transform(self, codes: Tensor) -> Tensor:
         """Samples (N, *sample_shape_) from codes (N, k), k <= the fitted components (the first k are used)."""
-        codes = _check_tensor("codes", codes, ndim=2)
+        codes = check_tensor("codes", codes, ndim=2)
         components = self._components(codes.shape[1])
         flat = codes.detach().double().cpu() @ components + self.mean_
         return flat.reshape(codes.shape[0], *self.sample_shape_).float()
@@ -176,7 +164,7 @@ class PCA:
 
 
 def _path_inputs(z0: object, z1: object, t: object) -> tuple[Tensor, Tensor, Tensor]:
-    z0, z1 = _check_tensor("z0", z0, ndim=1), _check_tensor("z1", z1, ndim=1)
+    z0, z1 = check_tensor("z0", z0, ndim=1), check_tensor("z1", z1, ndim=1)
     if z0.shape != z1.shape:
         raise ValueError(f"z0 and z1 must be codes (D,) of the same size, got {tuple(z0.shape)} and {tuple(z1.shape)}")
     t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
@@ -208,12 +196,9 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
 
 def interpolate(z0: Tensor, z1: Tensor, steps: int, *, method: str = "lerp") -> Tensor:
     """``steps`` codes (steps, D) from z0 to z1 (both included), by "lerp" or "slerp"."""
-    steps = _check_positive_int("steps", steps)
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2 (both ends), got {steps}")
+    steps = check_int("steps", steps, minimum=2, expected="an int >= 2 (at least 2: both ends)")
     paths = {"lerp": lerp, "slerp": slerp}
-    if method not in paths:
-        raise ValueError(f"method must be one of {', '.join(paths)}, got {method!r}")
+    check_choice("method", method, tuple(paths))
     return paths[method](z0, z1, torch.linspace(0.0, 1.0, steps, dtype=z0.dtype, device=z0.device))
 
 
@@ -235,12 +220,12 @@ class FactorDirection:
 
     def predict(self, codes: Tensor) -> Tensor:
         """The read-out (N,) of codes (N, D)."""
-        codes = _check_tensor("codes", codes, ndim=2)
+        codes = check_tensor("codes", codes, ndim=2)
         return (codes.detach().double().cpu() @ self.weights.double() + self.bias).float()
 
     def move(self, code: Tensor, values: Tensor | list[float]) -> Tensor:
         """Codes (T, D): ``code`` (D,) moved along ``weights`` so that the read-out equals each value (T,)."""
-        code = _check_tensor("code", code, ndim=1).detach().double().cpu()
+        code = check_tensor("code", code, ndim=1).detach().double().cpu()
         values = torch.as_tensor(values, dtype=torch.float64).flatten()
         w = self.weights.double()
         start = code @ w + self.bias
@@ -255,11 +240,10 @@ def factor_direction(codes: Tensor, factor: Tensor, *, ridge: float = 1e-3) -> F
     measure how well a factor is read (held-out R²) use :func:`aelab.metrics.linear_probe`.
     """
     x = _flat("codes", codes)
-    y = _check_tensor("factor", factor).detach().double().cpu().flatten()
+    y = check_tensor("factor", factor).detach().double().cpu().flatten()
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"factor has {y.shape[0]} values for {x.shape[0]} codes")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    ridge = check_float("ridge", ridge, minimum=0)
     mean_x, mean_y = x.mean(0), y.mean()
     centred = x - mean_x
     gram = centred.T @ centred + ridge * x.shape[0] * torch.eye(x.shape[1], dtype=x.dtype)
@@ -278,7 +262,7 @@ def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
     ``mu`` and ``logvar`` are (N, D); z is differentiable in both (the point of the trick). eps is
     ``torch.randn(mu.shape, generator=generator)`` on the generator's device, then moved to mu's.
     """
-    mu, logvar = _check_tensor("mu", mu), _check_tensor("logvar", logvar)
+    mu, logvar = check_tensor("mu", mu), check_tensor("logvar", logvar)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     device = mu.device if generator is None else generator.device
@@ -298,7 +282,7 @@ def _model_device(model: nn.Module) -> torch.device:
 
 def _map_batches(model: nn.Module, fn: Callable[[Tensor], object], x: Tensor, batch_size: int) -> Tensor:
     """fn over x in batches (no gradients, model in eval mode, restored after); outputs on the CPU."""
-    batch_size = _check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     device, was_training = _model_device(model), model.training
     model.eval()
     parts = []
@@ -319,13 +303,13 @@ def encode_dataset(model: nn.Module, images: Tensor, *, batch_size: int = 256) -
 
     For a VAE (whose ``encode`` returns (mu, logvar)) the code is the posterior mean mu.
     """
-    images = _check_tensor("images", images, ndim=4)
+    images = check_tensor("images", images, ndim=4)
     return _map_batches(model, model.encode, images, batch_size)
 
 
 def decode_dataset(model: nn.Module, codes: Tensor, *, batch_size: int = 256) -> Tensor:
     """``model.decode`` of codes (N, D), in batches: images (N, C, H, W) in [0, 1] on the CPU."""
-    codes = _check_tensor("codes", codes, ndim=2)
+    codes = check_tensor("codes", codes, ndim=2)
     return _map_batches(model, model.decode, codes, batch_size)
 
 
@@ -343,7 +327,7 @@ def nearest_mse(samples: Tensor, reference: Tensor, *, batch_size: int = 256) ->
     a, b = _flat("samples", samples), _flat("reference", reference)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"samples have {a.shape[1]} values each, reference {b.shape[1]}")
-    batch_size = _check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     b_sq = b.pow(2).sum(1)
     best = [((a_part.pow(2).sum(1, keepdim=True) - 2 * a_part @ b.T + b_sq).amin(1))
             for a_part in a.split(batch_size)]
@@ -361,9 +345,9 @@ def prior_coverage(codes: Tensor, *, samples: int = 1000, quantile: float = 0.9,
     x = _flat("codes", codes)
     if x.shape[0] < 2:
         raise ValueError(f"need at least 2 codes, got {x.shape[0]}")
-    if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    samples = _check_positive_int("samples", samples)
+    quantile = check_float("quantile", quantile, minimum=0, maximum=1, min_inclusive=False, max_inclusive=False)
+    samples = check_positive_int("samples", samples)
+    seed = check_seed("seed", seed)
     own = torch.cdist(x, x)
     own.fill_diagonal_(math.inf)
     radius = torch.quantile(own.amin(1), quantile)

@@ -28,6 +28,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from aelab.validate import (
+    check_choice,
+    check_float,
+    check_image_pair,
+    check_images,
+    check_int,
+    check_mask,
+    check_positive_int,
+    check_tensor,
+)
+
 __all__ = [
     "gaussian_window",
     "gaussian_blur",
@@ -49,40 +60,8 @@ _REDUCTIONS = ("mean", "none")
 _BORDERS = ("zeros", "replicate")
 
 
-def _check_images(name: str, x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4 or not x.is_floating_point():
-        raise ValueError(
-            f"{name} must be a float tensor of shape (N, C, H, W), got dtype {x.dtype} and shape "
-            f"{tuple(x.shape)}; add a batch axis with x[None] or convert with x.float()"
-        )
-
-
-def _check_pair(names: tuple[str, str], x: torch.Tensor, y: torch.Tensor) -> None:
-    _check_images(names[0], x)
-    _check_images(names[1], y)
-    if x.shape != y.shape:
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same shape, got {tuple(x.shape)} and "
-            f"{tuple(y.shape)}"
-        )
-
-
-def _check_mask(name: str, mask: torch.Tensor, like: torch.Tensor | None = None) -> None:
-    _check_images(name, mask)
-    if mask.shape[1] != 1:
-        raise ValueError(f"{name} must have one channel, shape (N, 1, H, W), got {tuple(mask.shape)}")
-    if like is not None and (mask.shape[0] != like.shape[0] or mask.shape[2:] != like.shape[2:]):
-        raise ValueError(
-            f"{name} of shape {tuple(mask.shape)} does not match the images' batch and size "
-            f"{tuple(like.shape)}; give one (N, 1, H, W) mask per image"
-        )
-
-
 def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_choice("reduction", reduction, _REDUCTIONS)
     return per_sample.mean() if reduction == "mean" else per_sample
 
 
@@ -97,10 +76,8 @@ def gaussian_window(kernel_size: int, sigma: float) -> torch.Tensor:
     product of this 1-D window with itself, so the kit filters separably (rows, then columns) with
     the same result.
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-        raise ValueError(f"kernel_size must be a positive int, got {kernel_size!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    sigma = check_float("sigma", sigma, minimum=0, min_inclusive=False)
     d = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2.0
     return torch.softmax(-(d**2) / (2.0 * sigma**2), dim=0).float()
 
@@ -129,11 +106,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> to
     sigma 1.25), the window centred at ``kernel_size // 2`` and normalised, and zero padding.
     ``border="replicate"`` repeats the edge pixels instead of padding with zeros.
     """
-    _check_images("x", x)
-    if border not in _BORDERS:
-        raise ValueError(f"border must be one of {_BORDERS}, got {border!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    check_images("x", x)
+    check_choice("border", border, _BORDERS)
     kernel_size = max(3, int(2 * 2 * sigma))
     if kernel_size % 2 == 0:
         kernel_size += 1
@@ -158,9 +132,8 @@ def ssim(
     sigma 1.5 it equals ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
     sigma=1.5, use_sample_covariance=False, data_range=1.0)``.
     """
-    _check_pair(("x", "y"), x, y)
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-        raise ValueError(f"kernel_size must be a positive int, got {kernel_size!r}")
+    check_image_pair(("x", "y"), x, y)
+    kernel_size = check_positive_int("kernel_size", kernel_size)
     if kernel_size > min(x.shape[-2:]):
         raise ValueError(
             f"kernel_size {kernel_size} is larger than the images ({x.shape[-2]}x{x.shape[-1]}); "
@@ -187,14 +160,13 @@ def dssim(x: torch.Tensor, y: torch.Tensor, **kwargs: object) -> torch.Tensor:
 
 def dfl_kernel_size(resolution: int) -> int:
     """SAEHD's DSSIM window for a resolution: ``int(resolution / 11.6)`` (``Model_SAEHD``)."""
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 12:
-        raise ValueError(f"resolution must be an int >= 12 (so the window is >= 1), got {resolution!r}")
+    resolution = check_int("resolution", resolution, minimum=12, expected="an int >= 12 (so the window is >= 1)")
     return int(resolution / 11.6)
 
 
 def mse(x: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """Mean squared error of (N, C, H, W) images: per sample over C, H, W, then over the batch."""
-    _check_pair(("x", "y"), x, y)
+    check_image_pair(("x", "y"), x, y)
     return _reduce(_per_sample_mean((x - y) ** 2), reduction)
 
 
@@ -204,16 +176,15 @@ def blur_mask(mask: torch.Tensor, resolution: int) -> torch.Tensor:
     ``clip(gaussian_blur(mask, sigma=max(1, resolution // 32)), 0, 0.5) * 2`` (``Model_SAEHD``'s
     ``target_srcm_blur``): 1 inside the face, 0 far outside, a soft ramp across the edge.
     """
-    _check_mask("mask", mask)
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ValueError(f"resolution must be a positive int, got {resolution!r}")
+    check_mask("mask", mask)
+    resolution = check_positive_int("resolution", resolution)
     return gaussian_blur(mask.clamp(0.0, 1.0), max(1, resolution // 32)).clamp(0.0, 0.5) * 2.0
 
 
 def masked(x: torch.Tensor, blurred_mask: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) images times a (N, 1, H, W) weight from :func:`blur_mask` (``*_masked_opt``)."""
-    _check_images("x", x)
-    _check_mask("blurred_mask", blurred_mask, like=x)
+    check_images("x", x)
+    check_mask("blurred_mask", blurred_mask, like=x)
     return x * blurred_mask
 
 
@@ -221,7 +192,7 @@ def _reconstruction_terms(
     target: torch.Tensor, pred: torch.Tensor, resolution: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample (DSSIM part, MSE part) of SAEHD's reconstruction loss."""
-    _check_pair(("target", "pred"), target, pred)
+    check_image_pair(("target", "pred"), target, pred)
     if resolution < 256:
         structure = 10.0 * dssim(target, pred, kernel_size=dfl_kernel_size(resolution), reduction="none")
     else:
@@ -252,8 +223,8 @@ def eyes_mouth_loss(
     ``target`` and ``pred`` are (N, C, H, W) images in [0, 1]; ``em_mask`` is the (N, 1, H, W)
     eyes-and-mouth mask, so only that region contributes.
     """
-    _check_pair(("target", "pred"), target, pred)
-    _check_mask("em_mask", em_mask, like=target)
+    check_image_pair(("target", "pred"), target, pred)
+    check_mask("em_mask", em_mask, like=target)
     return _reduce(_per_sample_mean(300.0 * (target * em_mask - pred * em_mask).abs()), reduction)
 
 
@@ -261,8 +232,8 @@ def mask_loss(
     target_mask: torch.Tensor, pred_mask: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
     """The learned-mask loss ``10 * MSE(target_mask, pred_mask)`` of (N, 1, H, W) masks (``Model_SAEHD``)."""
-    _check_mask("target_mask", target_mask)
-    _check_mask("pred_mask", pred_mask, like=target_mask)
+    check_mask("target_mask", target_mask)
+    check_mask("pred_mask", pred_mask, like=target_mask)
     return 10.0 * mse(target_mask, pred_mask, reduction=reduction)
 
 
@@ -273,8 +244,8 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "m
     then averaged over the batch (``reduction="mean"``) or returned per sample (``"none"``, (N,)).
     Not part of SAEHD: the kit's :class:`aelab.models.VAE` uses it.
     """
-    if not isinstance(mu, torch.Tensor) or not isinstance(logvar, torch.Tensor):
-        raise TypeError("mu and logvar must be torch.Tensors of shape (N, ...)")
+    check_tensor("mu", mu)
+    check_tensor("logvar", logvar)
     if mu.shape != logvar.shape or mu.ndim < 2:
         raise ValueError(
             f"mu and logvar must have the same shape (N, latent...), got {tuple(mu.shape)} and "
@@ -309,8 +280,8 @@ def saehd_loss(
     Returns ``{"dssim", "mse", "eyes_mouth", "mask", "total"}`` (zeros for switched-off terms),
     each reduced by ``reduction`` (see the module doc), so a trainer can report every term.
     """
-    _check_pair(("target", "pred"), target, pred)
-    _check_mask("target_mask", target_mask, like=target)
+    check_image_pair(("target", "pred"), target, pred)
+    check_mask("target_mask", target_mask, like=target)
     if eyes_prio and em_mask is None:
         raise ValueError("eyes_prio=True needs em_mask, the (N, 1, H, W) eyes-and-mouth mask")
     target_mask = target_mask.clamp(0.0, 1.0)

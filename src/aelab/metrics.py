@@ -26,6 +26,17 @@ from tqdm.auto import tqdm
 
 from aelab import losses
 from aelab.data import faces
+from aelab.validate import (
+    check_choice,
+    check_float,
+    check_image_pair,
+    check_images,
+    check_int,
+    check_mask,
+    check_positive_int,
+    check_seed,
+    check_tensor,
+)
 
 __all__ = [
     "psnr",
@@ -43,21 +54,13 @@ __all__ = [
 ]
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
-        raise TypeError(f"expected two tensors, got {type(x).__name__} and {type(y).__name__}")
-    if x.shape != y.shape or x.dim() != 4:
-        raise ValueError(f"expected two (N, C, H, W) tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-
-
 def psnr(x: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """PSNR in dB of images in [0, 1] (data range 1): 10·log10(1 / MSE), per image then reduced.
 
     ``reduction``: "mean" (a scalar) or "none" (one value per image). Identical images give +inf.
     """
-    _check_pair(x, y)
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    check_image_pair(("x", "y"), x, y)
+    check_choice("reduction", reduction, ("mean", "none"))
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     values = -10.0 * torch.log10(mse)
     return values.mean() if reduction == "mean" else values
@@ -68,9 +71,8 @@ def masked_psnr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.T
 
     MSE = Σ mask·(x − y)² / (C · Σ mask) per image, then 10·log10(1 / MSE): one value per image (N,).
     """
-    _check_pair(x, y)
-    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0] or mask.shape[2:] != x.shape[2:]:
-        raise ValueError(f"mask must be (N, 1, H, W) matching the images {tuple(x.shape)}, got {tuple(mask.shape)}")
+    check_image_pair(("x", "y"), x, y)
+    check_mask("mask", mask, like=x)
     weight = mask.float()
     mse = (weight * (x.float() - y.float()).pow(2)).flatten(1).sum(1) / (x.shape[1] * weight.flatten(1).sum(1))
     return -10.0 * torch.log10(mse)
@@ -99,11 +101,11 @@ def linear_probe(
     once at random (seeded) into train and test; codes are standardised on the train part. An R² near
     1 means the factor is linearly readable from the code; near 0 (or below) means it is not.
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
-    x = codes.detach().flatten(1).double().cpu()
+    test_fraction = check_float("test_fraction", test_fraction, minimum=0, maximum=1, min_inclusive=False,
+                                max_inclusive=False)
+    ridge = check_float("ridge", ridge, minimum=0)
+    seed = check_seed("seed", seed)
+    x = check_tensor("codes", codes).detach().flatten(1).double().cpu()
     n = x.shape[0]
     n_test = int(round(n * test_fraction))
     if n_test < 2 or n - n_test < 2:
@@ -151,17 +153,6 @@ def factor_targets(factors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     return targets
 
 
-def _check_images(name: str, images: object, resolution: int | None = None) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of images (N, 3, H, W), got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[1] != 3 or not images.is_floating_point():
-        raise ValueError(f"{name} must be float images (N, 3, H, W) in [0, 1], got {images.dtype} {tuple(images.shape)}")
-    if resolution is not None and tuple(images.shape[2:]) != (resolution, resolution):
-        raise ValueError(f"{name} must be {resolution}x{resolution} images for this reader, got "
-                         f"{tuple(images.shape[2:])}")
-    return images
-
-
 class FactorReader:
     """Reads generative factors back from face images: a small CNN regressor, trained on rendered faces
     whose factors are known (:meth:`for_faces`), then used on images whose factors are not (swaps).
@@ -179,10 +170,11 @@ class FactorReader:
                  width: int = 16, seed: int = 0) -> None:
         if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
             raise ValueError(f"names must be a non-empty sequence of factor names, got {names!r}")
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8 or resolution & (resolution - 1):
-            raise ValueError(f"resolution must be a power of two >= 8, got {resolution!r}")
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, got {width!r}")
+        resolution = check_int("resolution", resolution, minimum=8, expected="a power of two >= 8")
+        if resolution & (resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+        width = check_positive_int("width", width)
+        seed = check_seed("seed", seed)
         self.names = tuple(names)
         self.resolution = resolution
         self.width = width
@@ -216,10 +208,8 @@ class FactorReader:
     def _train(self, draw: Callable[[int], tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float,
                progress: bool) -> FactorReader:
         """``steps`` Adam steps on the batches ``draw(step) -> (images, targets)``; targets standardised."""
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
-        if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
-            raise ValueError(f"lr must be a number > 0, got {lr!r}")
+        steps = check_positive_int("steps", steps)
+        lr = check_float("lr", lr, minimum=0, min_inclusive=False)
         device = next(self.net.parameters()).device
         optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.net.train()
@@ -236,10 +226,10 @@ class FactorReader:
     def fit(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor], *, steps: int = 600,
             batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> FactorReader:
         """Train on ``images`` (N, 3, R, R) in [0, 1] whose ``factors`` (name -> (N,)) are known; returns self."""
-        images = _check_images("images", images, self.resolution)
+        images = check_images("images", images, channels=3, resolution=self.resolution)
         y = self._targets(factors, images.shape[0])
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(y):
-            raise ValueError(f"batch_size must be an int in [1, {len(y)}], got {batch_size!r}")
+        batch_size = check_int("batch_size", batch_size, minimum=1, maximum=len(y))
+        seed = check_seed("seed", seed)
         self._mean, self._std = y.mean(0), y.std(0).clamp_min(1e-6)
         generator = torch.Generator().manual_seed(seed)
 
@@ -276,7 +266,7 @@ class FactorReader:
         """The readings of images (N, 3, R, R) in [0, 1]: name -> (N,) tensor on the CPU, in each factor's units."""
         if not self.fitted:
             raise RuntimeError("this FactorReader is not trained yet: call fit(images, factors) or use FactorReader.for_faces")
-        images = _check_images("images", images, self.resolution)
+        images = check_images("images", images, channels=3, resolution=self.resolution)
         device = next(self.net.parameters()).device
         self.net.eval()
         out = torch.cat([self.net(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from matplotlib import figure as mpl_figure
 
+from aelab.validate import check_float, check_images, check_positive_int
+
 __all__ = ["image_grid", "loss_curves", "rate_distortion"]
 
 
@@ -36,12 +38,6 @@ class Figure(mpl_figure.Figure):
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", bbox_inches="tight")
         return buffer.getvalue()
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_labels(name: str, labels: Sequence[str] | None, count: int, what: str) -> list[str] | None:
@@ -80,16 +76,11 @@ def image_grid(
         image_grid(torch.cat([target, recon_mse, recon_dssim]), nrow=len(target),
                    row_labels=["target", "MSE", "DSSIM"])
     """
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
-        raise ValueError(
-            f"images must have shape (N, C, H, W) with N >= 1 and C = 1 or 3, got {tuple(images.shape)}; "
-            "add a batch axis with x[None] or pick channels with x[:, :3]"
-        )
-    nrow = _check_positive_int("nrow", nrow)
-    if not cell_size > 0:
-        raise ValueError(f"cell_size must be > 0, got {cell_size!r}")
+    check_images("images", images, channels=(1, 3))
+    if images.shape[0] == 0:
+        raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
+    nrow = check_positive_int("nrow", nrow)
+    cell_size = check_float("cell_size", cell_size, minimum=0, min_inclusive=False)
     n = images.shape[0]
     columns = min(nrow, n)
     rows = math.ceil(n / columns)
@@ -168,7 +159,7 @@ def loss_curves(
         title, ylabel: the axes' title and the loss axis' label.
     """
     curves = _as_histories(history)
-    smooth = _check_positive_int("smooth", smooth)
+    smooth = check_positive_int("smooth", smooth)
     figure = Figure(figsize=(6.0, 3.2), layout="constrained")
     ax = figure.subplots()
     for name, values in curves.items():

@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 __all__ = [
     "check_int",
+    "check_positive_int",
     "check_float",
     "check_bool",
     "check_choice",
@@ -37,6 +38,7 @@ __all__ = [
     "check_mask",
     "check_same_shape",
     "check_generator",
+    "check_image_pair",
 ]
 
 
@@ -47,17 +49,26 @@ def _given(value: object) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def check_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, expected: str | None = None
+) -> int:
     """``value`` as an ``int`` in [minimum, maximum] (either bound optional).
 
-    NumPy integers are accepted; bools and floats (even ``3.0``) are a TypeError.
+    NumPy integers are accepted; bools and floats (even ``3.0``) are a TypeError. Both errors say
+    what was expected: "an int >= 1" from the bounds, or ``expected`` (e.g. "a positive int").
     """
+    want = expected or " ".join(filter(None, ("an int", _range_text(minimum, maximum))))
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {_given(value)}")
+        raise TypeError(f"{name} must be {want}, got {_given(value)}")
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be an int {_range_text(minimum, maximum)}, got {value}")
+        raise ValueError(f"{name} must be {want}, got {value}")
     return value
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` as an ``int`` >= 1 (a size, a count, a model dimension); errors say "a positive int"."""
+    return check_int(name, value, minimum=1, expected="a positive int")
 
 
 def check_float(
@@ -77,7 +88,15 @@ def check_float(
     above = maximum is not None and (value > maximum if max_inclusive else value >= maximum)
     if not math.isfinite(value) or below or above:
         interval = _interval_text(minimum, maximum, min_inclusive, max_inclusive)
-        raise ValueError(f"{name} must be a finite number {interval}, got {value!r}")
+        if minimum is not None and maximum is not None:
+            raise ValueError(f"{name} must be a finite number {interval}, got {value!r}")
+        if minimum is not None or maximum is not None:
+            if minimum is not None:
+                bound = f"{'>=' if min_inclusive else '>'} {minimum}"
+            else:
+                bound = f"{'<=' if max_inclusive else '<'} {maximum}"
+            raise ValueError(f"{name} must be a number {bound} (finite: {interval}), got {value!r}")
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return value
 
 
@@ -88,19 +107,23 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
-def check_choice(name: str, value: object, allowed: Sequence[T]) -> T:
-    """``value`` if it is one of ``allowed``; the message lists them all."""
+def check_choice(name: str, value: object, allowed: Sequence[T], *, expected: str = "expected one of") -> T:
+    """``value`` if it is one of ``allowed``; the message lists them all after ``expected`` (e.g.
+    "known domains:")."""
     choices = ", ".join(map(repr, allowed))
     if allowed and not isinstance(value, type(allowed[0])):
         raise TypeError(f"{name} must be one of {choices}, got {_given(value)}")
     if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
+        raise ValueError(f"unknown {name} {value!r}; {expected} {choices}")
     return value  # type: ignore[return-value]
 
 
 def check_seed(name: str, value: object) -> int:
-    """A seed: an int in [0, 2**63 - 1]."""
-    return check_int(name, value, minimum=0, maximum=2**63 - 1)
+    """A seed: an int in [0, 2**63 - 1] (torch's generators take 64-bit seeds)."""
+    value = check_int(name, value, minimum=0)
+    if value >= 2**63:
+        raise ValueError(f"{name} must be below 2**63 (a 64-bit seed), got {value}")
+    return value
 
 
 def check_tensor(name: str, value: object, *, ndim: int | None = None, floating: bool = False) -> Tensor:
@@ -137,11 +160,18 @@ def check_images(
         raise ValueError(f"{name} must have shape (N, C, H, W), got {tuple(value.shape)}{hint}")
     if not value.is_floating_point():
         raise ValueError(f"{name} must hold floats in [0, 1], got dtype {value.dtype}; use x.float() / 255")
+    if isinstance(channels, int) and resolution is not None:  # the whole image shape is pinned
+        if tuple(value.shape[1:]) != (channels, resolution, resolution):
+            raise ValueError(
+                f"{name} must have shape (N, {channels}, {resolution}, {resolution}) ({resolution}x{resolution} "
+                f"images in [0, 1]), got {tuple(value.shape)}; resize the images or build for this resolution"
+            )
     if channels is not None:
         allowed = (channels,) if isinstance(channels, int) else tuple(channels)
         if value.shape[1] not in allowed:
             want = " or ".join(map(str, allowed))
-            raise ValueError(f"{name} must have {want} channel(s), shape (N, {want}, H, W), got {tuple(value.shape)}")
+            count = "one channel" if allowed == (1,) else f"C = {want} channels"
+            raise ValueError(f"{name} must be (N, {want}, H, W) with {count}, got {tuple(value.shape)}")
     if resolution is not None and tuple(value.shape[2:]) != (resolution, resolution):
         raise ValueError(
             f"{name} must be {resolution}x{resolution} images, got {tuple(value.shape)}; "
@@ -181,6 +211,14 @@ def check_generator(name: str, value: object) -> Generator:
             f"{name} must be a torch.Generator, got {type(value).__name__}; use torch.Generator().manual_seed(seed)"
         )
     return value
+
+
+def check_image_pair(names: tuple[str, str], a: object, b: object) -> None:
+    """Raise unless ``a`` and ``b`` are batches of images (N, C, H, W) of the same shape (a target and
+    its prediction, two sets to compare)."""
+    check_images(names[0], a)
+    check_images(names[1], b)
+    check_same_shape(names, a, b)  # type: ignore[arg-type]
 
 
 def _range_text(minimum: float | None, maximum: float | None) -> str:

@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from aelab.data import faces
-from aelab.data._checks import check_int
+from aelab.validate import check_int
 
 
 class FaceDataset(Dataset):
@@ -29,7 +29,7 @@ class FaceDataset(Dataset):
     """
 
     def __init__(self, n: int, resolution: int = 64, domain: str = "A", seed: int = 0) -> None:
-        self.n = check_int("n", n, 0)
+        self.n = check_int("n", n, minimum=0)
         faces.render(0, resolution=resolution, domain=domain, seed=seed)  # checks the arguments
         self.resolution, self.domain, self.seed = resolution, domain, seed
 

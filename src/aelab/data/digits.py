@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aelab.data._checks import check_choice
+from aelab.validate import check_choice
 
 #: IDX type code -> NumPy dtype (big-endian, as the format stores it).
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -176,7 +176,7 @@ def _checked_file(spec: IdxDataset, root: Path, name: str, download: bool) -> Pa
 
 def _load(key: str, root: str | os.PathLike[str], split: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
     spec = DATASETS[key]
-    split = check_choice("split", split, SPLITS)
+    split = check_choice("split", split, SPLITS, expected="known splits:")
     image_file, label_file = (_checked_file(spec, Path(root), name, download) for name in spec.files[split])
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -224,7 +224,7 @@ class Digits:
 def load_digits(root: str | os.PathLike[str] | None = None, split: str = "train") -> Digits:
     """MNIST's ``split`` from ``root`` when its files are there, else scikit-learn's bundled 8x8
     handwritten digits (1,797 images, no download; ``split`` then does not apply)."""
-    split = check_choice("split", split, SPLITS)
+    split = check_choice("split", split, SPLITS, expected="known splits:")
     spec = DATASETS["mnist"]
     if root is not None and all((Path(root) / name).exists() for name in spec.files[split]):
         images, labels = mnist(root, split)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
-from aelab.data._checks import check_choice, check_int
+from aelab.validate import check_choice, check_int, check_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -170,17 +170,10 @@ class FaceBatch:
 
 
 def _check_resolution(resolution: object) -> int:
-    resolution = check_int("resolution", resolution, 16)
+    resolution = check_int("resolution", resolution, minimum=16)
     if resolution % 16:
         raise ValueError(f"resolution must be a multiple of 16 (16, 32, 64, 128, ...), got {resolution}")
     return resolution
-
-
-def _check_seed(seed: object) -> int:
-    seed = check_int("seed", seed, 0)
-    if seed >= 2**63:
-        raise ValueError(f"seed must be below 2**63, got {seed}")
-    return seed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -200,8 +193,8 @@ def factors_at(indices: Sequence[int] | Tensor, *, domain: str = "A", seed: int 
     Free factors are uniform over their range; identity factors are the domain's (drawn uniformly,
     ``hair_style`` among 0, 1, 2, for "mixed").
     """
-    domain = check_choice("domain", domain, DOMAINS)
-    seed = _check_seed(seed)
+    domain = check_choice("domain", domain, DOMAINS, expected="known domains:")
+    seed = check_seed("seed", seed)
     index = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
     if index.numel() and int(index.min()) < 0:
         raise ValueError(f"indices must be >= 0, got {int(index.min())}")
@@ -225,8 +218,8 @@ def factors_at(indices: Sequence[int] | Tensor, *, domain: str = "A", seed: int 
 
 def sample_factors(n: int, *, domain: str = "A", seed: int = 0, start: int = 0) -> dict[str, Tensor]:
     """The factors of images ``start .. start + n - 1`` of the stream ``(seed, domain)``."""
-    n = check_int("n", n, 0)
-    start = check_int("start", start, 0)
+    n = check_int("n", n, minimum=0)
+    start = check_int("start", start, minimum=0)
     return factors_at(torch.arange(start, start + n), domain=domain, seed=seed)
 
 
@@ -556,7 +549,7 @@ def draw(factors: Mapping[str, Tensor], *, resolution: int = 64, domain: str = "
     masks (N, 1, R, R) in [0, 1], on the CPU.
     """
     resolution = _check_resolution(resolution)
-    domain = check_choice("domain", domain, DOMAINS)
+    domain = check_choice("domain", domain, DOMAINS, expected="known domains:")
     n = _check_factors(factors)
     stored = {name: torch.as_tensor(factors[name]).detach().to("cpu", torch.float32) for name in FACTORS}
     images = torch.empty(n, 3, resolution, resolution)
@@ -591,8 +584,8 @@ def iter_render(n: int, *, batch_size: int = 1024, resolution: int = 64, domain:
                 seed: int = 0) -> Iterator[FaceBatch]:
     """Render the first ``n`` faces of the stream ``(seed, domain)`` as consecutive batches of
     ``batch_size``, so that memory stays flat however large ``n`` is."""
-    n = check_int("n", n, 0)
-    batch_size = check_int("batch_size", batch_size, 1)
+    n = check_int("n", n, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     for start in range(0, n, batch_size):
         yield render(min(batch_size, n - start), resolution=resolution, domain=domain, seed=seed, start=start)
 

@@ -43,7 +43,6 @@ from aelab.models.saehd import (
     check_resolution,
     df_codes,
     liae_codes,
-    main,
     parse_archi,
     summary,
 )
@@ -78,7 +77,6 @@ __all__ = [
     "check_resolution",
     "build",
     "summary",
-    "main",
     "ConvAutoencoder",
     "VAE",
     "UNetPatchDiscriminator",

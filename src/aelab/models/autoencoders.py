@@ -14,9 +14,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from aelab.models._checks import _check_images, _check_positive_int
 from aelab.models.deepfakearchi import Downscale, Upscale
 from aelab.models.leras import conv2d, dense
+from aelab.validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["ConvAutoencoder", "VAEOutput", "VAE"]
 
@@ -38,12 +38,12 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, resolution: int = 64, in_channels: int = 3, latent_dims: int = 64, width: int = 32) -> None:
         super().__init__()
-        self.resolution = _check_positive_int("resolution", resolution)
+        self.resolution = check_positive_int("resolution", resolution)
         if self.resolution < 4:
             raise ValueError(f"resolution must be at least 4 pixels, got {resolution}")
-        self.in_channels = _check_positive_int("in_channels", in_channels)
-        self.latent_dims = _check_positive_int("latent_dims", latent_dims)
-        width = _check_positive_int("width", width)
+        self.in_channels = check_positive_int("in_channels", in_channels)
+        self.latent_dims = check_positive_int("latent_dims", latent_dims)
+        width = check_positive_int("width", width)
         halvings = max(1, math.ceil(math.log2(self.resolution / 4)))
         pad = 4 * 2**halvings - self.resolution
         self._crop = pad // 2
@@ -66,14 +66,14 @@ class ConvAutoencoder(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         """Codes (N, latent_dims) of images (N, C, R, R) in [0, 1]."""
-        _check_images(x, "x", self.in_channels, self.resolution)
+        check_images("x", x, channels=self.in_channels, resolution=self.resolution)
         return self.encoder(x)
 
     def decode(self, z: Tensor) -> Tensor:
         """Images (N, C, R, R) in [0, 1] from codes (N, latent_dims)."""
-        if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dims:
-            shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape (N, {self.latent_dims}), got {shape}")
+        check_tensor("z", z, floating=True)
+        if z.ndim != 2 or z.shape[1] != self.latent_dims:
+            raise ValueError(f"z must be a tensor of shape (N, {self.latent_dims}), got {tuple(z.shape)}")
         c, r = self._crop, self.resolution
         return self.decoder(z)[:, :, c:c + r, c:c + r]
 
@@ -114,7 +114,7 @@ class VAE(ConvAutoencoder):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Decode ``n`` codes drawn from the prior N(0, I): images (n, C, R, R) in [0, 1]."""
-        n = _check_positive_int("n", n)
+        n = check_positive_int("n", n)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dims, generator=generator,
                         device=device if generator is None else generator.device)

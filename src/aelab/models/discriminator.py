@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.models._checks import _check_positive_int
 from aelab.models.leras import conv2d, glorot_zero_
+from aelab.validate import check_images, check_positive_int
 
 __all__ = ["PatchLogits", "UNetPatchDiscriminator"]
 
@@ -70,9 +70,9 @@ class UNetPatchDiscriminator(nn.Module):
 
     def __init__(self, patch_size: int, in_channels: int = 3, base_ch: int = 16) -> None:
         super().__init__()
-        self.patch_size = _check_positive_int("patch_size", patch_size)
-        self.in_channels = _check_positive_int("in_channels", in_channels)
-        base_ch = _check_positive_int("base_ch", base_ch)
+        self.patch_size = check_positive_int("patch_size", patch_size)
+        self.in_channels = check_positive_int("in_channels", in_channels)
+        base_ch = check_positive_int("base_ch", base_ch)
         layers = _find_archi(self.patch_size)
         self.total_stride = int(np.prod([s for _, s in layers]))
         chs = [min(base_ch * 2**i, 512) for i in range(len(layers) + 1)]  # DFL's level_chs[-1], [0], ...
@@ -90,9 +90,7 @@ class UNetPatchDiscriminator(nn.Module):
         self.center_conv = conv2d(chs[-1], chs[-1], 1)
 
     def forward(self, x: Tensor) -> PatchLogits:
-        if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x must be images (N, {self.in_channels}, H, W) in [0, 1], got {shape}")
+        check_images("x", x, channels=self.in_channels)
         if x.shape[2] % self.total_stride or x.shape[3] % self.total_stride:
             raise ValueError(f"image sides must be multiples of {self.total_stride} for patch_size "
                              f"{self.patch_size}, got {tuple(x.shape[2:])}")

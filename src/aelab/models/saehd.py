@@ -8,17 +8,15 @@ Conventions: images are tensors of shape (N, C, H, W), float32 in [0, 1]; masks 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from aelab.models._checks import _check_images, _check_positive_int
 from aelab.models.deepfakearchi import ARCHI_OPTIONS, Decoder, Encoder, Inter, parse_options
 from aelab.models.leras import count_parameters
+from aelab.validate import check_images, check_positive_int, check_seed
 
 __all__ = [
     "ARCHI_TYPES",
@@ -35,7 +33,6 @@ __all__ = [
     "check_resolution",
     "build",
     "summary",
-    "main",
 ]
 
 #: The two SAEHD archi types, as DeepFaceLab spells them.
@@ -124,7 +121,7 @@ def check_resolution(resolution: object, opts: str = "") -> int:
     (res // 32 with ``-d``), so the resolution must be a multiple of 16, or of 32 with ``-d`` or
     ``-t``. (DeepFaceLab also clips it to 64..640 in its UI; the kit allows small models.)
     """
-    resolution = _check_positive_int("resolution", resolution)
+    resolution = check_positive_int("resolution", resolution)
     opts = parse_options(opts)
     multiple = 32 if ("d" in opts or "t" in opts) else 16
     if resolution % multiple:
@@ -152,10 +149,10 @@ class SAEHD(nn.Module):
         super().__init__()
         self.options = parse_options(options)
         self.resolution = check_resolution(resolution, self.options)
-        self.ae_dims = _check_positive_int("ae_dims", ae_dims)
-        self.e_dims = _check_positive_int("e_dims", e_dims)
-        self.d_dims = _check_positive_int("d_dims", d_dims)
-        self.d_mask_dims = _check_positive_int("d_mask_dims", d_mask_dims)
+        self.ae_dims = check_positive_int("ae_dims", ae_dims)
+        self.e_dims = check_positive_int("e_dims", e_dims)
+        self.d_dims = check_positive_int("d_dims", d_dims)
+        self.d_mask_dims = check_positive_int("d_mask_dims", d_mask_dims)
         self.encoder = Encoder(3, self.e_dims, self.options)
         self._build_parts()
 
@@ -201,13 +198,13 @@ class SAEHD(nn.Module):
     def codes(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
         """The decoder inputs for src and dst images (N, 3, R, R) in [0, 1]; ``src`` may be None."""
         if src is not None:
-            _check_images(src, "src", 3, self.resolution)
-        _check_images(dst, "dst", 3, self.resolution)
+            check_images("src", src, channels=3, resolution=self.resolution)
+        check_images("dst", dst, channels=3, resolution=self.resolution)
         return self._wire(src, dst)
 
     def encode(self, x: Tensor) -> Tensor:
         """The encoder's flat code of images (N, 3, R, R) in [0, 1]."""
-        _check_images(x, "x", 3, self.resolution)
+        check_images("x", x, channels=3, resolution=self.resolution)
         return self.encoder(x)
 
     def forward(self, src: Tensor, dst: Tensor) -> SAEHDOutput:
@@ -321,15 +318,14 @@ def build(config: Any, *, seed: int | None = None) -> DF | LIAE:
     archi_type, opts = parse_archi(values.pop("archi"))
     if seed is None:
         return _ARCHIS[archi_type](options=opts, **values)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    seed = check_seed("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return _ARCHIS[archi_type](options=opts, **values)
 
 
 # ----------------------------------------------------------------------------------------------------
-# The model summary (DeepFaceLab's summary.txt) and `aelab summary`
+# The model summary (DeepFaceLab's summary.txt)
 # ----------------------------------------------------------------------------------------------------
 
 
@@ -368,28 +364,3 @@ def summary(model: SAEHD) -> str:
     lines += [f"{name:<12}{count:>14,}   {shapes[name]}" for name, count in counts.items()]
     lines += ["-" * 64, f"{'total':<12}{sum(counts.values()):>14,}", rule]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``aelab summary``: print the summary of the model given by flags, or by a preset of
-    :meth:`aelab.train.Config.preset` that the flags then override."""
-    from aelab.train import PRESETS, Config  # lazily: aelab.train imports this module
-
-    parser = argparse.ArgumentParser(prog="aelab summary",
-                                     description="Print a SAEHD model's per-part parameter table.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named configuration, e.g. seed")
-    parser.add_argument("--archi", help="df or liae, with options, e.g. liae-ud")
-    for key in CONFIG_KEYS[1:]:
-        parser.add_argument("--" + key.replace("_", "-"), type=int, dest=key)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    config = Config.preset(args.preset).to_dict() if args.preset else {}
-    config.update({key: value for key in CONFIG_KEYS if (value := getattr(args, key)) is not None})
-    missing = [key for key in CONFIG_KEYS if key not in config]
-    if missing:
-        parser.error(f"missing {', '.join('--' + m.replace('_', '-') for m in missing)} (or give --preset seed)")
-    try:
-        model = build(config, seed=0)
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-    print(summary(model))
-    return 0
