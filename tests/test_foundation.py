@@ -46,6 +46,13 @@ def test_check_choice_lists_the_choices() -> None:
         validate.check_choice("mode", 3, ("rct", "lct"))
 
 
+def test_check_generator_accepts_only_generators() -> None:
+    g = torch.Generator().manual_seed(0)
+    assert validate.check_generator("generator", g) is g
+    with pytest.raises(TypeError, match="manual_seed"):
+        validate.check_generator("generator", 0)
+
+
 def test_check_images_shapes_dtypes_and_range() -> None:
     x = torch.rand(2, 3, 8, 8)
     assert validate.check_images("x", x, channels=3, resolution=8, in_unit_range=True) is x

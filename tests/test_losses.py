@@ -114,9 +114,12 @@ def test_gaussian_blur_matches_dfl_kernel_size(sigma: float, taps: int) -> None:
     assert support.max().item() - support.min().item() + 1 == taps
     assert support.min().item() == 10 - taps // 2  # centred at kernel_size // 2
     assert spread.sum().item() == pytest.approx(1.0, abs=1e-6)
+    # The 2-D kernel is the outer product of the normalised 1-D window: the middle row is w * w[centre].
     d = torch.arange(taps, dtype=torch.float64) - taps // 2
     window = torch.exp(-(d**2) / (2 * sigma**2))
-    assert torch.allclose(spread[0, 0, 10, 10 - taps // 2 : 11 + taps // 2].double(), window / window.sum() * window[taps // 2] / window.sum(), atol=1e-6)
+    window = window / window.sum()
+    row = spread[0, 0, 10, 10 - taps // 2 : 11 + taps // 2].double()
+    assert torch.allclose(row, window * window[taps // 2], atol=1e-6)
 
 
 def test_eyes_mouth_loss_sees_only_the_region() -> None:

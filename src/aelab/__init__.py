@@ -8,8 +8,8 @@ Modules, one idea each:
 - :mod:`aelab.data` -- synthetic faces, IDX digits, torch ``Dataset`` wrappers
 - :mod:`aelab.models` -- DeepFaceLab's encoder / inter / decoder blocks, ``DF``, ``LIAE``, AE, VAE
 - :mod:`aelab.losses` -- SSIM/DSSIM, masked and region-weighted losses, KL
-- :mod:`aelab.augment` -- random warp, affine, flip
-- :mod:`aelab.color` -- colour transfer (rct, lct, mkl, idt, sot, hist_match)
+- :mod:`aelab.augment` -- random warp, affine, flip, HSV shift (SAEHD's sample processing)
+- :mod:`aelab.color` -- colour transfer (rct, lct, mkl, idt, sot; hist_match as an extension)
 - :mod:`aelab.train` -- the configuration (the seed model card's table) and the trainer
 - :mod:`aelab.checks` -- the checks a student calls after each exercise
 - :mod:`aelab.notebooks` -- solutions/ -> labs/ generation

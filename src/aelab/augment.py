@@ -29,8 +29,9 @@ quirks included; each block names the file and function it reproduces.
   default), then ``cv2.warpAffine`` by ``rmat`` (border replicated for images, zeros for masks),
   then the flip: two resamplings, as DeepFaceLab. With DeepFaceLab's half-pixel map offset and zero
   border, the warped image's last row and column read half outside the picture and come out about
-  half as bright (the first ones about 9 % brighter: the cubic's negative tap falls outside). Images are filtered bicubically (``cv2.INTER_CUBIC``; torch's bicubic is OpenCV's,
-  a = -0.75), masks bilinearly (``SampleProcessor`` passes ``cv2.INTER_LINEAR``), at positions
+  half as bright (the first ones about 9 % brighter: the cubic's negative tap falls outside).
+  Images are filtered bicubically (``cv2.INTER_CUBIC``; torch's bicubic is OpenCV's, a = -0.75),
+  masks bilinearly (``SampleProcessor`` passes ``cv2.INTER_LINEAR``), at positions
   rounded to 1/32 pixel as OpenCV's (``INTER_TAB_SIZE``); the result matches DeepFaceLab's
   OpenCV calls to float rounding.
 - :func:`random_hsv` -- ``SampleProcessor.process``' ``random_hsv_shift_amount`` (SAEHD's
@@ -347,7 +348,8 @@ def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
     spread = value - images.min(dim=1).values
     saturation = spread / (value.abs() + eps)
     step = 60.0 / (spread + eps)
-    hue = torch.where(value == r, (g - b) * step, torch.where(value == g, (b - r) * step + 120.0, (r - g) * step + 240.0))
+    hue = torch.where(value == r, (g - b) * step,
+                      torch.where(value == g, (b - r) * step + 120.0, (r - g) * step + 240.0))
     hue = torch.where(hue < 0, hue + 360.0, hue)
     return torch.stack([hue, saturation, value], dim=1)
 
