@@ -3,17 +3,32 @@
 The kit teaches the architecture family behind face-swap tools (DeepFaceLab's SAEHD models "DF" and
 "LIAE") on data that shows no real person: procedural synthetic faces and handwritten digits.
 
-Modules, one idea each:
+Modules, one idea each, in the direction of their imports (docs/DEVELOPING.md draws the map):
 
+- :mod:`aelab.validate` -- the one validation engine (TypeError for the kind, ValueError for the value)
+- :mod:`aelab.report` -- figures printed with a verdict against a band (what nbval compares)
+- :mod:`aelab.runtime` -- the device choice
+- :mod:`aelab.assets` -- trained checkpoints shipped as package data, SHA-256 verified
 - :mod:`aelab.data` -- synthetic faces, IDX digits, torch ``Dataset`` wrappers
-- :mod:`aelab.models` -- DeepFaceLab's encoder / inter / decoder blocks, ``DF``, ``LIAE``, AE, VAE
+- :mod:`aelab.models` -- DeepFaceLab's encoder / inter / decoder blocks, ``DF``, ``LIAE``, AE, VAE,
+  patch discriminator
 - :mod:`aelab.losses` -- SSIM/DSSIM, masked and region-weighted losses, KL
 - :mod:`aelab.augment` -- random warp, affine, flip, HSV shift (SAEHD's sample processing)
 - :mod:`aelab.color` -- colour transfer (rct, lct, mkl, idt, sot; hist_match as an extension)
-- :mod:`aelab.train` -- the configuration (the seed model card's table) and the trainer
+- :mod:`aelab.optim` -- DeepFaceLab's optimisers: AdaBelief, RMSprop (and Adam), with clipnorm and lr_dropout
+- :mod:`aelab.train` -- the configuration (the seed model card's table, presets) and the trainer
+- :mod:`aelab.fitting` -- a small training loop for the first labs' autoencoders
+- :mod:`aelab.latent` -- PCA, paths through code space, factor directions, batch encoding
+- :mod:`aelab.metrics` -- PSNR, linear probes, the factor reader, swap scores
+- :mod:`aelab.plotting` -- image grids, loss curves, rate-distortion curves
+- :mod:`aelab.bench` -- the speed figures' sections
+
+Course tooling, never imported by the library:
+
 - :mod:`aelab.checks` -- the checks a student calls after each exercise
-- :mod:`aelab.notebooks` -- solutions/ -> labs/ generation
+- :mod:`aelab.notebooks` -- solutions/ -> labs/ generation and lint
 - :mod:`aelab.grade` -- the isolated grader
+- :mod:`aelab.commands`, :mod:`aelab.cli` -- the ``aelab`` command and its verbs
 
 Conventions: images are tensors of shape (N, C, H, W) holding floats in [0, 1].
 """
