@@ -1,0 +1,172 @@
+"""The training recipe measured one option at a time (lab 04): runs, held-out metrics, effects vs noise.
+
+Each option of SAEHD's recipe (``models/Model_SAEHD/Model.py``, ``on_initialize_options``) is switched
+on its own against a baseline -- the seed model card's recipe at lab size -- and scored on the
+held-out metric it is meant to move:
+
+- ``masked_training`` -- the reconstruction error inside the face mask (``masked_error``); the error
+  over the whole image (``whole_error``) shows what it gives up;
+- ``learn_mask`` -- the learned mask's error against the true mask (``mask_error``; ``mask_iou``);
+- ``eyes_mouth_prio`` -- the error inside the eyes-and-mouth mask (``em_error``); the swap's gaze and
+  smile carry-over (``carry_over``, read by :class:`aelab.metrics.FactorReader`);
+- ``random_warp``, the flips, ``blur_out_mask``, ``clipgrad``, ``lr_dropout``, ``pretrain`` -- the swap
+  against the true swap (``swap_error``); ``gap`` = swap error minus reconstruction error;
+- ``uniform_yaw`` -- the swap error on the quarter of the faces with the largest |yaw|
+  (``extreme_yaw_error``).
+
+Errors are mean squared errors of images (N, 3, H, W) in [0, 1], per face, averaged over the
+held-out faces (:meth:`aelab.train.Trainer.held_out`, never in a training pool). The noise of a
+metric is measured on the baseline, trained with several seeds: an option's effect is *called* only
+where it exceeds twice the baseline's standard deviation across seeds (:func:`effects`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from aelab import losses, metrics
+from aelab.data import faces
+from aelab.train import Config, Trainer
+from aelab.validate import check_int
+
+__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "Effect", "effects"]
+
+#: The seed card's recipe at lab size: masked training, learned mask, eyes and mouth priority,
+#: random warp, DFL's flips (dst only), no pretraining; LIAE at 32 px with narrow layers, AdaBelief at
+#: lr 5e-4 (DFL: 5e-5, too slow for a few hundred steps).
+BASELINE: dict[str, Any] = {
+    "archi": "liae", "resolution": 32, "ae_dims": 16, "e_dims": 8, "d_dims": 8, "d_mask_dims": 8,
+    "batch_size": 8, "masked_training": True, "learn_mask": True, "eyes_mouth_prio": True,
+    "random_warp": True, "random_src_flip": False, "random_dst_flip": True, "uniform_yaw": False,
+    "blur_out_mask": False, "pretrain": False, "clipgrad": False, "lr_dropout": False,
+    "optimizer": "adabelief", "lr": 5e-4, "target_iter": 0,
+}
+#: Each option switched away from the baseline, and the held-out metric it is judged on.
+OPTIONS: dict[str, str] = {
+    "masked_training": "masked_error",
+    "learn_mask": "mask_error",
+    "eyes_mouth_prio": "em_error",
+    "random_warp": "swap_error",
+    "random_src_flip": "swap_error",
+    "random_dst_flip": "swap_error",
+    "uniform_yaw": "extreme_yaw_error",
+    "blur_out_mask": "swap_error",
+    "pretrain": "swap_error",
+    "clipgrad": "swap_error",
+    "lr_dropout": "swap_error",
+}
+#: The metrics where lower is better (the rest -- ``mask_iou``, ``carry_over`` -- higher is better).
+LOWER_IS_BETTER = ("masked_error", "whole_error", "mask_error", "em_error", "swap_error", "gap",
+                   "extreme_yaw_error")
+
+
+def config_for(option: str | None) -> Config:
+    """The baseline's :class:`aelab.train.Config`, or with ``option`` (a key of :data:`OPTIONS`) switched."""
+    values = dict(BASELINE)
+    if option is not None:
+        if option not in OPTIONS:
+            raise ValueError(f"option must be one of {', '.join(OPTIONS)} (or None for the baseline), got {option!r}")
+        values[option] = not values[option]
+    return Config(**values)
+
+
+def train_run(option: str | None, seed: int, steps: int, *, pool_size: int = 256, progress: bool = False) -> Trainer:
+    """Train the baseline (``option=None``) or one switched option for ``steps`` steps on the CPU.
+
+    With ``pretrain`` switched on, the model first pretrains ``steps`` steps on "mixed" faces, then
+    leaves pretraining as DeepFaceLab does (:meth:`aelab.train.Trainer.end_pretrain`: inter
+    re-initialised) and trains ``steps`` steps on src/dst: the same budget after the warm start.
+    """
+    steps = check_int("steps", steps, minimum=1)
+    trainer = Trainer(config_for(option), device="cpu", seed=seed, pool_size=pool_size)
+    if trainer.config.pretrain:
+        trainer.fit(steps, progress=progress)
+        trainer.end_pretrain()
+    trainer.fit(steps, progress=progress)
+    return trainer
+
+
+def _masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-image MSE of (N, C, H, W) ``a`` and ``b`` over the pixels weighted by (N, 1, H, W) ``mask``."""
+    weight = mask.expand_as(a)
+    return ((a - b).square() * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1e-8)
+
+
+@torch.no_grad()
+def measure(trainer: Trainer, reader: metrics.FactorReader, *, n: int = 128) -> dict[str, float]:
+    """The held-out metrics of a trained run (see the module doc) on ``n`` src and dst faces."""
+    n = check_int("n", n, minimum=4)
+    src, dst = trainer.held_out(n)
+    out = trainer.reconstruct(src.images, dst.images)
+    truth = faces.render_swap(dst, "A")
+    em = dst.eyes_mouth_mask
+    masked_error = _masked_mse(out.pred_dst_dst, dst.images, dst.face_mask)
+    swap_error = _masked_mse(out.pred_src_dst, truth.images, truth.face_mask)
+    extreme = dst.factors["yaw"].abs() >= dst.factors["yaw"].abs().quantile(0.75)
+    predicted, true_mask = out.pred_dst_dstm > 0.5, dst.face_mask > 0.5
+    iou = (predicted & true_mask).flatten(1).sum(1) / (predicted | true_mask).flatten(1).sum(1).clamp_min(1)
+    carry = metrics.score_swaps(trainer.model, dst, reader).carry_over
+    return {
+        "masked_error": float(masked_error.mean()),
+        "whole_error": float(losses.mse(out.pred_dst_dst, dst.images)),
+        "mask_error": float(losses.mse(out.pred_dst_dstm, dst.face_mask)),
+        "mask_iou": float(iou.float().mean()),
+        "em_error": float(((out.pred_dst_dst - dst.images).abs() * em).flatten(1).sum(1).div(
+            3 * em.flatten(1).sum(1).clamp_min(1e-8)).mean()),
+        "swap_error": float(swap_error.mean()),
+        "gap": float((swap_error - masked_error).mean()),
+        "extreme_yaw_error": float(swap_error[extreme].mean()),
+        "carry_over": float(sum(carry[k] for k in ("gaze_x", "gaze_y", "smile")) / 3),
+    }
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One option's row of the table: its metric, the baseline's mean and spread over seeds, the
+    option's mean, the effect (option - baseline) and whether it is called (|effect| > noise)."""
+
+    option: str
+    metric: str
+    baseline: float
+    spread: float
+    value: float
+    effect: float
+    noise: float
+    called: bool
+
+    @property
+    def better(self) -> bool:
+        """Whether the switched option scores better than the baseline on its metric."""
+        return self.effect < 0 if self.metric in LOWER_IS_BETTER else self.effect > 0
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, sd
+
+
+def effects(runs: Sequence[Mapping[str, Any]]) -> list[Effect]:
+    """The table's rows from runs ``{"option": name or None, "seed": int, "metrics": {...}}``.
+
+    The noise of a metric is twice the standard deviation of the baseline runs (at least two seeds)
+    across seeds; an effect is called where |option mean - baseline mean| exceeds it.
+    """
+    base = [r["metrics"] for r in runs if r["option"] is None]
+    if len(base) < 2:
+        raise ValueError(f"effects needs the baseline trained with at least 2 seeds, got {len(base)}")
+    rows = []
+    for option, metric in OPTIONS.items():
+        values = [r["metrics"][metric] for r in runs if r["option"] == option]
+        if not values:
+            continue
+        baseline, spread = _mean_sd([m[metric] for m in base])
+        value = sum(values) / len(values)
+        effect = value - baseline
+        rows.append(Effect(option, metric, baseline, spread, value, effect, 2 * spread, abs(effect) > 2 * spread))
+    return rows

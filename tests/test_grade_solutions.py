@@ -1,0 +1,44 @@
+"""``aelab grade`` on the course's own notebooks: a solution earns every automatic point, the lab that
+``aelab make-labs`` generates from it (exercises left undone) earns none.
+
+Each case runs the whole notebook twice in the grader's sandbox (about a minute each on a quiet
+2-core machine); add a lab here when its solution gains checks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aelab.grade import grade
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = ["04-training-recipe"]
+
+
+def _sandbox_imports_this_checkout() -> bool:
+    """Whether a clean interpreter (as the grader's sandbox starts one, without PYTHONPATH) imports the
+    aelab of this checkout: in a git worktree that shares another checkout's environment, it does not."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    found = subprocess.run([sys.executable, "-c", "import aelab; print(aelab.__file__)"], env=env,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return bool(found) and Path(found).resolve().is_relative_to(ROOT)
+
+
+@pytest.mark.skipif(not _sandbox_imports_this_checkout(), reason="the environment's aelab is another checkout's")
+@pytest.mark.parametrize("name", LABS)
+def test_solution_gets_full_marks_and_lab_gets_zero(name: str, tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.copy(ROOT / "solutions" / f"{name}.ipynb", submissions / "solution.ipynb")
+    shutil.copy(ROOT / "labs" / f"{name}.ipynb", submissions / "lab.ipynb")
+    results = {Path(r.submission).stem: r for r in grade(ROOT / "solutions" / f"{name}.ipynb", [submissions],
+                                                          tmp_path / "out", jobs=1, progress=False)}
+    assert results["solution"].max_score > 0
+    assert results["solution"].score == results["solution"].max_score, results["solution"].detail
+    assert results["lab"].score == 0, results["lab"].detail
