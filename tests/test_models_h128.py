@@ -1,4 +1,4 @@
-"""aelab.models_h128: DeepFaceLab 1.0's H128, counted layer by layer from its description."""
+"""aelab.models.h128: DeepFaceLab 1.0's H128, counted layer by layer from its description."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from aelab.models import SAEHDOutput, count_parameters
-from aelab.models_h128 import H128
+from aelab.models import H128
 
 
 def conv(k: int, a: int, b: int) -> int:

@@ -10,17 +10,25 @@ Modules, one idea each, in the direction of their imports (docs/DEVELOPING.md dr
 - :mod:`aelab.runtime` -- the device choice
 - :mod:`aelab.assets` -- trained checkpoints shipped as package data, SHA-256 verified
 - :mod:`aelab.data` -- synthetic faces, IDX digits, torch ``Dataset`` wrappers
-- :mod:`aelab.models` -- DeepFaceLab's encoder / inter / decoder blocks, ``DF``, ``LIAE``, AE, VAE,
-  patch discriminator
+- :mod:`aelab.models` -- DeepFaceLab's encoder / inter / decoder blocks, ``DF``, ``LIAE``, DFL 1.0's
+  ``H128``, AE, VAE, patch and code discriminators
 - :mod:`aelab.losses` -- SSIM/DSSIM, masked and region-weighted losses, KL
 - :mod:`aelab.augment` -- random warp, affine, flip, HSV shift (SAEHD's sample processing)
 - :mod:`aelab.color` -- colour transfer (rct, lct, mkl, idt, sot; hist_match as an extension)
 - :mod:`aelab.optim` -- DeepFaceLab's optimisers: AdaBelief, RMSprop (and Adam), with clipnorm and lr_dropout
 - :mod:`aelab.train` -- the configuration (the seed model card's table, presets) and the trainer
+- :mod:`aelab.distributed`, :mod:`aelab.runfolder` -- ``aelab train``'s run folder and torchrun/DDP
 - :mod:`aelab.fitting` -- a small training loop for the first labs' autoencoders
 - :mod:`aelab.latent` -- PCA, paths through code space, factor directions, batch encoding
 - :mod:`aelab.metrics` -- PSNR, linear probes, the factor reader, swap scores
 - :mod:`aelab.plotting` -- image grids, loss curves, rate-distortion curves
+- :mod:`aelab.recipe` -- SAEHD's recipe measured one option at a time (lab 04)
+- :mod:`aelab.realism` -- Fréchet distance, KID, precision/recall/density/coverage, MS-SSIM in a
+  kit-trained feature space (lab 06)
+- :mod:`aelab.merge` -- DeepFaceLab's merge step (``merger/MergeMasked.py``)
+- :mod:`aelab.forensics` -- spectra, DCT features, degradations, detectors, blend boundaries and their
+  evaluation (lab 07)
+- :mod:`aelab.portable` -- running the solutions under other CPUs' arithmetic
 - :mod:`aelab.bench` -- the speed figures' sections
 
 Course tooling, never imported by the library:

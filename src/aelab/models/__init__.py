@@ -9,7 +9,9 @@
 - :mod:`aelab.models.autoencoders` -- the first labs' ``ConvAutoencoder`` and ``VAE`` (not DeepFaceLab's);
 - :mod:`aelab.models.discriminator` -- ``core/leras/models/PatchDiscriminator.py``: ``UNetPatchDiscriminator``;
 - :mod:`aelab.models.codediscriminator` -- ``core/leras/models/CodeDiscriminator.py``: ``CodeDiscriminator``
-  (SAEHD's true_face_power).
+  (SAEHD's true_face_power);
+- :mod:`aelab.models.h128` -- DeepFaceLab 1.0's ``models/Model_H128``: ``H128`` (for the seed card's
+  benchmark of architectures).
 
 Every public name is importable from ``aelab.models``. Images are tensors (N, C, H, W) of floats in
 [0, 1]; masks (N, 1, H, W) in [0, 1].
@@ -29,6 +31,7 @@ from aelab.models.deepfakearchi import (
     parse_options,
 )
 from aelab.models.discriminator import PatchLogits, UNetPatchDiscriminator
+from aelab.models.h128 import H128
 from aelab.models.leras import count_parameters, depth_to_space, dfl_init_, pixel_norm
 from aelab.models.saehd import (
     ARCHI_TYPES,
@@ -48,6 +51,7 @@ from aelab.models.saehd import (
 )
 
 __all__ = [
+    "H128",
     "ARCHI_TYPES",
     "ARCHI_OPTIONS",
     "CONFIG_KEYS",

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from aelab.models import Downscale, SAEHDOutput, SAEHDSwap, Upscale
+from aelab.models.deepfakearchi import Downscale, Upscale
+from aelab.models.saehd import SAEHDOutput, SAEHDSwap
 from aelab.validate import check_images, check_int
 
 __all__ = ["H128", "H128Decoder", "H128Encoder"]
