@@ -108,6 +108,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> to
     """
     check_images("x", x)
     check_choice("border", border, _BORDERS)
+    check_float("sigma", sigma, minimum=0.0, min_inclusive=False)
     kernel_size = max(3, int(2 * 2 * sigma))
     if kernel_size % 2 == 0:
         kernel_size += 1
@@ -317,7 +318,7 @@ def style_loss(
     it with ``blur_sigma`` resolution // 8 and ``weight`` 10000 · power / 100. Per sample (N,) by
     default, or their mean with ``reduction="mean"``.
     """
-    _check_pair(("target", "style"), target, style)
+    check_image_pair(("target", "style"), target, style)
     if blur_sigma > 0:
         target, style = gaussian_blur(target, blur_sigma), gaussian_blur(style, blur_sigma)
     t_var, t_mean = torch.var_mean(target, dim=(2, 3), correction=0)

@@ -37,8 +37,8 @@ __all__ = [
     "check_images",
     "check_mask",
     "check_same_shape",
-    "check_generator",
     "check_image_pair",
+    "check_generator",
 ]
 
 
@@ -204,6 +204,14 @@ def check_same_shape(names: tuple[str, str], a: Tensor, b: Tensor) -> None:
         )
 
 
+def check_image_pair(names: tuple[str, str], a: object, b: object) -> None:
+    """Raise unless ``a`` and ``b`` are batches of images (N, C, H, W) of the same shape (a target and
+    its prediction, two sets to compare)."""
+    check_images(names[0], a)
+    check_images(names[1], b)
+    check_same_shape(names, a, b)  # type: ignore[arg-type]
+
+
 def check_generator(name: str, value: object) -> Generator:
     """``value`` if it is a ``torch.Generator`` (the kit's functions take one to be deterministic)."""
     if not isinstance(value, Generator):
@@ -211,14 +219,6 @@ def check_generator(name: str, value: object) -> Generator:
             f"{name} must be a torch.Generator, got {type(value).__name__}; use torch.Generator().manual_seed(seed)"
         )
     return value
-
-
-def check_image_pair(names: tuple[str, str], a: object, b: object) -> None:
-    """Raise unless ``a`` and ``b`` are batches of images (N, C, H, W) of the same shape (a target and
-    its prediction, two sets to compare)."""
-    check_images(names[0], a)
-    check_images(names[1], b)
-    check_same_shape(names, a, b)  # type: ignore[arg-type]
 
 
 def _range_text(minimum: float | None, maximum: float | None) -> str:

@@ -21,7 +21,9 @@ from aelab.train.config import Config
 
 __all__ = ["FORMAT", "MANIFEST", "write", "read_manifest", "load_tensors", "sha256"]
 
-FORMAT = "aelab.train checkpoint v1"
+#: v2: DeepFaceLab's recipe at 46fc239 (its option names, the samplers' epochs in trainer_state.pt);
+#: a v1 folder (the kit's earlier recipe) is refused with this name in the message.
+FORMAT = "aelab.train checkpoint v2"
 MANIFEST = "manifest.json"
 
 

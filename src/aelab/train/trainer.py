@@ -92,6 +92,7 @@ class Trainer:
 
     @property
     def pretraining(self) -> bool:
+        """Whether the trainer is in DeepFaceLab's pretraining phase (``config.pretrain``)."""
         return self.config.pretrain
 
     @property
@@ -259,7 +260,8 @@ class Trainer:
         src prediction (both detached).
 
         The G loss is src loss + dst loss (+ GAN and true-face terms), ``Model_SAEHD``'s
-        ``gpu_G_loss``, one value per sample; the update follows the gradient of its batch *sum*
+        ``gpu_G_loss``, one value per sample (the true-face term is in DFL's graph whenever its power
+        is set, pretraining included, though the code discriminator then does not train: kept); the update follows the gradient of its batch *sum*
         (``tf.gradients`` of the vector), so clipgrad's norm and the optimiser's ε see DFL's scale.
         The swap is decoded only when a style term needs it.
         """
