@@ -18,7 +18,7 @@ import pytest
 from aelab.grade import grade
 
 ROOT = Path(__file__).resolve().parents[1]
-LABS = ["04-training-recipe"]
+LABS = ["04-training-recipe", "05-color-and-gan"]
 
 
 def _sandbox_imports_this_checkout() -> bool:

@@ -3,8 +3,8 @@
     .venv/bin/python -m aelab.assets.make_lab04            # all runs, 5 worker processes
 
 trains the baseline (the seed card's recipe at lab size, :data:`aelab.recipe.BASELINE`) with seeds
-:data:`BASELINE_SEEDS` and each option of :data:`aelab.recipe.OPTIONS` switched with seed 0, each for
-:data:`STEPS` steps on one torch thread, scores every run on held-out faces
+:data:`BASELINE_SEEDS` and each option of :data:`aelab.recipe.OPTIONS` switched, with seeds
+:data:`OPTION_SEEDS`, each for :data:`STEPS` steps on one torch thread, scores every run on held-out faces
 (:func:`aelab.recipe.measure`, with lab 03's factor reader) and writes into ``lab04/`` of the assets
 folder:
 
@@ -33,7 +33,7 @@ from aelab.metrics import FactorReader
 
 STEPS = 150
 BASELINE_SEEDS = (0, 1, 2)
-OPTION_SEEDS = (0,)
+OPTION_SEEDS = (0, 1, 2)
 HISTORY_STEPS = 10
 #: The runs whose weights ship: file stem -> option (None: the baseline), all seed 0.
 SHIPPED = {"baseline": None, "masked_training": "masked_training"}

@@ -1,0 +1,94 @@
+"""Lab 05's checks (``aelab.checks.lab05``) and :mod:`aelab.appearance`: the references pass, the usual
+mistakes fail with a message that names them, unfinished exercises and tampered evidence fail without
+raising; the measures have their defining properties."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aelab import appearance, color, losses
+from aelab.checks import REGISTRY, lab05
+from aelab.data import faces
+
+
+def verdict(check: Any, fn: Any) -> Any:
+    """Probe and judge as the grader does: through JSON."""
+    evidence = check.probe(fn)
+    return check.judge(json.loads(json.dumps(evidence)))
+
+
+def unfinished(*_args: Any) -> Any:
+    raise NotImplementedError("Exercise 5.x: replace this line with your code")
+
+
+def test_checks_are_registered() -> None:
+    for name in lab05.__all__:
+        assert REGISTRY[name] is getattr(lab05, name)
+
+
+@pytest.mark.parametrize("name", lab05.__all__)
+def test_unfinished_exercise_says_so(name: str) -> None:
+    feedback = verdict(getattr(lab05, name), unfinished)
+    assert not feedback.passed and "not done yet" in feedback.message
+
+
+@pytest.mark.parametrize("name", lab05.__all__)
+@pytest.mark.parametrize("evidence", [None, 3, "nan", {}, {"0.25": "x"}, [[1.0]], [1, 2]])
+def test_tampered_evidence_fails_without_raising(name: str, evidence: Any) -> None:
+    assert not getattr(lab05, name).judge(evidence).passed
+
+
+def test_rct_reference_passes_and_mistakes_are_named() -> None:
+    assert verdict(lab05.check_rct, lambda s, t, sm, tm: color.rct(s, t, source_mask=sm, target_mask=tm)).passed
+    feedback = verdict(lab05.check_rct, lambda s, t, sm, tm: color.rct(s, t))
+    assert not feedback.passed and "weight the means" in feedback.message
+    feedback = verdict(lab05.check_rct, lambda s, t, sm, tm: s)
+    assert not feedback.passed and "unchanged" in feedback.message
+
+
+def _bce(x: torch.Tensor, label: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(x, torch.full_like(x, label), reduction="none").flatten(1).mean(1)
+
+
+def _d_loss(rc: torch.Tensor, rp: torch.Tensor, fc: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    return (_bce(rc, 1.0) + _bce(fc, 0.0)) / 2 + (_bce(rp, 1.0) + _bce(fp, 0.0)) / 2
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda rc, rp, fc, fp: (_bce(rc, 1.0) + _bce(fc, 0.0)) / 2, "centre head only"),
+        (lambda rc, rp, fc, fp: (_bce(rp, 1.0) + _bce(fp, 0.0)) / 2, "per-pixel head only"),
+        (lambda rc, rp, fc, fp: 2 * _d_loss(rc, rp, fc, fp), "twice DFL's"),
+        (lambda rc, rp, fc, fp: _d_loss(fc, fp, rc, rp), "labels are reversed"),
+        (lambda rc, rp, fc, fp: _d_loss(rc, rp, fc, fp).mean(), "one number per sample"),
+    ],
+)
+def test_patch_d_loss_mistakes_are_named(wrong: Any, message: str) -> None:
+    assert verdict(lab05.check_patch_d_loss, _d_loss).passed
+    feedback = verdict(lab05.check_patch_d_loss, wrong)
+    assert not feedback.passed and message in feedback.message
+
+
+def test_hf_energy_reference_passes_and_an_unnormalised_power_fails() -> None:
+    assert verdict(lab05.check_hf_energy, appearance.high_frequency_energy).passed
+    feedback = verdict(lab05.check_hf_energy, lambda x, c: appearance.high_frequency_energy(x, c) * 1e3)
+    assert not feedback.passed and "exceeds 1" in feedback.message
+
+
+def test_measures_rank_blurred_below_sharp() -> None:
+    images = faces.render(4, resolution=32, domain="mixed", seed=3).images
+    blurred = losses.gaussian_blur(images, 1.5, border="replicate")
+    assert (appearance.high_frequency_energy(blurred) < appearance.high_frequency_energy(images)).all()
+    assert (appearance.edge_ratio(blurred, images) < 1).all()
+    assert torch.allclose(appearance.edge_ratio(images, images), torch.ones(4))
+    mask = torch.ones(4, 1, 32, 32)
+    assert torch.allclose(appearance.lab_error(images, images, mask), torch.zeros(4))
+    freqs, power = appearance.radial_spectrum(images, bins=8)
+    assert freqs.shape == power.shape == (8,) and (freqs.diff() > 0).all()
+    assert appearance.radial_spectrum(blurred, bins=8)[1][-1] < power[-1]
