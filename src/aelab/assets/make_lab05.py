@@ -36,20 +36,13 @@ GAN_POWERS = (0.0, 0.1, 1.0)
 LR = 5e-4
 N_HELD_OUT = 64
 HISTORY_STEPS = 5
-LIAE = ("lab03/liae.pt", "69f1fd6e9dfeadb1a869d176310394946cd548d09f7f391cd4f443872341fc05")
+LIAE = ("lab03/liae.pt", "65e5ff32dd8d91b0c38a2272e96420f45c54e9d3e905585fdc22e44b42d949d4")
 
 
 def warm_trainer(gan_power: float) -> Trainer:
-    """Lab 03's LIAE, loaded into a trainer at lr 5e-4 with ``gan_power`` (its history restarts).
-
-    Its file records the config under the kit's earlier names: ``eyes_prio`` is read as
-    ``eyes_mouth_prio``, and the single ``random_flip`` gives way to DeepFaceLab's defaults (dst flips).
-    """
+    """Lab 03's LIAE, loaded into a trainer at lr 5e-4 with ``gan_power`` (its history restarts)."""
     saved = torch.load(assets.verify(*LIAE), weights_only=True)
-    config = dict(saved["config"])
-    config["eyes_mouth_prio"] = config.pop("eyes_prio", True)
-    config.pop("random_flip", None)
-    trainer = Trainer(Config.from_dict({**config, "lr": LR, "gan_power": gan_power}), device="cpu",
+    trainer = Trainer(Config.from_dict({**saved["config"], "lr": LR, "gan_power": gan_power}), device="cpu",
                       seed=0, pool_size=512)
     trainer.model.load_state_dict({key: value.float() for key, value in saved["state_dict"].items()})
     return trainer
