@@ -65,20 +65,25 @@ def test_two_workers_grade_hostile_submissions_and_survive_killed_workers(tmp_pa
         "good": json.loads(DEMO.read_text()),
         "patch-checks": _answers(mean=PATCH_EVERYTHING, normalize="def normalize(x, eps=1e-6):\n    return x\n"),
         "fake-results": _answers(mean=FAKE_RESULTS.format(out=out, mime=EVIDENCE_MIME)),
-        "survivor": _answers(normalize=SLEEPER),
-        "doomed": _answers(normalize=SLEEPER),
     }
     for name, notebook in notebooks.items():
         (submissions / f"{name}.ipynb").write_text(json.dumps(notebook))
     limits = Limits(timeout=30, memory_mb=2048)
     with cluster.local_cluster(2) as local, distributed.Client(local) as client:
-        killers = [_Killer(client, "survivor", 1), _Killer(client, "doomed", 2)]
-        for killer in killers:
+        grade(DEMO, [submissions], out, limits=limits, scheduler=local.scheduler_address, progress=False)
+        # The killed workers: one such submission at a time, so that killing its worker can take no
+        # other submission with it (which would make the test depend on how the scheduler packs them).
+        folders = [submissions]
+        for name, kills in (("survivor", 1), ("doomed", 2)):
+            folder = tmp_path / name
+            folder.mkdir()
+            (folder / f"{name}.ipynb").write_text(json.dumps(_answers(normalize=SLEEPER)))
+            folders.append(folder)
+            killer = _Killer(client, name, kills)
             killer.start()
-        results = grade(DEMO, [submissions], out, limits=limits, scheduler=local.scheduler_address, progress=False)
-        for killer in killers:
+            results = grade(DEMO, [folder], out, limits=limits, scheduler=local.scheduler_address, progress=False)
             killer.join(timeout=10)
-        assert [killer.kills for killer in killers] == [1, 2]
+            assert killer.kills == kills
         by_name = {result.submission: result for result in results}
         expected = {"good": (3, "ok"), "patch-checks": (0, "ok"), "fake-results": (2, "ok"),
                     "survivor": (3, "ok"), "doomed": (0, "worker-died")}  # fmt: skip
@@ -91,7 +96,7 @@ def test_two_workers_grade_hostile_submissions_and_survive_killed_workers(tmp_pa
         assert "worker-died" in (out / "feedback" / "doomed.md").read_text()
 
         # Run again: only the submission whose workers died is graded (now in peace).
-        again = {r.submission: r for r in grade(DEMO, [submissions], out, limits=limits, scheduler=local.scheduler_address, progress=False)}
+        again = {r.submission: r for r in grade(DEMO, folders, out, limits=limits, scheduler=local.scheduler_address, progress=False)}
         assert (again["doomed"].score, again["doomed"].status) == (3, "ok")
         regraded = {name for name, result in again.items() if result.seconds != by_name[name].seconds}
         assert regraded == {"doomed"}

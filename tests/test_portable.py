@@ -25,8 +25,10 @@ from aelab import report
 from aelab.portable import SETTINGS, _figures, environment
 
 SOLUTIONS = sorted((Path(__file__).parents[1] / "solutions").glob("*.ipynb"))
-#: solution file name -> ids of further cells its answers need (none so far)
-KEEP_CELLS: dict[str, set[str]] = {}
+#: solution file name -> ids of further cells its answers need
+KEEP_CELLS: dict[str, set[str]] = {
+    "04-training-recipe.ipynb": {"8d21f2b9", "fc920645"},  # the shipped results, and the table of effects
+}
 
 
 def _exercises_only(solution: Path) -> dict:
@@ -70,5 +72,5 @@ def test_the_solution_gets_full_marks_under_capped_kernels(solution: Path, tmp_p
     with (out / "grades.csv").open() as stream:
         (row,) = csv.DictReader(stream)
     feedback = (out / "feedback" / "good.md").read_text("utf-8")
-    assert (row["status"], float(row["score"])) == ("ok", float(row["max_score"])), feedback
+    assert (row["status"], float(row["auto"])) == ("ok", float(row["max_score"])), feedback
     assert float(row["max_score"]) > 0
