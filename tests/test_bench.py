@@ -53,3 +53,9 @@ def test_curve_shows_evenly_spread_points_and_the_last() -> None:
 def test_faces_section_reports_rate_memory_and_one_thread() -> None:
     rows = bench.faces_section(n=1024, batch_size=512, resolution=32)
     assert [label for label, _ in rows] == ["faces/s at 32 px", "peak RSS growth", "faces/s at 32 px, 1 thread"]
+
+
+def test_seed_section_times_the_seed_preset_on_the_default_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(train.PRESETS, "seed", dict(TINY, pretrain=True))  # the section ends pretraining itself
+    rows = dict(bench.seed_step_section(seconds=0.05))
+    assert rows["device"].startswith("cpu") and "ms wall" in rows["seed preset step"]

@@ -599,3 +599,14 @@ def test_random_hsv_shifts_only_the_src_input() -> None:
     assert not torch.equal(src.warped, src.target) and torch.equal(dst.warped, dst.target)
     p = trainer(tiny(random_warp=False, random_hsv_power=0.3, pretrain=True))._samples("src")
     assert torch.equal(p.warped, p.target)
+
+
+def test_a_checkpoint_from_another_kind_of_device_resumes_with_a_fresh_dropout_stream() -> None:
+    """A CUDA generator's state (16 bytes: Philox seed and offset) cannot seed a CPU generator (and the
+    streams differ anyway): a run moved between GPU and CPU goes on with a stream drawn from its seed
+    and iteration, the same each time. tests/test_cuda.py loads a real GPU checkpoint on the CPU."""
+    trainer = Trainer(tiny(lr_dropout=True), device="cpu", pool_size=16)
+    state = dict(trainer._state(), iteration=7, dropout_generator=torch.zeros(16, dtype=torch.uint8))
+    trainer._load_state(state)
+    expected = torch.Generator().manual_seed(trainer.seed * 1_000_003 + 7).get_state()
+    assert trainer.iteration == 7 and torch.equal(trainer.dropout_generator.get_state(), expected)

@@ -194,6 +194,43 @@ def time_to_ssim_section(threshold: float = 0.90, budget: float = 120.0, factor:
 
 
 # --------------------------------------------------------------------------------------------------
+# seed: the seed card's model on the best device present (a researcher's GPU, else the CPU)
+
+
+def seed_step_section(seconds: float = 15.0) -> list[Row]:
+    """Time a training step of the seed card's model (the "seed" preset: LIAE, 128 px, ae 128, e 80,
+    d 48, d_mask 16, DFL's batch 8, past pretraining) on :func:`aelab.runtime.default_device`, with
+    the peak memory it took there when that is a GPU. What a researcher training the card for real
+    meets; on a 2-core CPU a step takes seconds."""
+    from aelab.runtime import default_device
+    from aelab.train import Config, Trainer
+
+    device = default_device()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    trainer = Trainer(Config.preset("seed"), device=device, pool_size=64)
+    trainer.end_pretrain()
+    for _ in range(3):  # warm-up (cuDNN's algorithm search)
+        trainer.step()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def step() -> None:
+        trainer.step()
+        sync()
+
+    wall, cpu, steps = _rate(step, seconds)
+    batch = trainer.config.batch_size
+    rows = [
+        ("device", str(torch.cuda.get_device_name(device)) if device.type == "cuda" else f"{device} ({torch.get_num_threads()} threads)"),
+        ("seed preset step", f"{wall * 1e3:,.1f} ms wall, {cpu * 1e3:,.1f} ms CPU ({batch} src + {batch} dst faces, "
+                             f"{steps} steps): {2 * batch / wall:,.0f} faces/s"),
+    ]
+    if device.type == "cuda":
+        rows.append(("peak GPU memory", f"{torch.cuda.max_memory_allocated(device) / 2**20:,.0f} MiB"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
 # Sections, in print order
 
 def ddp_section() -> list[Row]:
@@ -208,6 +245,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "train": train_step_section,
     "time-to-ssim": time_to_ssim_section,
     "ddp": ddp_section,
+    "seed": seed_step_section,
 }
 
 

@@ -534,7 +534,14 @@ class Trainer:
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.iteration = int(state["iteration"])
-        self.dropout_generator.set_state(state["dropout_generator"])
+        saved = state["dropout_generator"]
+        if saved.numel() == self.dropout_generator.get_state().numel():
+            self.dropout_generator.set_state(saved)
+        else:
+            # Saved on another kind of device (a CPU generator's state is a Mersenne Twister's, a
+            # CUDA one's a Philox seed and offset): the two streams differ anyway, so lr_dropout goes
+            # on with a fresh stream drawn from the run's seed and iteration.
+            self.dropout_generator.manual_seed(self.seed * 1_000_003 + self.iteration)
         self.load_sampling_state(state)
 
     def save(self, folder: str | Path) -> Path:
