@@ -242,14 +242,16 @@ class Config:
         return cls(**PRESETS[name])
 
 
-#: Named configurations; the measured figures behind them are printed by ``python -m aelab.bench``
-#: and recorded in README.md ("Speed, measured"), their one place.
+#: Named configurations; the measured figures behind them are printed by ``aelab bench`` and
+#: recorded in docs/benchmarks.md, their one place.
 #:
 #: - "seed": the model card exactly (:class:`Config`'s defaults).
 #: - "cpu": the labs' recipe for a 2-core CPU, chosen by experiment. "liae-ud" at 64 px with
-#:   ae_dims 32, e_dims 16, d_dims 12, d_mask_dims 4: the -d option decodes at 32 px and
-#:   depth-to-spaces to 64, which halves the step against plain "liae"; ae_dims 32 keeps the
-#:   decoder's first, widest layer small (the 28 factors need no more); d_dims 12 and d_mask_dims 4
+#:   ae_dims 64, e_dims 16, d_dims 12, d_mask_dims 4: the -d option decodes at 32 px and
+#:   depth-to-spaces to 64, which halves the step against plain "liae"; ae_dims 64, not 32, since
+#:   DeepFaceLab's recipe leaves inter_AB untrained without random warp: src then reaches the
+#:   decoder through a fixed random projection, which keeps more with a wider code (0.90 in about
+#:   10 % fewer steps for 5 % more per step; 96 is no better per second); d_dims 12 and d_mask_dims 4
 #:   are below DeepFaceLab's minimum of 16 (see :meth:`Config.outside_dfl_ranges`): at 16 a step
 #:   costs 40 % more for no gain within two minutes, and the mask (one smooth blob) needs few
 #:   channels. Batch 8, Adam at lr 1e-3 (bias correction keeps the first steps at lr; DFL's AdaBelief
@@ -264,7 +266,7 @@ class Config:
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "cpu": dict(
-        archi="liae-ud", resolution=64, ae_dims=32, e_dims=16, d_dims=12, d_mask_dims=4, batch_size=8,
+        archi="liae-ud", resolution=64, ae_dims=64, e_dims=16, d_dims=12, d_mask_dims=4, batch_size=8,
         pretrain=False, random_warp=False, random_src_flip=False, random_dst_flip=False,
         eyes_mouth_prio=True, optimizer="adam", lr=1e-3, target_iter=2000, lr_cos=4000,
     ),
