@@ -8,7 +8,7 @@ import scipy.fft
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from aelab import forensics
+from aelab import color, forensics
 from aelab.data import faces
 from aelab.forensics import generators, spectra
 
@@ -145,14 +145,36 @@ def test_self_blend(real: faces.FaceBatch) -> None:
     out = forensics.self_blend(real.images, real.face_mask, seed=5)
     again = forensics.self_blend(real.images, real.face_mask, seed=5)
     assert torch.equal(out.images, again.images) and torch.equal(out.mask, again.mask)
+    assert torch.equal(out.real, again.real)
     assert out.images.shape == real.images.shape and out.mask.shape == real.face_mask.shape
     outside = (out.mask == 0).expand_as(real.images)
-    assert torch.equal(out.images[outside], real.images[outside])  # where M = 0 the real image shows alone
-    assert (out.images - real.images).abs().flatten(1).amax(dim=1).gt(0.01).float().mean() > 0.9
+    assert torch.equal(out.images[outside], out.real[outside])  # where M = 0 the real counterpart shows alone
+    assert (out.images - out.real).abs().flatten(1).amax(dim=1).gt(0.01).float().mean() > 0.9
     peaks = out.mask.flatten(1).amax(dim=1)
     assert set(np.round(peaks.numpy(), 2)) <= {0.25, 0.5, 0.75, 1.0, 0.0} or (peaks <= 1).all()
     assert 0.3 < float((peaks > 0.99).float().mean()) < 0.7  # ratio 1 half of the time
     assert float(forensics.boundary_map(out.mask).amax()) > 0.5
+
+
+def test_self_blend_changes_the_source_or_the_target(real: faces.FaceBatch) -> None:
+    # SBI: the change goes to the pasted copy or to the image around it, half the time each; the real
+    # counterpart is that image around it, so it is the untouched face exactly when the source changed.
+    out = forensics.self_blend(real.images, real.face_mask, seed=2)
+    untouched = (out.real == real.images).flatten(1).all(dim=1)
+    assert 0.25 < float(untouched.float().mean()) < 0.75
+
+
+def test_self_blend_colour_jitter_spans_rct_moves() -> None:
+    # The colour step shifts each Lab channel's mean by up to LAB_SHIFT (24 in L): on a mid-grey image
+    # the jittered copies' mean L spreads over far more than the ±0.1 of brightness alone would give.
+    grey = torch.full((64, 3, 16, 16), 0.5)
+    mask = torch.zeros(64, 1, 16, 16)
+    mask[..., 4:12, 4:12] = 1.0
+    out = forensics.self_blend(grey, mask, seed=0)
+    changed = torch.where((out.real == grey).flatten(1).all(dim=1)[:, None, None, None], out.images, out.real)
+    lightness = color.rgb_to_lab(changed)[:, 0, 8, 8]  # the centre: the pasted face or the changed target
+    assert float(lightness.max() - lightness.min()) > 25.0
+    assert float((lightness - 53.4).abs().max()) < 24.0 + 20.0  # the shift's limit plus brightness and contrast
 
 
 # ------------------------------------------------------------------------------------------------ evaluation
@@ -222,9 +244,33 @@ def test_cnn_detector_learns_an_easy_difference(real: faces.FaceBatch) -> None:
 
 def test_blend_detector_trains_on_reals_and_masks(real: faces.FaceBatch) -> None:
     detector = forensics.BlendDetector(steps=3, seed=0).fit(real.images, real.face_mask)
-    assert detector.score(real.images[:5]).shape == (5,) and len(detector.losses_) == 3
+    assert detector.score(real.images[:5]).shape == (5,) and len(detector.losses_) == 3 * 3  # three members
+    assert len(detector.nets_) == 3
     restored = forensics.BlendDetector.from_state_dict(detector.state_dict())
     assert torch.allclose(restored.score(real.images[:5]), detector.score(real.images[:5]), atol=1e-2)
+    assert restored.members == 3 and not restored.shuffled
+
+
+def test_an_ensemble_scores_the_mean_of_its_members(real: faces.FaceBatch) -> None:
+    # Member k of an ensemble with seed s is the single network of seed s·members + k.
+    train = forensics.labelled(real.images[:16], forensics.degrade(real.images[16:32], blur=1.5))
+    ensemble = forensics.CNNDetector(steps=4, members=2, seed=1).fit(*train)
+    alone = [forensics.CNNDetector(steps=4, seed=s).fit(*train) for s in (2, 3)]
+    x = real.images[32:40]
+    assert torch.allclose(ensemble.score(x), (alone[0].score(x) + alone[1].score(x)) / 2)
+
+
+def test_blend_detector_learns_blends_and_its_shuffled_control_does_not() -> None:
+    # Held-out reals against their own full-strength self-blends (ratio 1): the detector separates
+    # them, its control (trained on labels that say nothing about the images) does not.
+    train = faces.render(512, resolution=32, domain="B", seed=11)
+    test = faces.render(128, resolution=32, domain="B", seed=12)
+    blended = forensics.self_blend(test.images, test.face_mask, seed=9)
+    keep = blended.mask.flatten(1).amax(dim=1) > 0.99
+    make = lambda shuffled: forensics.BlendDetector(steps=400, members=1, seed=0, shuffled=shuffled)  # noqa: E731
+    trained = make(False).fit(train.images, train.face_mask).evaluate(blended.real[keep], blended.images[keep])
+    control = make(True).fit(train.images, train.face_mask).evaluate(blended.real[keep], blended.images[keep])
+    assert trained.auc > 0.8 and abs(control.auc - 0.5) < 0.15
 
 
 def test_reconstruction_detector_takes_the_best_autoencoder(real: faces.FaceBatch) -> None:

@@ -15,9 +15,9 @@ identity), whose last hidden layer is the feature vector. Every metric below tak
 - :func:`prdc`: precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
   2020) on k-nearest-neighbour balls;
 - :func:`ms_ssim`: multi-scale SSIM (Wang et al. 2003) with as many scales as small images allow;
-- :func:`realism` scores a fake feature set against a real one with all three in one call; :func:`merge` pastes a
-  model's face into the frame as DeepFaceLab's merger does, and :func:`swap_realism` scores a model's
-  merged swaps against the merged true swaps.
+- :func:`realism` scores a fake feature set against a real one with all three in one call, and
+  :func:`swap_realism` scores a model's swaps, merged into their dst frames by DeepFaceLab's merger
+  (:func:`aelab.merge.merge`), against the true swaps merged the same way.
 
 Images are tensors (N, 3, H, W) of floats in [0, 1].
 """
@@ -35,8 +35,9 @@ from tqdm.auto import tqdm
 
 from aelab import losses
 from aelab.data import faces
+from aelab.merge import merge
 from aelab.metrics import FactorReader
-from aelab.validate import check_float, check_images, check_int, check_mask, check_seed
+from aelab.validate import check_float, check_images, check_int, check_seed
 
 __all__ = [
     "FEATURE_FACTORS",
@@ -54,7 +55,6 @@ __all__ = [
     "blur",
     "Realism",
     "realism",
-    "merge",
     "swap_realism",
 ]
 
@@ -454,30 +454,20 @@ def realism(real: object, fake: object, *, k: int = 5, subsets: int = 50, subset
     return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed), prdc(x, y, k))
 
 
-def merge(face: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """``face`` pasted into ``frame`` through ``mask``: face·mask + frame·(1 − mask), images (N, 3, H, W)
-    and mask (N, 1, H, W) in [0, 1]. DeepFaceLab's merger (``merger/MergeMasked.py``, the "overlay"
-    mode) does this with the predicted mask; the model's drawing outside the face is never seen."""
-    face = check_images("face", face, channels=3)
-    frame = check_images("frame", frame, channels=3)
-    mask = check_mask("mask", mask, like=face)
-    if face.shape != frame.shape:
-        raise ValueError(f"face and frame must have the same shape, got {tuple(face.shape)} and {tuple(frame.shape)}")
-    return face * mask + frame * (1 - mask)
-
-
 def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, net: FeatureNet, *,
                  src_domain: str = "A", **kwargs: Any) -> Realism:
     """A model's swaps of ``dst`` against the true swaps, as sets: ``swap`` (N, 3, R, R) in [0, 1] (DFL's
-    ``pred_src_dst``) merged into dst through ``swap_mask`` (N, 1, R, R, ``pred_src_dstm``) with
-    :func:`merge`, against the true swap merged into dst through its own face mask -- what a perfect
-    model and DeepFaceLab's merger would show. Keyword arguments go to :func:`realism`. Pixel-wise
-    scores of the same swaps: :func:`aelab.metrics.score_swaps`."""
+    ``pred_src_dst``) merged into dst through ``swap_mask`` (N, 1, R, R, ``pred_src_dstm``, the working
+    mask "learned-prd") by :func:`aelab.merge.merge` with DeepFaceLab's default merger settings
+    (``overlay``, no erosion, no blur, no colour transfer), against the true swap merged into dst the
+    same way through its own face mask -- what a perfect model and DeepFaceLab's merger would show.
+    Keyword arguments go to :func:`realism`. Pixel-wise scores of the same swaps:
+    :func:`aelab.metrics.score_swaps`."""
     if not isinstance(dst, faces.FaceBatch):
         raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
     if not isinstance(net, FeatureNet):
         raise TypeError(f"net must be a FeatureNet, got {type(net).__name__}")
     dst = dst.to("cpu")
-    fake = merge(swap.detach().cpu(), swap_mask.detach().cpu(), dst.images)
+    fake = merge(dst.images, swap.detach().cpu(), swap_mask.detach().cpu()).images
     truth = faces.render_swap(dst, src_domain)
-    return realism(net.features(merge(truth.images, truth.face_mask, dst.images)), net.features(fake), **kwargs)
+    return realism(net.features(merge(dst.images, truth.images, truth.face_mask).images), net.features(fake), **kwargs)

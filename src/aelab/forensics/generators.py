@@ -14,6 +14,12 @@ output convolution with a sigmoid, as DeepFaceLab's decoder ends -- and swaps th
 - ``transposed``: a 4x4 transposed convolution of stride 2 (DCGAN's upsampling), leaky ReLU 0.1;
 - ``nearest`` / ``bilinear``: resize x2, then a 3x3 convolution, leaky ReLU 0.1.
 
+Here the first two pixel shuffles leave Nyquist peaks in all four kinds, and nearest and bilinear lose
+the most high-frequency power (lab 07 measures a deficit about twice pixel shuffle's over the outer
+rings of the azimuthal average): that deficit is a fingerprint too, and a spectral detector trained on
+pixel shuffle catches them. What evades such a detector is a spectrum matched to the reals' at high
+frequencies (Chandrasegaran et al.; Durall et al.'s spectral regulariser), not the interpolation alone.
+
 :func:`train_autoencoder` trains one on rendered faces (domain "mixed") with the mean squared error.
 Images are tensors (N, 3, R, R) of floats in [0, 1].
 """
