@@ -167,3 +167,17 @@ def test_assets_resolve_verify_and_override(tmp_path: Path, monkeypatch: pytest.
         assets.path("labXX/missing.pt")
     with pytest.raises(ValueError):
         assets.path("../etc/passwd")
+
+
+def test_make_one_saves_the_asset_and_prints_its_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(assets.ENV, str(tmp_path))
+    threads: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)  # (this test process keeps its threads)
+    assert assets.make_one([], "labXX/w.pt", lambda: {"w": torch.ones(2)}) == 0
+    digest = assets.sha256(tmp_path / "labXX" / "w.pt")
+    assert capsys.readouterr().out == f"{digest}  w.pt\n" and threads == [1]
+    assert torch.load(assets.verify("labXX/w.pt", digest), weights_only=True)["w"].tolist() == [1.0, 1.0]
+    assert assets.make_one(["df"], "labXX/w.pt", dict) == 2
+    assert "usage: python -m aelab.assets.make_labXX (no arguments)" in capsys.readouterr().err

@@ -8,7 +8,9 @@ the sandbox passes the caps on, so probe and judge both compute as that CPU woul
 To keep this inside ``make test``'s budget, the graded solution keeps only what the checks need: its
 set-up cell (the first code cell), its answer cells and its check cells -- not the training cells
 that nbval already runs. A lab whose answers need another cell lists that cell's id in
-:data:`KEEP_CELLS`.
+:data:`KEEP_CELLS`. One capped interpreter runs ``aelab grade`` (the command's ``main``) for every
+lab in turn, so the grader and torch start once, not once per lab; each lab still gets its own
+grading, sandbox and kernel.
 """
 
 from __future__ import annotations
@@ -56,19 +58,36 @@ def test_spread_reads_every_figure_and_table_cell(capsys: pytest.CaptureFixture[
                      ("MSE edges", -0.01, "table", True)]
 
 
+#: Runs ``aelab grade`` (the command line's ``main``) once per argument list of argv[1:] (JSON), in one
+#: interpreter; its exit status is the largest of theirs.
+GRADE_EACH = "import json, sys\nfrom aelab.cli import main\nsys.exit(max(main(args) for args in json.loads(sys.argv[1])))"
+
+
+@pytest.fixture(scope="module")
+def capped_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each solution's exercises, as its lab's solution and as a submission ("good"), graded under
+    ``sse41`` by one capped interpreter: solution stem -> the grader's output folder."""
+    root = tmp_path_factory.mktemp("capped")
+    outs, runs = {}, []
+    for solution in SOLUTIONS:
+        folder = root / solution.stem
+        (folder / "submissions").mkdir(parents=True)
+        graded = folder / "solution.ipynb"
+        graded.write_text(json.dumps(_exercises_only(solution)), "utf-8")
+        (folder / "submissions" / "good.ipynb").write_text(graded.read_text("utf-8"), "utf-8")
+        outs[solution.stem] = folder / "out"
+        runs.append(["grade", str(graded), str(folder / "submissions"), "--out", str(outs[solution.stem]), "--jobs", "1",
+                     "--memory", "8192"])  # lab 02 dies at the default 4096 MiB (a sandbox-error): reported
+    done = subprocess.run([sys.executable, "-c", GRADE_EACH, json.dumps(runs)], env=environment("sse41"),
+                          capture_output=True, text=True, timeout=1200, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return outs
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
-def test_the_solution_gets_full_marks_under_capped_kernels(solution: Path, tmp_path: Path) -> None:
-    graded = tmp_path / "solution.ipynb"
-    graded.write_text(json.dumps(_exercises_only(solution)), "utf-8")
-    submissions = tmp_path / "submissions"
-    submissions.mkdir()
-    (submissions / "good.ipynb").write_text(graded.read_text("utf-8"), "utf-8")
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "aelab.cli", "grade", str(graded), str(submissions), "--out", str(out), "--jobs", "1",
-               "--memory", "8192"]  # lab 02 dies at the default 4096 MiB (a sandbox-error): reported
-    done = subprocess.run(command, env=environment("sse41"), capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+def test_the_solution_gets_full_marks_under_capped_kernels(solution: Path, capped_grades: dict[str, Path]) -> None:
+    out = capped_grades[solution.stem]
     with (out / "grades.csv").open() as stream:
         (row,) = csv.DictReader(stream)
     feedback = (out / "feedback" / "good.md").read_text("utf-8")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["root", "path", "sha256", "verify", "AssetError"]
+__all__ = ["root", "path", "sha256", "verify", "make_one", "AssetError"]
 
 #: The environment variable that points at another assets folder.
 ENV = "AELAB_ASSETS"
@@ -67,3 +69,21 @@ def verify(name: str, expected_sha256: str) -> Path:
             f"version of the kit; reinstall aelab or remake it with: python -m aelab.assets.make_{Path(name).parts[0]}"
         )
     return found
+
+
+def make_one(argv: list[str], name: str, make: Callable[[], object]) -> int:
+    """The ``main`` of a ``make_<labNN>`` command that writes one file: with no arguments in ``argv``,
+    run ``make()`` on one torch thread, ``torch.save`` what it returns as asset ``name`` (e.g.
+    ``"lab01/models.pt"``) under :func:`root`, print its SHA-256 and return 0; else print the usage, 2.
+    """
+    if argv:
+        print(f"usage: python -m aelab.assets.make_{Path(name).parts[0]} (no arguments)", file=sys.stderr)
+        return 2
+    import torch  # only the commands that make files need it
+
+    torch.set_num_threads(1)
+    target = root() / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(make(), target)
+    print(f"{sha256(target)}  {target.name}")
+    return 0
