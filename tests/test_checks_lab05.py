@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from aelab import appearance, color, losses
+from aelab.assets import make_lab05
 from aelab.checks import REGISTRY, lab05
 from aelab.data import faces
+from aelab.forensics.spectra import luminance
 
 
 def verdict(check: Any, fn: Any) -> Any:
@@ -89,6 +91,17 @@ def test_measures_rank_blurred_below_sharp() -> None:
     assert torch.allclose(appearance.edge_ratio(images, images), torch.ones(4))
     mask = torch.ones(4, 1, 32, 32)
     assert torch.allclose(appearance.lab_error(images, images, mask), torch.zeros(4))
-    freqs, power = appearance.radial_spectrum(images, bins=8)
-    assert freqs.shape == power.shape == (8,) and (freqs.diff() > 0).all()
-    assert appearance.radial_spectrum(blurred, bins=8)[1][-1] < power[-1]
+    spectrum, spectrum_blurred = make_lab05.spectrum(images), make_lab05.spectrum(blurred)
+    assert len(spectrum) == 23 and spectrum_blurred[-1] < spectrum[-1]  # rings of radius 0 .. 22 at 32 px
+
+
+def test_hf_energy_is_the_share_above_the_cutoff_with_the_mean_removed() -> None:
+    images = faces.render(3, resolution=32, domain="mixed", seed=4).images
+    grey = luminance(images)
+    power = torch.fft.fft2(grey - grey.mean(dim=(1, 2), keepdim=True)).abs() ** 2
+    f = torch.fft.fftfreq(32, dtype=torch.float64)
+    high = (f[:, None] ** 2 + f[None, :] ** 2).sqrt() > 0.25
+    share = (power * high).flatten(1).sum(1) / power.flatten(1).sum(1)
+    assert torch.allclose(appearance.high_frequency_energy(images).double(), share, atol=1e-6)
+    flat = torch.full((2, 3, 32, 32), 0.5)
+    assert torch.equal(appearance.high_frequency_energy(flat), torch.zeros(2))

@@ -273,6 +273,31 @@ def test_ct_mode_recolours_src_samples() -> None:
     assert math.isfinite(t.step()["src_total"])
 
 
+def test_use_faces_trains_on_the_faces_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aelab.data import faces
+
+    t = trainer(tiny(ct_mode="rct"))
+    src = faces.render(4, resolution=32, domain="A", seed=5)
+    dst = faces.render(6, resolution=32, domain="B", seed=5)
+    t.use_faces(src, dst)
+    drawn = []
+
+    def process(pool: faces.FaceBatch, index: torch.Tensor, **options: object) -> train.samples.Samples:
+        drawn.append(pool)
+        return train.samples.process(pool, index, **options)
+
+    monkeypatch.setattr("aelab.train.trainer.process", process)
+    t.step()
+    assert [len(pool) for pool in drawn] == [4, 6]
+    assert torch.equal(drawn[0].images, src.images) and torch.equal(drawn[1].images, dst.images)
+    with pytest.raises(ValueError, match="at least batch_size"):
+        t.use_faces(src[:1], dst)
+    with pytest.raises(ValueError, match="resolution 32"):
+        t.use_faces(faces.render(4, resolution=16, domain="A"), dst)
+    with pytest.raises(TypeError, match="FaceBatch"):
+        t.use_faces(src.images, dst)  # type: ignore[arg-type]
+
+
 # -- checkpoints -------------------------------------------------------------------------------
 
 

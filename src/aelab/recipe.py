@@ -34,7 +34,8 @@ from aelab.data import faces
 from aelab.train import Config, Trainer
 from aelab.validate import check_int
 
-__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "Effect", "effects"]
+__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "Effect", "effects",
+           "seed_effect"]
 
 #: The seed card's recipe at lab size: masked training, learned mask, eyes and mouth priority,
 #: random warp, DFL's flips (dst only), no pretraining; LIAE at 32 px with narrow layers, AdaBelief at
@@ -163,10 +164,21 @@ def effects(runs: Sequence[Mapping[str, Any]]) -> list[Effect]:
     rows = []
     for option, metric in OPTIONS.items():
         values = [r["metrics"][metric] for r in runs if r["option"] == option]
-        if not values:
-            continue
-        baseline, spread = _mean_sd([m[metric] for m in base])
-        value = sum(values) / len(values)
-        effect = value - baseline
-        rows.append(Effect(option, metric, baseline, spread, value, effect, 2 * spread, abs(effect) > 2 * spread))
+        if values:
+            rows.append(seed_effect(option, metric, [m[metric] for m in base], values))
     return rows
+
+
+def seed_effect(option: str, metric: str, baseline: Sequence[float], values: Sequence[float]) -> Effect:
+    """One row: an option's runs ``values`` (one per seed) against the ``baseline`` runs (at least two
+    seeds); the effect is called where |its mean - the baseline's mean| exceeds twice the baseline's
+    standard deviation across seeds. Lab 05 uses it for its ct_modes and GAN powers."""
+    if len(baseline) < 2 or not values:
+        raise ValueError(
+            f"seed_effect needs the baseline with at least 2 seeds and the option with 1, got {len(baseline)} and "
+            f"{len(values)} runs of {option!r}"
+        )
+    mean, spread = _mean_sd([float(v) for v in baseline])
+    value = sum(float(v) for v in values) / len(values)
+    effect = value - mean
+    return Effect(option, metric, mean, spread, value, effect, 2 * spread, abs(effect) > 2 * spread)

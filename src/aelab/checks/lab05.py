@@ -11,7 +11,8 @@ The exercises (``solutions/05-color-and-gan.ipynb``):
   ``(BCE(real_centre→1) + BCE(fake_centre→0)) / 2 + (BCE(real_pixels→1) + BCE(fake_pixels→0)) / 2``,
   each BCE on logits averaged over a sample's elements; shape (N,).
 - ``check_hf_energy(hf_energy)``: ``hf_energy(images, cutoff)`` is the share of the grey images'
-  spectral power (mean removed) above ``cutoff`` cycles per pixel -- :func:`aelab.appearance.high_frequency_energy`.
+  spectral power (luminance, :func:`aelab.forensics.spectra.luminance`; mean removed) above
+  ``cutoff`` cycles per pixel -- :func:`aelab.appearance.high_frequency_energy`.
 
 Images are tensors (N, 3, H, W) of float32 in [0, 1]; masks (N, 1, H, W).
 """

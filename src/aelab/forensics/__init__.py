@@ -35,7 +35,15 @@ from aelab.forensics.evaluation import (
     shuffled_control,
     transfer_table,
 )
-from aelab.forensics.spectra import azimuthal_average, dct_features, luminance, nyquist_peak, power_spectrum
+from aelab.forensics.spectra import (
+    azimuthal_average,
+    dct_features,
+    fft_power,
+    luminance,
+    nyquist_peak,
+    power_spectrum,
+    radial_frequency,
+)
 
 __all__ = [
     "BLEND_RATIOS", "SelfBlend", "boundary_map", "self_blend",
@@ -43,5 +51,6 @@ __all__ = [
     "FEATURES", "BlendDetector", "CNNDetector", "Detector", "ReconstructionDetector", "SpectralDetector",
     "Evaluation", "auc", "average_precision", "evaluate", "labelled", "roc_curve", "shuffle_labels", "shuffled_control",
     "transfer_table",
-    "azimuthal_average", "dct_features", "luminance", "nyquist_peak", "power_spectrum",
+    "azimuthal_average", "dct_features", "fft_power", "luminance", "nyquist_peak", "power_spectrum",
+    "radial_frequency",
 ]

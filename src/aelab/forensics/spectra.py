@@ -1,7 +1,7 @@
 """Frequency features of images: the log power spectrum, its azimuthal average, DCT features, and a
 statistic of the peaks that 2x upsampling leaves at the Nyquist lines.
 
-- :func:`power_spectrum` and :func:`azimuthal_average` follow Durall et al. 2020 ("Watch your
+- :func:`power_spectrum` (the log of :func:`fft_power`) and :func:`azimuthal_average` follow Durall et al. 2020 ("Watch your
   up-convolution", repository cc-hpc-itwm/DeepFakeDetection, ``radialProfile.azimuthalAverage``):
   the 2-D FFT of the grey image, shifted so the zero frequency sits in the middle, its log power, and
   the mean over rings of integer radius around that centre. Their centre is the image's geometric
@@ -28,7 +28,16 @@ from torch import Tensor
 
 from aelab.validate import check_float, check_images, check_tensor
 
-__all__ = ["luminance", "power_spectrum", "azimuthal_average", "dct_matrix", "dct_features", "nyquist_peak"]
+__all__ = [
+    "luminance",
+    "fft_power",
+    "power_spectrum",
+    "radial_frequency",
+    "azimuthal_average",
+    "dct_matrix",
+    "dct_features",
+    "nyquist_peak",
+]
 
 #: Added to the power (and to |DCT coefficients|) before the log, so a zero never gives -inf.
 EPS = 1e-8
@@ -45,15 +54,28 @@ def luminance(images: Tensor) -> Tensor:
     return torch.einsum("nchw,c->nhw", x, weights)
 
 
-def power_spectrum(images: Tensor, *, eps: float = EPS) -> Tensor:
-    """Log power spectra (N, H, W) of (N, C, H, W) images in [0, 1]: ``log(|FFT(grey)|² + eps)``.
+def fft_power(images: Tensor) -> Tensor:
+    """Power spectra ``|FFT(grey)|²`` (N, H, W) of (N, C, H, W) images in [0, 1], float64.
 
     fft-shifted: the zero frequency sits at (H // 2, W // 2), the highest (Nyquist) frequencies of an
-    even size on row 0 and column 0. Unnormalised FFT, float64.
+    even size on row 0 and column 0. Unnormalised FFT.
     """
+    return torch.fft.fftshift(torch.fft.fft2(luminance(images)), dim=(-2, -1)).abs() ** 2
+
+
+def power_spectrum(images: Tensor, *, eps: float = EPS) -> Tensor:
+    """Log power spectra (N, H, W) of (N, C, H, W) images in [0, 1]: ``log(|FFT(grey)|² + eps)``,
+    laid out as :func:`fft_power`'s."""
     eps = check_float("eps", eps, minimum=0.0, min_inclusive=False)
-    spectrum = torch.fft.fftshift(torch.fft.fft2(luminance(images)), dim=(-2, -1))
-    return torch.log(spectrum.abs() ** 2 + eps)
+    return torch.log(fft_power(images) + eps)
+
+
+def radial_frequency(h: int, w: int, device: torch.device | str = "cpu") -> Tensor:
+    """(H, W) float64: each bin's distance from the zero frequency of :func:`fft_power`'s layout, in
+    cycles per pixel (0.5 is the Nyquist frequency of each axis)."""
+    fy = (torch.arange(h, device=device, dtype=torch.float64) - h // 2) / h
+    fx = (torch.arange(w, device=device, dtype=torch.float64) - w // 2) / w
+    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
 
 
 def _radii(h: int, w: int, device: torch.device) -> Tensor:

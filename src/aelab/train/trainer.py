@@ -189,6 +189,27 @@ class Trainer:
         if c.ct_mode is not None and not self.pretraining:
             self._hosts["ct"] = IndexHost(len(self._dst_pool), self.generator)
 
+    def use_faces(self, src: faces.FaceBatch, dst: faces.FaceBatch) -> None:
+        """Train on these src and dst faces instead of the rendered domain pools.
+
+        For a face set the domains do not draw, e.g. lab 05's dst faces lit from one side
+        (:mod:`aelab.assets.make_lab05`): DeepFaceLab trains on whatever faces its workspace holds.
+        Each batch needs at least ``batch_size`` faces at the config's resolution; it replaces the
+        pools until the phase changes (:meth:`end_pretrain` renders the domain pools again), and a
+        trainer loaded from a checkpoint renders its domain pools.
+        """
+        c = self.config
+        for name, batch in (("src", src), ("dst", dst)):
+            if not isinstance(batch, faces.FaceBatch):
+                raise TypeError(f"{name} must be a FaceBatch (from aelab.data.faces), got {type(batch).__name__}")
+            if len(batch) < c.batch_size or batch.images.shape[-1] != c.resolution:
+                raise ValueError(
+                    f"{name} must hold at least batch_size = {c.batch_size} faces at resolution {c.resolution}, "
+                    f"got {len(batch)} at {batch.images.shape[-1]}"
+                )
+        self._src_pool, self._dst_pool = src.to(self.device), dst.to(self.device)
+        self._make_samplers()
+
     def _build_part(self, make: Any, offset: int) -> torch.nn.Module:
         """A discriminator initialised from the trainer's seed (+ ``offset``), on the trainer's device."""
         with torch.random.fork_rng(devices=[]):
