@@ -13,8 +13,8 @@ faces (:class:`Judges`), one row of :func:`table` each:
   merged true swaps, in lab 06's feature network (:func:`aelab.realism.swap_realism`);
 - **detectability** by lab 07's detectors, as held-out ROC AUC (0.5: undetectable): its shipped
   blend detector (trained on self-blended real faces only) on frames merged by DeepFaceLab's merger
-  (:func:`aelab.merge.merge_swap`) against real dst frames, and a linear spectral detector (Durall et
-  al. 2020) fit on half the swaps against their true swaps and tested on the other half;
+  (:mod:`aelab.merge`, :data:`MERGE`) against real dst frames, and a linear spectral detector (Durall
+  et al. 2020) fit on half the swaps against their true swaps and tested on the other half;
 - **cost**: parameters, and the CPU time of one training step on this machine (shown, never
   compared: it is not the same on two machines).
 
@@ -43,7 +43,7 @@ from aelab.realism import FeatureNet
 from aelab.train import Config, Trainer
 from aelab.validate import check_int, check_seed
 
-__all__ = ["MODELS", "POSE", "MERGE", "COLUMNS", "Judges", "Row", "build", "spec_of", "load", "trainer",
+__all__ = ["MODELS", "POSE", "MERGE_MASK", "MERGE", "COLUMNS", "Judges", "Row", "build", "spec_of", "load", "trainer",
            "step_time", "score", "table", "pareto_front", "figure"]
 
 #: The benchmark's models at lab size (32 px, lab 03's): name -> spec (``archi``, ``resolution`` and
@@ -62,13 +62,15 @@ MODELS: dict[str, dict[str, Any]] = {
 #: The factors whose mean carry-over R² is the table's "pose R²".
 POSE: tuple[str, ...] = ("yaw", "pitch", "roll")
 #: How swaps are merged into their frames for the blend detector: DeepFaceLab's default working mask
-#: (learned-prd*learned-dst), its edge blurred by 16 pixels of the 4x mask (as in lab 07), recoloured
-#: toward dst by rct -- which hides part of the seam (lab 07), so that the detector has work to do.
+#: (learned-prd*learned-dst, :data:`MERGE_MASK`), its edge blurred by 16 pixels of the 4x mask (as in
+#: lab 07), recoloured toward dst by rct -- which hides part of the seam (lab 07), so that the detector
+#: has work to do.
+MERGE_MASK = "learned-prd*learned-dst"
 MERGE: dict[str, Any] = {"blur_mask_modifier": 16, "ct_mode": "rct"}
 #: The table's columns: name -> (decimals, higher is better; None: shown, not ranked).
 COLUMNS: dict[str, tuple[int, bool | None]] = {
     "ms/step": (0, None), "SSIM": (2, True), "PSNR": (1, True), "pose R²": (2, True), "leak": (2, False),
-    "FD": (1, False), "KID×1e3": (1, False), "precision": (2, True), "recall": (2, True),
+    "FD": (1, False), "KID": (2, False), "precision": (2, True), "recall": (2, True),
     "AUC blend": (2, False), "AUC spectral": (2, False),
 }
 
@@ -140,9 +142,10 @@ def step_time(model: models.SwapModel, recipe: Mapping[str, Any], *, steps: int 
 @dataclass(frozen=True)
 class Judges:
     """What every model is measured with: held-out dst faces (:class:`aelab.data.faces.FaceBatch`, an
-    even number: the spectral detector fits on the first half and is tested on the second), lab 03's
-    factor reader, lab 06's feature network, lab 07's blend detector and real dst frames for it (no
-    face of ``dst``), and the domain whose identity the swaps should show."""
+    even number: the spectral detector fits on the first half's swaps and is tested on the second's,
+    whose merged frames the blend detector meets), lab 03's factor reader, lab 06's feature network,
+    lab 07's blend detector and real dst frames for it (no face of ``dst``), and the domain whose
+    identity the swaps should show."""
 
     dst: faces.FaceBatch
     reader: FactorReader
@@ -161,8 +164,9 @@ class Judges:
 
 @dataclass(frozen=True)
 class Row:
-    """One model's figures (see the module's docstring; ``kid`` in units of 10⁻³, ``step_seconds`` CPU
-    seconds per training step). :meth:`cells` gives them under the table's column names."""
+    """One model's figures (see the module's docstring; ``kid`` is KID's mean over subsets,
+    ``step_seconds`` CPU seconds per training step). :meth:`cells` gives them under the table's column
+    names."""
 
     parameters: int
     step_seconds: float
@@ -191,14 +195,16 @@ def score(model: models.SwapModel, judges: Judges, *, step_seconds: float) -> Ro
     if not isinstance(model, models.SwapModel):
         raise TypeError(f"model must be an aelab.models.SwapModel, got {type(model).__name__}")
     dst = judges.dst.to("cpu")
-    swap, swap_mask = metrics.swaps_of(model, dst)
-    pixels = metrics.score_swap_images(swap, swap_mask, dst, judges.reader, src_domain=judges.src_domain)
-    sets = realism.swap_realism(swap, swap_mask, dst, judges.net, src_domain=judges.src_domain)
-    merged = merge.merge_swap(model, dst.images, **MERGE).images
-    blend_scores = torch.cat([judges.blend.score(judges.real_frames), judges.blend.score(merged)])
-    truth = faces.render_swap(dst, judges.src_domain).images
+    swap = metrics.swaps_of(model, dst)
+    image, mask = swap.pred_src_dst, swap.pred_src_dstm
+    pixels = metrics.score_swap_images(image, mask, dst, judges.reader, src_domain=judges.src_domain)
+    sets = realism.swap_realism(image, mask, dst, judges.net, src_domain=judges.src_domain)
     half = len(dst) // 2
-    spectral = SpectralDetector("azimuthal").fit(*labelled(truth[:half], swap[:half]))
+    frames = merge.merge(dst.images[half:], image[half:], merge.working_mask(
+        MERGE_MASK, pred_src_dstm=mask[half:], pred_dst_dstm=swap.pred_dst_dstm[half:]), **MERGE).images
+    truth = faces.render_swap(dst, judges.src_domain).images
+    spectral = SpectralDetector("azimuthal").fit(*labelled(truth[:half], image[:half]))
+    blend_scores = torch.cat([judges.blend.score(judges.real_frames), judges.blend.score(frames)])
     return Row(
         parameters=models.count_parameters(model),
         step_seconds=float(step_seconds),
@@ -207,11 +213,11 @@ def score(model: models.SwapModel, judges: Judges, *, step_seconds: float) -> Ro
         pose_r2=sum(pixels.carry_over[name] for name in POSE) / len(POSE),
         leak=pixels.mean_leak,
         fd=sets.fd,
-        kid=1e3 * sets.kid.mean,
+        kid=sets.kid.mean,
         precision=sets.prdc.precision,
         recall=sets.prdc.recall,
-        auc_blend=auc(blend_scores, labelled(judges.real_frames, merged)[1]),
-        auc_spectral=auc(spectral.score(torch.cat([truth[half:], swap[half:]])), labelled(truth[half:], swap[half:])[1]),
+        auc_blend=auc(blend_scores, labelled(judges.real_frames, frames)[1]),
+        auc_spectral=auc(spectral.score(torch.cat([truth[half:], image[half:]])), labelled(truth[half:], image[half:])[1]),
     )
 
 
@@ -243,7 +249,7 @@ def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
 
 
 def figure(rows: Mapping[str, Row], swaps: Mapping[str, torch.Tensor], dst: torch.Tensor, truth: torch.Tensor, *,
-           quality: str = "SSIM", detectability: str = "AUC spectral") -> Figure:
+           quality: str = "SSIM", detectability: str = "AUC blend") -> Figure:
     """The benchmark in one picture: left, each model's swaps (images (n, 3, R, R) in [0, 1]) under the dst
     faces and their true swaps; right, every model's ``quality`` against its ``detectability`` (columns
     of :data:`COLUMNS`), the marker's area growing with its parameters, the Pareto front

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from aelab import losses
 from aelab.data import faces
+from aelab.models import SAEHDSwap
 from aelab.report import measured
 from aelab.validate import (
     check_choice,
@@ -346,10 +347,10 @@ class SwapScores:
 
 
 @torch.no_grad()
-def swaps_of(model: torch.nn.Module, dst: faces.FaceBatch, *, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-    """A swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`), on the CPU: the images
-    ``pred_src_dst`` (N, 3, R, R) and their masks ``pred_src_dstm`` (N, 1, R, R), in [0, 1], drawn in
-    eval mode ``batch_size`` at a time (the model's mode is restored)."""
+def swaps_of(model: torch.nn.Module, dst: faces.FaceBatch, *, batch_size: int = 128) -> SAEHDSwap:
+    """A swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`), on the CPU: its
+    :class:`aelab.models.SAEHDSwap` (images (N, 3, R, R), their masks and dst's as the model draws it,
+    (N, 1, R, R), in [0, 1]), drawn in eval mode ``batch_size`` at a time (the model's mode is restored)."""
     if not isinstance(dst, faces.FaceBatch):
         raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
     batch_size = check_positive_int("batch_size", batch_size)
@@ -360,7 +361,7 @@ def swaps_of(model: torch.nn.Module, dst: faces.FaceBatch, *, batch_size: int = 
         parts = [model.swap(dst.images[i:i + batch_size].to(device)) for i in range(0, len(dst), batch_size)]
     finally:
         model.train(was_training)
-    return torch.cat([p.pred_src_dst for p in parts]).cpu(), torch.cat([p.pred_src_dstm for p in parts]).cpu()
+    return SAEHDSwap(*(torch.cat([getattr(p, key) for p in parts]).cpu() for key in SAEHDSwap._fields))
 
 
 def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A",
@@ -370,8 +371,8 @@ def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorRead
     :func:`score_swap_images`."""
     if not isinstance(reader, FactorReader):
         raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
-    swap, swap_mask = swaps_of(model, dst, batch_size=batch_size)
-    return score_swap_images(swap, swap_mask, dst, reader, src_domain=src_domain)
+    swap = swaps_of(model, dst, batch_size=batch_size)
+    return score_swap_images(swap.pred_src_dst, swap.pred_src_dstm, dst, reader, src_domain=src_domain)
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from aelab.models.deepfakearchi import Downscale, Upscale
 from aelab.models.leras import conv2d, dense
-from aelab.models.saehd import SAEHDCodes, SwapModel, df_codes
+from aelab.models.saehd import EncoderTwoDecoders
 from aelab.validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["ConvAutoencoder", "VAEOutput", "VAE", "SwapAutoencoder"]
@@ -143,7 +143,7 @@ class _ImageAndMask(nn.Module):
         return drawn[:, :3], drawn[:, 3:]
 
 
-class SwapAutoencoder(SwapModel):
+class SwapAutoencoder(EncoderTwoDecoders):
     """Lab 01's plain autoencoder (:class:`ConvAutoencoder`) wired to swap faces as DF is: one
     ``encoder`` for both people, ``decoder_src`` and ``decoder_dst``; swap = decoder_src(encoder(dst)).
 
@@ -164,10 +164,3 @@ class SwapAutoencoder(SwapModel):
         self.encoder = src.encoder
         self.decoder_src = _ImageAndMask(src)
         self.decoder_dst = _ImageAndMask(dst)
-
-    def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
-        # DF's wiring with no inter: the encoder's dense layer is the bottleneck.
-        return df_codes(self.encoder, nn.Identity(), src, dst)
-
-    def decoders(self) -> tuple[_ImageAndMask, _ImageAndMask]:
-        return self.decoder_src, self.decoder_dst

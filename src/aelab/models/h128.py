@@ -15,7 +15,7 @@ autoencoder with no inter block of its own: the bottleneck lives inside the enco
   encoder holding what DF's ``inter`` holds.
 
 The kit's :class:`aelab.models.Downscale` and :class:`aelab.models.Upscale` are DFL 1.0's ``downscale``
-and ``upscale`` as well. H128 is a :class:`aelab.models.SwapModel`: its forward passes return
+and ``upscale`` as well. H128 is a :class:`aelab.models.SwapModel` (an :class:`aelab.models.EncoderTwoDecoders`): its forward passes return
 :class:`aelab.models.SAEHDOutput` and :class:`aelab.models.SAEHDSwap`, so the kit's trainer, metrics
 and merge treat it like DF and LIAE.
 Images are tensors (N, 3, R, R) of floats in [0, 1].
@@ -26,7 +26,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from aelab.models.deepfakearchi import Downscale, Upscale
-from aelab.models.saehd import SAEHDCodes, SwapModel, df_codes
+from aelab.models.saehd import EncoderTwoDecoders
 from aelab.validate import check_int
 
 __all__ = ["H128", "H128Decoder", "H128Encoder"]
@@ -81,7 +81,7 @@ class H128Decoder(nn.Module):
         return self.image(z), self.mask(z)
 
 
-class H128(SwapModel):
+class H128(EncoderTwoDecoders):
     """DeepFaceLab 1.0's H128 at any resolution that is a multiple of 16: ``encoder``, ``decoder_src``,
     ``decoder_dst``. The defaults are DFL's (128 px, ae_dims 512, e_dims 128); ``ae_dims=256`` is its
     "lighter_ae" option. ``model(src, dst)`` and ``model.swap(dst)`` as :class:`aelab.models.DF`;
@@ -101,10 +101,3 @@ class H128(SwapModel):
         self.encoder = H128Encoder(resolution, ae_dims, e_dims)
         self.decoder_src = H128Decoder(ae_dims)
         self.decoder_dst = H128Decoder(ae_dims)
-
-    def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
-        # DF's wiring with no inter: the bottleneck is the encoder's own.
-        return df_codes(self.encoder, nn.Identity(), src, dst)
-
-    def decoders(self) -> tuple[H128Decoder, H128Decoder]:
-        return self.decoder_src, self.decoder_dst

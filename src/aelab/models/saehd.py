@@ -25,6 +25,7 @@ __all__ = [
     "SAEHDOutput",
     "SAEHDSwap",
     "SwapModel",
+    "EncoderTwoDecoders",
     "SAEHD",
     "DF",
     "LIAE",
@@ -194,6 +195,22 @@ class SwapModel(nn.Module):
     def parts(self) -> dict[str, nn.Module]:
         """The parts DeepFaceLab saves as separate files, by name, in its order."""
         return dict(self.named_children())
+
+
+class EncoderTwoDecoders(SwapModel):
+    """DF's wiring without an inter: ``encoder`` (the bottleneck is its own), ``decoder_src`` and
+    ``decoder_dst``; swap = decoder_src(encoder(dst)). DeepFaceLab 1.0's H128 and the kit's
+    :class:`aelab.models.SwapAutoencoder` are wired so. Subclasses build the three parts."""
+
+    encoder: nn.Module
+    decoder_src: nn.Module
+    decoder_dst: nn.Module
+
+    def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
+        return df_codes(self.encoder, nn.Identity(), src, dst)
+
+    def decoders(self) -> tuple[nn.Module, nn.Module]:
+        return self.decoder_src, self.decoder_dst
 
 
 class SAEHD(SwapModel):
