@@ -52,10 +52,12 @@ def test_settings_cap_the_kernels_and_default_clears_the_caps() -> None:
 
 def test_spread_reads_every_figure_and_table_cell(capsys: pytest.CaptureFixture[str]) -> None:
     report.figures({"test PSNR": (22.31, (21.8, 22.8))}, digits=1, unit="dB")
-    report.table({"MSE": {"SSIM": (0.79, (0.7, 0.9)), "edges": (-0.01, (-0.1, 0.5))}}, label="loss")
+    report.table({"MSE": {"SSIM": (0.79, (0.7, 0.9)), "edges": (-0.01, (-0.1, 0.5))},
+                  "yours": {"SSIM": (0.5, None), "edges": (0.2, None)}}, label="loss")
     found = _figures(capsys.readouterr().out.splitlines())
     assert found == [("test PSNR", 22.3, "21.8 – 22.8", True), ("MSE SSIM", 0.79, "table", True),
-                     ("MSE edges", -0.01, "table", True)]
+                     ("MSE edges", -0.01, "table", True), ("yours SSIM", 0.5, "table", True),
+                     ("yours edges", 0.2, "table", True)]
 
 
 @pytest.mark.slow
