@@ -142,6 +142,14 @@ def test_table_masks_every_cell_and_names_the_figures_out_of_band(capsys: pytest
         report.table({"MSE": {"SSIM": (0.7, (0, 1))}, "L1": {"PSNR": (20.0, (0, 30))}})
 
 
+def test_table_shows_unbanded_cells_without_checking_them(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {"DF": {"SSIM": (0.74, (0.7, 0.8)), "ms/step": (71.0, None)}, "yours": {"SSIM": (0.2, None), "ms/step": (5.0, None)}}
+    assert report.table(rows, digits={"SSIM": 2, "ms/step": 0})["yours"]["SSIM"] == 0.2
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]] == ["ok", "shown"]
+    with pytest.raises(report.FigureOutOfBand, match="DF SSIM = 0.9"):
+        report.table({"DF": {"SSIM": (0.9, (0.7, 0.8)), "ms/step": (1e9, None)}})
+
+
 def test_repeats_is_the_mean_relative_step_difference(capsys: pytest.CaptureFixture[str]) -> None:
     assert report.repeats("loss", [1.0, 2.0, 4.0], [1.0, 2.0, 4.0], (0, 0.01)) == 0.0
     assert report.repeats("loss", [1.0, 2.6, 4.0], [1.0, 2.0, 4.0], (0, 0.2)) == pytest.approx(0.1)

@@ -21,7 +21,7 @@ from aelab.grade import grade
 from aelab.grade.plan import Lab
 
 ROOT = Path(__file__).resolve().parents[1]
-LABS = ["04-training-recipe", "05-color-and-gan"]
+LABS = ["04-training-recipe", "05-color-and-gan", "08-architecture-benchmark"]
 
 
 def _sandbox_imports_this_checkout() -> bool:

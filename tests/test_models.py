@@ -277,6 +277,24 @@ def test_autoencoder_errors() -> None:
         M.ConvAutoencoder(32, 3, latent_dims=0)
 
 
+@pytest.mark.parametrize("resolution", [32, 28])
+def test_swap_autoencoder_is_lab01s_autoencoder_wired_as_df(resolution: int) -> None:
+    model = M.SwapAutoencoder(resolution=resolution, latent_dims=16, width=8).eval()
+    plain = M.ConvAutoencoder(resolution, 3, latent_dims=16, width=8)
+    drawing = M.ConvAutoencoder(resolution, 3, latent_dims=16, width=8, out_channels=4)
+    assert isinstance(model, M.SwapModel) and list(model.parts()) == ["encoder", "decoder_src", "decoder_dst"]
+    assert M.count_parameters(model.encoder) == M.count_parameters(plain.encoder)
+    assert M.count_parameters(model.decoder_src) == M.count_parameters(drawing.decoder)  # one more output channel
+    src, dst = images(2, resolution), images(3, resolution)
+    with torch.no_grad():
+        out, swap = model(src, dst), model.swap(dst)
+        code = model.encoder(dst)
+        drawn = model.decoder_src(code)
+    assert out.pred_src_src.shape == (2, 3, resolution, resolution) and out.pred_dst_dstm.shape == (3, 1, resolution, resolution)
+    assert torch.equal(swap.pred_src_dst, drawn[0]) and torch.equal(swap.pred_src_dstm, drawn[1])
+    assert torch.equal(swap.pred_dst_dstm, model.decoder_dst(code)[1]) and in_unit_range(swap.pred_src_dst)
+
+
 # ---------------------------------------------------------------- the GAN's discriminator
 
 

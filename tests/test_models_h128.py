@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aelab.models import SAEHDOutput, count_parameters
-from aelab.models import H128
+from aelab.models import H128, SAEHDOutput, SwapModel, count_parameters
 
 
 def conv(k: int, a: int, b: int) -> int:
@@ -41,7 +40,10 @@ def test_shapes_and_swap_is_decoder_src_of_dst() -> None:
         swap = model.swap(dst)
     assert isinstance(out, SAEHDOutput)
     assert out.pred_src_src.shape == (2, 3, 32, 32) and out.pred_dst_dstm.shape == (3, 1, 32, 32)
-    assert torch.equal(swap.pred_src_dst, out.pred_src_dst) and torch.equal(swap.pred_dst_dstm, out.pred_dst_dstm)
+    # model(src, dst) encodes both batches in one call (as DF does), swap(dst) dst alone: equal up to rounding
+    assert torch.allclose(swap.pred_src_dst, out.pred_src_dst, atol=1e-6)
+    assert torch.allclose(swap.pred_dst_dstm, out.pred_dst_dstm, atol=1e-6)
+    assert torch.equal(swap.pred_src_dst, model.decoder_src(model.encoder(dst))[0])
     assert 0 <= float(out.pred_src_dst.min()) and float(out.pred_src_dst.max()) <= 1
 
 
@@ -53,3 +55,17 @@ def test_bad_sizes_are_refused() -> None:
     model = H128(resolution=32, ae_dims=16, e_dims=4)
     with pytest.raises(ValueError, match="32x32"):
         model.swap(torch.rand(1, 3, 64, 64))
+
+
+def test_h128_is_a_swap_model_the_trainer_takes() -> None:
+    from aelab.train import Config, Trainer
+
+    model = H128(resolution=32, ae_dims=16, e_dims=4)
+    assert isinstance(model, SwapModel) and list(model.parts()) == ["encoder", "decoder_src", "decoder_dst"]
+    config = Config(archi="df", resolution=32, batch_size=2, pretrain=False, random_warp=False)
+    trainer = Trainer(config, device="cpu", pool_size=4, model=model)
+    assert trainer.model is model and set(trainer.step()) >= {"src_total", "dst_total"}
+    with pytest.raises(ValueError, match="state_dict"):
+        trainer.save("unused")
+    with pytest.raises(ValueError, match="pretrain"):
+        Trainer(Config(archi="df", resolution=32), device="cpu", model=model)

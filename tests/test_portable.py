@@ -30,6 +30,8 @@ SOLUTIONS = sorted((Path(__file__).parents[1] / "solutions").glob("*.ipynb"))
 #: solution file name -> ids of further cells its answers need
 KEEP_CELLS: dict[str, set[str]] = {
     "04-training-recipe.ipynb": {"8d21f2b9", "fc920645"},  # the shipped results, and the table of effects
+    # the models, the short H128 run, the judges, the five rows and their bands, the variant and its row
+    "08-architecture-benchmark.ipynb": {"lab08-10", "lab08-12", "lab08-15", "lab08-16", "lab08-18", "lab08-28", "lab08-29"},
 }
 
 
@@ -52,10 +54,12 @@ def test_settings_cap_the_kernels_and_default_clears_the_caps() -> None:
 
 def test_spread_reads_every_figure_and_table_cell(capsys: pytest.CaptureFixture[str]) -> None:
     report.figures({"test PSNR": (22.31, (21.8, 22.8))}, digits=1, unit="dB")
-    report.table({"MSE": {"SSIM": (0.79, (0.7, 0.9)), "edges": (-0.01, (-0.1, 0.5))}}, label="loss")
+    report.table({"MSE": {"SSIM": (0.79, (0.7, 0.9)), "edges": (-0.01, (-0.1, 0.5))},
+                  "yours": {"SSIM": (0.5, None), "edges": (0.2, None)}}, label="loss")
     found = _figures(capsys.readouterr().out.splitlines())
     assert found == [("test PSNR", 22.3, "21.8 – 22.8", True), ("MSE SSIM", 0.79, "table", True),
-                     ("MSE edges", -0.01, "table", True)]
+                     ("MSE edges", -0.01, "table", True), ("yours SSIM", 0.5, "table", True),
+                     ("yours edges", 0.2, "table", True)]
 
 
 #: Runs ``aelab grade`` (the command line's ``main``) once per argument list of argv[1:] (JSON), in one

@@ -28,6 +28,8 @@ Modules, one idea each, in the direction of their imports (docs/DEVELOPING.md dr
 - :mod:`aelab.merge` -- DeepFaceLab's merge step (``merger/MergeMasked.py``)
 - :mod:`aelab.forensics` -- spectra, DCT features, degradations, detectors, blend boundaries and their
   evaluation (lab 07)
+- :mod:`aelab.benchmark` -- the seed card's benchmark of architectures: models on one budget, one
+  table, one figure (lab 08)
 - :mod:`aelab.portable` -- running the solutions under other CPUs' arithmetic
 - :mod:`aelab.bench` -- the speed figures' sections
 

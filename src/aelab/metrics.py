@@ -5,10 +5,10 @@
   (R² on held-out samples), the standard "linear probe" of representation learning.
 - :class:`FactorReader`: a small CNN that reads generative factors (pose, gaze, smile, light,
   identity) back from face images, trained on rendered faces whose factors are known.
-- :func:`score_swaps`: a DF or LIAE model's swaps against the true swaps of
-  :func:`aelab.data.faces.render_swap` -- SSIM/PSNR, which factors carry over from dst (R²) and
-  how much of dst's identity leaks into the swap (:func:`identity_leak`); :func:`swap_table` puts
-  several models side by side.
+- :func:`score_swaps`: a swapping model's swaps (:func:`swaps_of`) against the true swaps of
+  :func:`aelab.data.faces.render_swap` (:func:`score_swap_images`) -- SSIM/PSNR, which factors carry
+  over from dst (R²) and how much of dst's identity leaks into the swap (:func:`identity_leak`);
+  :func:`swap_table` puts several models side by side.
 
 Images are tensors (N, C, H, W) of floats in [0, 1].
 """
@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from aelab import losses
 from aelab.data import faces
+from aelab.models import SAEHDSwap
 from aelab.report import measured
 from aelab.validate import (
     check_choice,
@@ -50,7 +51,9 @@ __all__ = [
     "FactorReader",
     "identity_leak",
     "SwapScores",
+    "swaps_of",
     "score_swaps",
+    "score_swap_images",
     "swap_table",
 ]
 
@@ -344,21 +347,13 @@ class SwapScores:
 
 
 @torch.no_grad()
-def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A",
-                batch_size: int = 128) -> SwapScores:
-    """Score a DF or LIAE model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`) against the
-    true swaps that :func:`aelab.data.faces.render_swap` draws (dst's pose, expression and light with
-    ``src_domain``'s identity).
-
-    SSIM (window 11) and PSNR compare swap and truth inside the true swap's face mask. The reader
-    (trained with ``masked=True``) reads each image through its own face mask: the swap through the
-    model's swap mask ``pred_src_dstm``, the truth and dst through their rendered masks -- never the
-    truth's mask on the swap, whose outline alone would give the pose away.
-    """
+def swaps_of(model: torch.nn.Module, dst: faces.FaceBatch, *, batch_size: int = 128) -> SAEHDSwap:
+    """A swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`), on the CPU: its
+    :class:`aelab.models.SAEHDSwap` (images (N, 3, R, R), their masks and dst's as the model draws it,
+    (N, 1, R, R), in [0, 1]), drawn in eval mode ``batch_size`` at a time (the model's mode is restored)."""
     if not isinstance(dst, faces.FaceBatch):
         raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
-    if not isinstance(reader, FactorReader):
-        raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
+    batch_size = check_positive_int("batch_size", batch_size)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -366,9 +361,42 @@ def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorRead
         parts = [model.swap(dst.images[i:i + batch_size].to(device)) for i in range(0, len(dst), batch_size)]
     finally:
         model.train(was_training)
-    swap = torch.cat([p.pred_src_dst for p in parts]).cpu()
-    swap_mask = torch.cat([p.pred_src_dstm for p in parts]).cpu()
+    return SAEHDSwap(*(torch.cat([getattr(p, key) for p in parts]).cpu() for key in SAEHDSwap._fields))
+
+
+def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A",
+                batch_size: int = 128) -> SwapScores:
+    """Score a swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`; DF, LIAE or any
+    :class:`aelab.models.SwapModel`) against the true swaps: :func:`swaps_of`, then
+    :func:`score_swap_images`."""
+    if not isinstance(reader, FactorReader):
+        raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
+    swap = swaps_of(model, dst, batch_size=batch_size)
+    return score_swap_images(swap.pred_src_dst, swap.pred_src_dstm, dst, reader, src_domain=src_domain)
+
+
+@torch.no_grad()
+def score_swap_images(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, reader: FactorReader, *,
+                      src_domain: str = "A") -> SwapScores:
+    """Score swaps of ``dst`` (images (N, 3, R, R) and their masks (N, 1, R, R) in [0, 1], DFL's
+    ``pred_src_dst`` and ``pred_src_dstm``) against the true swaps that
+    :func:`aelab.data.faces.render_swap` draws (dst's pose, expression and light with ``src_domain``'s
+    identity).
+
+    SSIM (window 11) and PSNR compare swap and truth inside the true swap's face mask. The reader
+    (trained with ``masked=True``) reads each image through its own face mask: the swap through its
+    mask ``swap_mask``, the truth and dst through their rendered masks -- never the truth's mask on
+    the swap, whose outline alone would give the pose away.
+    """
+    if not isinstance(dst, faces.FaceBatch):
+        raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
+    if not isinstance(reader, FactorReader):
+        raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
     dst = dst.to("cpu")
+    swap = check_images("swap", swap, channels=3, resolution=dst.images.shape[-1]).detach().cpu()
+    swap_mask = check_mask("swap_mask", swap_mask, like=swap).detach().cpu()
+    if len(swap) != len(dst):
+        raise ValueError(f"swap holds {len(swap)} images for {len(dst)} dst faces; give one swap per dst face")
     truth = faces.render_swap(dst, src_domain)
     mask = truth.face_mask
     read_swap = reader.predict(swap * swap_mask)

@@ -44,7 +44,7 @@ SETTINGS: dict[str, dict[str, str]] = {
 }
 
 #: One row of aelab.report.table: its name, its measured cells, its verdict.
-TABLE_ROW = re.compile(r"^\s*(?P<name>.*?)(?P<cells>(?:\s+≈ +\S+)+)  (?P<verdict>ok|OUT OF BAND.*)$")
+TABLE_ROW = re.compile(r"^\s*(?P<name>.*?)(?P<cells>(?:\s+≈ +\S+)+)  (?P<verdict>ok|shown|OUT OF BAND.*)$")
 #: One line printed by aelab.report.figure(s): name, value, optional unit, band, verdict.
 FIGURE_LINE = re.compile(
     r"^(?P<name>.+?)\s+≈ (?P<value>\S+)(?: (?P<unit>[^\s(]+))?  "
@@ -182,7 +182,7 @@ def _figures(lines: Sequence[str]) -> list[tuple[str, float, str, bool]]:
         elif row:
             values = [float(v) for v in re.findall(r"≈ +(\S+)", row["cells"])]
             columns = header[-len(values):] if len(header) >= len(values) else [str(k) for k in range(len(values))]
-            missed = row["verdict"].removeprefix("OUT OF BAND: ").split(", ") if row["verdict"] != "ok" else []
+            missed = row["verdict"].removeprefix("OUT OF BAND: ").split(", ") if row["verdict"].startswith("OUT") else []
             found += [(f"{row['name'].strip()} {c}", v, "table", c not in missed) for c, v in zip(columns, values)]
         elif "≈" not in line:
             header = line.strip().split("  ")

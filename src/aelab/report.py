@@ -109,13 +109,17 @@ def table(
     in a width that does not depend on the value (nbval masks the digits); the last column says
     ``ok``, or names the columns whose figure fell outside its band -- then :class:`FigureOutOfBand`
     is raised, naming each figure, its value and its band. Returns ``{row: {column: value}}``.
+
+    A cell given as ``(value, None)`` is shown and not checked: a timing, or a row no band can be
+    known for (a student's own model). A row without any checked cell says ``shown`` in place of
+    ``ok``.
     """
     if not isinstance(rows, Mapping) or not rows:
         raise TypeError("rows must be a non-empty mapping {row: {column: (value, (lo, hi))}}")
     columns = list(next(iter(rows.values())))
     decimals = [check_int(f"digits of {c!r}", digits[c] if isinstance(digits, Mapping) else digits, minimum=0,
                           maximum=12) for c in columns]
-    parsed = {str(row): {str(c): _entry(f"{row} {c}", cells[c]) for c in columns} for row, cells in rows.items()
+    parsed = {str(row): {str(c): _table_entry(f"{row} {c}", cells[c]) for c in columns} for row, cells in rows.items()
               if _same_columns(str(row), cells, columns)}
     widths = [max(len(c), d + 6) for c, d in zip(columns, decimals)]  # "≈ " and up to -99.
     first = max(len(label), *(len(row) for row in parsed))
@@ -123,11 +127,13 @@ def table(
     values: dict[str, dict[str, float]] = {}
     missed: list[str] = []
     for row, cells in parsed.items():
-        out = [c for c, (v, (lo, hi)) in cells.items() if not (math.isfinite(v) and lo <= v <= hi)]
+        banded = {c: (v, band) for c, (v, band) in cells.items() if band is not None}
+        out = [c for c, (v, (lo, hi)) in banded.items() if not (math.isfinite(v) and lo <= v <= hi)]
         text = "".join(f"  {measured(v, d, width=w - 2)}" for (v, _), d, w in zip(cells.values(), decimals, widths))
-        print(f"{row:>{first}}{text}  {'ok' if not out else 'OUT OF BAND: ' + ', '.join(out)}")
+        verdict = "shown" if not banded else "ok" if not out else "OUT OF BAND: " + ", ".join(out)
+        print(f"{row:>{first}}{text}  {verdict}")
         values[row] = {c: v for c, (v, _) in cells.items()}
-        missed += [f"{row} {c} = {cells[c][0]!r} is outside its band [{cells[c][1][0]!r}, {cells[c][1][1]!r}]" for c in out]
+        missed += [f"{row} {c} = {banded[c][0]!r} is outside its band [{banded[c][1][0]!r}, {banded[c][1][1]!r}]" for c in out]
     _raise_if(missed)
     return values
 
@@ -158,6 +164,13 @@ def repeats(name: str, values: Sequence[float], reference: Sequence[float], band
         )
     gap = sum(abs(v - r) / max(abs(r), 1e-12) for v, r in zip(ours, theirs)) / len(ours)
     return figure(name, gap, band, digits=digits)
+
+
+def _table_entry(name: str, entry: object) -> tuple[float, Band | None]:
+    """A table cell: ``(value, (lo, hi))`` as :func:`_entry` reads it, or ``(value, None)``, shown unchecked."""
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[1] is None:
+        return _entry(name, (entry[0], (0.0, 0.0)))[0], None
+    return _entry(name, entry)
 
 
 def _entry(name: str, entry: object) -> tuple[float, Band]:

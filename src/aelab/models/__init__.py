@@ -4,9 +4,11 @@
   initialisation, ``depth_to_space``, ``pixel_norm``;
 - :mod:`aelab.models.deepfakearchi` -- ``core/leras/archis/DeepFakeArchi.py``: the blocks and the
   three parts ``Encoder``, ``Inter``, ``Decoder`` (options ``u``, ``d``, ``t``);
-- :mod:`aelab.models.saehd` -- ``models/Model_SAEHD/Model.py``: the archis ``DF`` and ``LIAE``,
+- :mod:`aelab.models.saehd` -- ``models/Model_SAEHD/Model.py``: ``SwapModel`` (what every swapping
+  model offers: DFL's two-sided step, swap and parts), the archis ``DF`` and ``LIAE``,
   :func:`build` from a configuration, :func:`summary` (DeepFaceLab's summary.txt);
-- :mod:`aelab.models.autoencoders` -- the first labs' ``ConvAutoencoder`` and ``VAE`` (not DeepFaceLab's);
+- :mod:`aelab.models.autoencoders` -- the first labs' ``ConvAutoencoder`` and ``VAE``, and
+  ``SwapAutoencoder``, lab 01's autoencoder wired as DF (not DeepFaceLab's);
 - :mod:`aelab.models.discriminator` -- ``core/leras/models/PatchDiscriminator.py``: ``UNetPatchDiscriminator``;
 - :mod:`aelab.models.codediscriminator` -- ``core/leras/models/CodeDiscriminator.py``: ``CodeDiscriminator``
   (SAEHD's true_face_power);
@@ -17,7 +19,7 @@ Every public name is importable from ``aelab.models``. Images are tensors (N, C,
 [0, 1]; masks (N, 1, H, W) in [0, 1].
 """
 
-from aelab.models.autoencoders import VAE, ConvAutoencoder, VAEOutput
+from aelab.models.autoencoders import VAE, ConvAutoencoder, SwapAutoencoder, VAEOutput
 from aelab.models.codediscriminator import CodeDiscriminator
 from aelab.models.deepfakearchi import (
     ARCHI_OPTIONS,
@@ -41,7 +43,9 @@ from aelab.models.saehd import (
     SAEHD,
     SAEHDCodes,
     SAEHDOutput,
+    EncoderTwoDecoders,
     SAEHDSwap,
+    SwapModel,
     build,
     check_resolution,
     df_codes,
@@ -58,6 +62,8 @@ __all__ = [
     "SAEHDCodes",
     "SAEHDOutput",
     "SAEHDSwap",
+    "SwapModel",
+    "EncoderTwoDecoders",
     "VAEOutput",
     "PatchLogits",
     "depth_to_space",
@@ -82,6 +88,7 @@ __all__ = [
     "build",
     "summary",
     "ConvAutoencoder",
+    "SwapAutoencoder",
     "VAE",
     "UNetPatchDiscriminator",
     "CodeDiscriminator",

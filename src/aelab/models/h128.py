@@ -11,11 +11,13 @@ autoencoder with no inter block of its own: the bottleneck lives inside the enco
 - ``decoder_src``, ``decoder_dst``: an image branch Upscale(ae_dims), Upscale(ae_dims/2),
   Upscale(ae_dims/4) then a 5×5 conv to 3 channels, sigmoid; a mask branch of the same widths from the
   same input, a 5×5 conv to 1 channel, sigmoid. No residual blocks.
-- swap = decoder_src(encoder(dst)), as DF's.
+- swap = decoder_src(encoder(dst)), as DF's: DF's wiring (:func:`aelab.models.df_codes`) with the
+  encoder holding what DF's ``inter`` holds.
 
 The kit's :class:`aelab.models.Downscale` and :class:`aelab.models.Upscale` are DFL 1.0's ``downscale``
-and ``upscale`` as well. Forward passes return :class:`aelab.models.SAEHDOutput` and
-:class:`aelab.models.SAEHDSwap`, so the kit's metrics and merge treat H128 like DF and LIAE.
+and ``upscale`` as well. H128 is a :class:`aelab.models.SwapModel` (an :class:`aelab.models.EncoderTwoDecoders`): its forward passes return
+:class:`aelab.models.SAEHDOutput` and :class:`aelab.models.SAEHDSwap`, so the kit's trainer, metrics
+and merge treat it like DF and LIAE.
 Images are tensors (N, 3, R, R) of floats in [0, 1].
 """
 
@@ -24,8 +26,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from aelab.models.deepfakearchi import Downscale, Upscale
-from aelab.models.saehd import SAEHDOutput, SAEHDSwap
-from aelab.validate import check_images, check_int
+from aelab.models.saehd import EncoderTwoDecoders
+from aelab.validate import check_int
 
 __all__ = ["H128", "H128Decoder", "H128Encoder"]
 
@@ -79,12 +81,13 @@ class H128Decoder(nn.Module):
         return self.image(z), self.mask(z)
 
 
-class H128(nn.Module):
+class H128(EncoderTwoDecoders):
     """DeepFaceLab 1.0's H128 at any resolution that is a multiple of 16: ``encoder``, ``decoder_src``,
     ``decoder_dst``. The defaults are DFL's (128 px, ae_dims 512, e_dims 128); ``ae_dims=256`` is its
-    "lighter_ae" option. ``model(src, dst)`` and ``model.swap(dst)`` as :class:`aelab.models.DF`."""
+    "lighter_ae" option. ``model(src, dst)`` and ``model.swap(dst)`` as :class:`aelab.models.DF`;
+    ``parts()`` are what DeepFaceLab 1.0 saved as ``encoder.h5``, ``decoder_src.h5``, ``decoder_dst.h5``."""
 
-    archi = "h128"
+    archi_type = archi = "h128"
 
     def __init__(self, *, resolution: int = 128, ae_dims: int = 512, e_dims: int = 128) -> None:
         super().__init__()
@@ -98,25 +101,3 @@ class H128(nn.Module):
         self.encoder = H128Encoder(resolution, ae_dims, e_dims)
         self.decoder_src = H128Decoder(ae_dims)
         self.decoder_dst = H128Decoder(ae_dims)
-
-    def _encode(self, name: str, x: Tensor) -> Tensor:
-        return self.encoder(check_images(name, x, channels=3, resolution=self.resolution))
-
-    def forward(self, src: Tensor, dst: Tensor) -> SAEHDOutput:
-        """Reconstructions and swap of src and dst images (N, 3, R, R) in [0, 1], DeepFaceLab's names."""
-        src_code, dst_code = self._encode("src", src), self._encode("dst", dst)
-        pred_src_src, pred_src_srcm = self.decoder_src(src_code)
-        pred_dst_dst, pred_dst_dstm = self.decoder_dst(dst_code)
-        pred_src_dst, pred_src_dstm = self.decoder_src(dst_code)
-        return SAEHDOutput(pred_src_src, pred_src_srcm, pred_dst_dst, pred_dst_dstm, pred_src_dst, pred_src_dstm)
-
-    def swap(self, dst: Tensor) -> SAEHDSwap:
-        """dst faces (N, 3, R, R) in [0, 1] drawn as src, with the masks DeepFaceLab's merger uses."""
-        code = self._encode("dst", dst)
-        pred_src_dst, pred_src_dstm = self.decoder_src(code)
-        return SAEHDSwap(pred_src_dst, pred_src_dstm, self.decoder_dst(code)[1])
-
-    def parts(self) -> dict[str, nn.Module]:
-        """The parts DeepFaceLab 1.0 saved as ``encoder.h5``, ``decoder_src.h5``, ``decoder_dst.h5``."""
-        return dict(self.named_children())
-

@@ -24,6 +24,8 @@ __all__ = [
     "SAEHDCodes",
     "SAEHDOutput",
     "SAEHDSwap",
+    "SwapModel",
+    "EncoderTwoDecoders",
     "SAEHD",
     "DF",
     "LIAE",
@@ -134,15 +136,90 @@ def check_resolution(resolution: object, opts: str = "") -> int:
     return resolution
 
 
-class SAEHD(nn.Module):
-    """What DF and LIAE share: the dims, the options, ``forward``, ``swap`` and the checks.
+class SwapModel(nn.Module):
+    """What every face-swap model of the kit offers the trainer, the metrics and the merge: DeepFaceLab's
+    two-sided step on src and dst faces (``Model_SAEHD``'s ``codes`` -> decoders), its reconstructions
+    and swap (:class:`SAEHDOutput`, :class:`SAEHDSwap`) and its parts by name.
+
+    Subclasses (:class:`SAEHD`'s DF and LIAE, :class:`aelab.models.H128`,
+    :class:`aelab.models.SwapAutoencoder`) set ``resolution``, build their parts (attribute names as in
+    DeepFaceLab), say how they wire them (:meth:`_wire`) and which decoder draws each side
+    (:meth:`decoders`); each decoder maps a code to ``(image, mask)``.
+    """
+
+    archi_type: str = ""
+    resolution: int
+
+    def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
+        raise NotImplementedError
+
+    def decoders(self) -> tuple[nn.Module, nn.Module]:
+        """(the decoder that draws src faces, the one that draws dst faces)."""
+        raise NotImplementedError
+
+    def decode_sides(self, codes: SAEHDCodes) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """((image, mask) of src from ``src_code``, (image, mask) of dst from ``dst_code``): the two
+        reconstructions a training step needs. When one decoder draws both (LIAE) it runs once, on
+        both batches: same results as two calls (no layer mixes samples), larger and faster GEMMs."""
+        if codes.src_code is None:
+            raise ValueError("decode_sides needs src codes: make them with codes(src, dst), src not None")
+        decoder_src, decoder_dst = self.decoders()
+        if decoder_src is not decoder_dst:
+            return decoder_src(codes.src_code), decoder_dst(codes.dst_code)
+        sizes = [len(codes.src_code), len(codes.dst_code)]
+        images, masks = decoder_src(torch.cat([codes.src_code, codes.dst_code]))
+        (src_image, dst_image), (src_mask, dst_mask) = images.split(sizes), masks.split(sizes)
+        return (src_image, src_mask), (dst_image, dst_mask)
+
+    def codes(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
+        """The decoder inputs for src and dst images (N, 3, R, R) in [0, 1]; ``src`` may be None."""
+        if src is not None:
+            check_images("src", src, channels=3, resolution=self.resolution)
+        check_images("dst", dst, channels=3, resolution=self.resolution)
+        return self._wire(src, dst)
+
+    def forward(self, src: Tensor, dst: Tensor) -> SAEHDOutput:
+        """One step on src and dst images (N, 3, R, R) in [0, 1] (the two N may differ)."""
+        codes = self.codes(src, dst)
+        (pred_src_src, pred_src_srcm), (pred_dst_dst, pred_dst_dstm) = self.decode_sides(codes)
+        pred_src_dst, pred_src_dstm = self.decoders()[0](codes.src_dst_code)
+        return SAEHDOutput(pred_src_src, pred_src_srcm, pred_dst_dst, pred_dst_dstm, pred_src_dst, pred_src_dstm)
+
+    def swap(self, dst: Tensor) -> SAEHDSwap:
+        """Draw dst faces (N, 3, R, R) in [0, 1] as src, with the masks DeepFaceLab's merger uses."""
+        codes = self.codes(None, dst)
+        decoder_src, decoder_dst = self.decoders()
+        pred_src_dst, pred_src_dstm = decoder_src(codes.src_dst_code)
+        return SAEHDSwap(pred_src_dst, pred_src_dstm, decoder_dst(codes.dst_code)[1])
+
+    def parts(self) -> dict[str, nn.Module]:
+        """The parts DeepFaceLab saves as separate files, by name, in its order."""
+        return dict(self.named_children())
+
+
+class EncoderTwoDecoders(SwapModel):
+    """DF's wiring without an inter: ``encoder`` (the bottleneck is its own), ``decoder_src`` and
+    ``decoder_dst``; swap = decoder_src(encoder(dst)). DeepFaceLab 1.0's H128 and the kit's
+    :class:`aelab.models.SwapAutoencoder` are wired so. Subclasses build the three parts."""
+
+    encoder: nn.Module
+    decoder_src: nn.Module
+    decoder_dst: nn.Module
+
+    def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
+        return df_codes(self.encoder, nn.Identity(), src, dst)
+
+    def decoders(self) -> tuple[nn.Module, nn.Module]:
+        return self.decoder_src, self.decoder_dst
+
+
+class SAEHD(SwapModel):
+    """What DF and LIAE share: the dims, the options and the encoder.
 
     Subclasses build their parts after the encoder (:meth:`_build_parts`, attribute names as in
     DeepFaceLab), and say how they wire them (:meth:`_wire`) and which decoder draws each side
     (:meth:`decoders`). Keyword arguments default to the seed model card (LIAE.f.128.80.48.16).
     """
-
-    archi_type: str = ""
 
     def __init__(self, *, resolution: int = 128, ae_dims: int = 128, e_dims: int = 80, d_dims: int = 48,
                  d_mask_dims: int = 16, options: str = "") -> None:
@@ -174,56 +251,10 @@ class SAEHD(nn.Module):
     def _build_parts(self) -> None:
         raise NotImplementedError
 
-    def _wire(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
-        raise NotImplementedError
-
-    def decoders(self) -> tuple[Decoder, Decoder]:
-        """(the decoder that draws src faces, the one that draws dst faces)."""
-        raise NotImplementedError
-
-    def decode_sides(self, codes: SAEHDCodes) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        """((image, mask) of src from ``src_code``, (image, mask) of dst from ``dst_code``): the two
-        reconstructions a training step needs. When one decoder draws both (LIAE) it runs once, on
-        both batches: same results as two calls (no layer mixes samples), larger and faster GEMMs."""
-        if codes.src_code is None:
-            raise ValueError("decode_sides needs src codes: make them with codes(src, dst), src not None")
-        decoder_src, decoder_dst = self.decoders()
-        if decoder_src is not decoder_dst:
-            return decoder_src(codes.src_code), decoder_dst(codes.dst_code)
-        sizes = [len(codes.src_code), len(codes.dst_code)]
-        images, masks = decoder_src(torch.cat([codes.src_code, codes.dst_code]))
-        (src_image, dst_image), (src_mask, dst_mask) = images.split(sizes), masks.split(sizes)
-        return (src_image, src_mask), (dst_image, dst_mask)
-
-    def codes(self, src: Tensor | None, dst: Tensor) -> SAEHDCodes:
-        """The decoder inputs for src and dst images (N, 3, R, R) in [0, 1]; ``src`` may be None."""
-        if src is not None:
-            check_images("src", src, channels=3, resolution=self.resolution)
-        check_images("dst", dst, channels=3, resolution=self.resolution)
-        return self._wire(src, dst)
-
     def encode(self, x: Tensor) -> Tensor:
         """The encoder's flat code of images (N, 3, R, R) in [0, 1]."""
         check_images("x", x, channels=3, resolution=self.resolution)
         return self.encoder(x)
-
-    def forward(self, src: Tensor, dst: Tensor) -> SAEHDOutput:
-        """One SAEHD step on src and dst images (N, 3, R, R) in [0, 1] (the two N may differ)."""
-        codes = self.codes(src, dst)
-        (pred_src_src, pred_src_srcm), (pred_dst_dst, pred_dst_dstm) = self.decode_sides(codes)
-        pred_src_dst, pred_src_dstm = self.decoders()[0](codes.src_dst_code)
-        return SAEHDOutput(pred_src_src, pred_src_srcm, pred_dst_dst, pred_dst_dstm, pred_src_dst, pred_src_dstm)
-
-    def swap(self, dst: Tensor) -> SAEHDSwap:
-        """Draw dst faces (N, 3, R, R) in [0, 1] as src, with the masks DeepFaceLab's merger uses."""
-        codes = self.codes(None, dst)
-        decoder_src, decoder_dst = self.decoders()
-        pred_src_dst, pred_src_dstm = decoder_src(codes.src_dst_code)
-        return SAEHDSwap(pred_src_dst, pred_src_dstm, decoder_dst(codes.dst_code)[1])
-
-    def parts(self) -> dict[str, nn.Module]:
-        """The parts DeepFaceLab saves as separate files, by name, in its order."""
-        return dict(self.named_children())
 
     def extra_repr(self) -> str:
         return (f"archi={self.archi!r}, resolution={self.resolution}, ae_dims={self.ae_dims}, "

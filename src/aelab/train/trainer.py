@@ -59,6 +59,12 @@ class Trainer:
     ``pool_size`` faces per domain are rendered once (and cached); ``device`` defaults to
     :func:`aelab.runtime.default_device`.
 
+    ``model``: train this :class:`aelab.models.SwapModel` (e.g. :class:`aelab.models.H128`, built and
+    seeded by the caller) instead of the DF or LIAE that ``config``'s archi and dims describe; the
+    config then gives the recipe only. Such a trainer cannot pretrain (ending pretraining rebuilds the
+    inters from the config) and does not :meth:`save` (DeepFaceLab's checkpoint is a DF's or LIAE's):
+    save the model's ``state_dict`` yourself.
+
     Hooks for training in several processes (:mod:`aelab.distributed`, under ``torchrun``):
     :meth:`set_shard` makes this process draw only its own share of each pool, :meth:`forward_sides`
     can be replaced by a DistributedDataParallel module, and :meth:`sampling_state` /
@@ -76,10 +82,16 @@ class Trainer:
         device: str | torch.device | None = None,
         seed: int = 0,
         pool_size: int = 1024,
+        model: models.SwapModel | None = None,
     ) -> None:
         if not isinstance(config, Config):
             raise TypeError(f"config must be an aelab.train.Config, got {type(config).__name__}")
         config.validate()
+        if model is not None and not isinstance(model, models.SwapModel):
+            raise TypeError(f"model must be an aelab.models.SwapModel (e.g. H128, SwapAutoencoder), got {type(model).__name__}")
+        if model is not None and (config.pretrain or config.true_face_power):
+            raise ValueError("a trainer given its own model trains it without pretraining and without true_face_power "
+                             "(both rebuild or read DF's and LIAE's inter): set pretrain=False and true_face_power=0.0")
         self.seed = check_int("seed", seed, minimum=0, maximum=EVAL_SEED - 1)
         self.pool_size = check_int("pool_size (at least batch_size)", pool_size, minimum=config.batch_size)
         self.config = config
@@ -90,7 +102,8 @@ class Trainer:
         self.history: dict[str, list[float]] = {}
         self.generator = torch.Generator().manual_seed(seed)
         self.dropout_generator = torch.Generator(self.device).manual_seed(seed)
-        self.model = models.build(config, seed=seed).to(self.device)
+        self.custom_model = model is not None
+        self.model = (models.build(config, seed=seed) if model is None else model).to(self.device)
         # DFL initialises the optimiser's state for every saveable weight, and updates the trainable ones.
         self.optimizer = self._make_optimizer(self.model.parameters())
         self.discriminator: torch.nn.Module | None = None
@@ -573,7 +586,11 @@ class Trainer:
         ``src_dst_opt`` and the discriminators'), ``trainer_state.pt`` (iteration, RNG states, the
         samplers' epochs), ``config.json``, ``history.json``, ``summary.txt`` and ``manifest.json``
         with every file's SHA-256. Tensors only: :meth:`load` reads them with ``weights_only=True``.
+        A trainer given its own model refuses (ValueError): save its ``model.state_dict()`` instead.
         """
+        if self.custom_model:
+            raise ValueError("save() writes DeepFaceLab's checkpoint of the DF or LIAE the config describes; this trainer "
+                             "trains a model it was given: torch.save(trainer.model.state_dict(), path) instead")
         return checkpoint.write(folder, self._parts(), self._state(), self.config, self.history, self.summary())
 
     @classmethod
