@@ -296,6 +296,19 @@ def test_transfer_table_trains_on_each_generator(real: faces.FaceBatch) -> None:
     assert table["blur"]["blur"].auc > 0.9 and table["noise"]["noise"].auc > 0.9
 
 
+def test_transfer_table_tests_a_generator_against_its_own_reals(real: faces.FaceBatch) -> None:
+    train_real, test_real, own_real = real.images[:24], real.images[24:40], real.images[40:]
+    fakes = {"blur": (forensics.degrade(train_real, blur=1.5), forensics.degrade(test_real, blur=1.5))}
+    detector = lambda: forensics.SpectralDetector("azimuthal")
+    own_fakes = forensics.degrade(own_real, blur=1.5)
+    table = forensics.transfer_table(detector, (train_real, test_real), fakes, test_only={"other blur": (own_real, own_fakes)})
+    assert list(table["blur"]) == ["blur", "other blur"]
+    fitted = detector().fit(*forensics.labelled(train_real, fakes["blur"][0]))
+    assert table["blur"]["other blur"] == fitted.evaluate(own_real, own_fakes)
+    with pytest.raises(ValueError, match="give each name once"):
+        forensics.transfer_table(detector, (train_real, test_real), fakes, test_only={"blur": (own_real, own_fakes)})
+
+
 @pytest.mark.parametrize("kind", generators.UPSAMPLINGS)
 def test_upsampling_autoencoder_shapes(kind: str) -> None:
     model = generators.UpsamplingAutoencoder(kind, resolution=16, ae_dims=8, dims=4)

@@ -180,6 +180,7 @@ def transfer_table(
     fakes: Mapping[str, tuple[Tensor, Tensor]],
     *,
     train_on: Mapping[str, Tensor] | None = None,
+    test_only: Mapping[str, tuple[Tensor, Tensor]] | None = None,
 ) -> dict[str, dict[str, Evaluation]]:
     """Train on one generator, test on all: ``{train name: {test name: Evaluation}}``.
 
@@ -188,16 +189,21 @@ def transfer_table(
         real: (training reals, held-out reals), images (N, C, H, W) in [0, 1].
         fakes: generator name -> (training fakes, held-out fakes). **Any** generator's images fit
             here: a model's swaps, an autoencoder's reconstructions, a GAN's samples, merged frames.
-            (Lab 05's GAN-fine-tuned SAEHD model joins the lab's table as one more entry, its swaps
-            of held-out dst faces, without any change to this function.)
         train_on: the generators to train on (default: every one in ``fakes``); a mapping
             name -> training fakes overrides ``fakes``' training half for that row.
+        test_only: generators no row trains on, name -> (held-out reals, held-out fakes), each
+            tested against its own reals: e.g. a model's swaps of some dst faces against those faces'
+            true swaps (lab 07 tests lab 05's GAN fine-tunes so, from its shipped ``swaps.pt``).
 
     Each row's detector is fit on the training reals against that generator's training fakes and
-    evaluated on the held-out reals against every generator's held-out fakes.
+    evaluated on the held-out reals against every generator's held-out fakes, then on each
+    ``test_only`` pair; the columns are ``fakes``' names, then ``test_only``'s.
     """
     real_train, real_test = real
     rows = dict(train_on) if train_on is not None else {name: pair[0] for name, pair in fakes.items()}
+    test_only = dict(test_only or {})
+    if set(test_only) & set(fakes):
+        raise ValueError(f"test_only names a generator that fakes has too ({sorted(set(test_only) & set(fakes))}): give each name once")
     table: dict[str, dict[str, Evaluation]] = {}
     for name, fake_train in rows.items():
         detector = make_detector().fit(*labelled(real_train, fake_train))
@@ -206,4 +212,7 @@ def transfer_table(
         for test_name, (_, fake_test) in fakes.items():
             scores = torch.cat([real_scores, detector.score(fake_test)])
             table[name][test_name] = evaluate(scores, labelled(real_test, fake_test)[1])
+        for test_name, (own_real, fake_test) in test_only.items():
+            images, labels = labelled(own_real, fake_test)
+            table[name][test_name] = evaluate(detector.score(images), labels)
     return table
