@@ -15,6 +15,9 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # docs/DEVELOPING.md, "What nbval compares".
 CAPPED_IN_CI := solutions/03-df-vs-liae.ipynb
 CAPPED_SETTING := sse41
+# make test's pytest processes (pytest-xdist; each test file, each notebook, stays in one process):
+# the notebooks and the grader's kernels run one torch thread each, so two cores take two at a time.
+WORKERS ?= 2
 
 .PHONY: lab test test-portable labs bench clean
 
@@ -34,10 +37,10 @@ $(LAB_SETTINGS): etc/jupyterlab/overrides.json $(STAMP)
 lab: $(STAMP) $(LAB_SETTINGS)
 	$(BIN)/jupyter lab --notebook-dir=labs --ServerApp.open_browser=False $(ROOT_FLAG)
 
-## make test: create the environment if missing, then run unit tests and nbval on solutions/
-## ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting).
+## make test: create the environment if missing, then run unit tests and nbval on solutions/ in
+## $(WORKERS) processes ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting, on its own).
 test: $(STAMP)
-	$(BIN)/python -m pytest $(addprefix --ignore=,$(CAPPED_IN_CI))
+	$(BIN)/python -m pytest --numprocesses=$(WORKERS) --dist=loadfile $(addprefix --ignore=,$(CAPPED_IN_CI))
 	$(BIN)/python -m aelab.portable nbval --settings $(CAPPED_SETTING) $(CAPPED_IN_CI)
 
 ## make test-portable: nbval on every solution under the default, avx2 and sse41 settings (other CPUs).

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 
-def verdict(check: Any, fn: Any) -> Any:
-    """Probe and judge as the grader does: through JSON."""
-    evidence = check.probe(fn)
+def verdict(check: Any, *answers: Any) -> Any:
+    """Probe ``answers`` and judge as the grader does: through JSON."""
+    evidence = check.probe(*answers)
     return check.judge(json.loads(json.dumps(evidence)))
 
 
@@ -20,7 +20,7 @@ class Unfinished:
     def __init__(self, exercise: str) -> None:
         self.exercise = exercise
 
-    def __call__(self, *_args: Any) -> Any:
+    def __call__(self, *_args: Any, **_kwargs: Any) -> Any:
         raise NotImplementedError(f"Exercise {self.exercise}: replace this line with your code")
 
     def __iter__(self) -> Any:

@@ -35,10 +35,6 @@ def _fails(check: Any, fn: Callable[..., Any], *fragments: str) -> str:
     return feedback.message
 
 
-def _unfinished(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("Exercise 2.x: replace this line with your code")
-
-
 # --- reference solutions, as a student would write them ---------------------------------------------
 
 
@@ -89,17 +85,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-# --- registration and unfinished exercises -------------------------------------------------------------
-
-
-def test_every_check_is_registered() -> None:
-    for name in lab02.__all__:
-        assert REGISTRY[name] is getattr(lab02, name)
-
-
-@pytest.mark.parametrize("name", lab02.__all__)
-def test_unfinished_exercise_fails_naming_it(name: str) -> None:
-    _fails(REGISTRY[name], _unfinished, "not done yet", "NotImplementedError", "Exercise 2.x")
+# --- tampered evidence -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", lab02.__all__)
