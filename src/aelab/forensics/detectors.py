@@ -25,14 +25,11 @@ Images are tensors (N, 3, H, W) of floats in [0, 1]; labels (N,) hold 0 (real) a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -42,6 +39,12 @@ from aelab.forensics.degrade import random_degrade
 from aelab.forensics.evaluation import Evaluation, evaluate, labelled, shuffle_labels
 from aelab.forensics.spectra import azimuthal_average, dct_features, nyquist_peak, power_spectrum
 from aelab.validate import check_choice, check_float, check_images, check_int, check_mask, check_seed
+
+# scikit-learn is imported where a linear detector is fit: at the top it cost every import of
+# aelab.forensics (and of aelab.appearance, which reads its spectra) more than a second.
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
 
 __all__ = ["FEATURES", "Detector", "SpectralDetector", "CNNDetector", "BlendDetector", "ReconstructionDetector"]
 
@@ -105,6 +108,10 @@ class SpectralDetector(Detector):
         return FEATURES[self.features](images).double().cpu().numpy()
 
     def fit(self, images: Tensor, labels: Tensor) -> SpectralDetector:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         labels = _check_labels(images, labels)
         self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000))
         self.model_.fit(self.transform(images), labels.numpy().astype(int))
@@ -309,6 +316,8 @@ class ReconstructionDetector(Detector):
         return (-torch.log(self.distances(images).double() + 1e-12)).numpy()[:, None]
 
     def fit(self, images: Tensor, labels: Tensor) -> ReconstructionDetector:
+        from sklearn.linear_model import LogisticRegression
+
         labels = _check_labels(images, labels)
         self.model_ = LogisticRegression(max_iter=5000).fit(self._feature(images), labels.numpy().astype(int))
         return self
