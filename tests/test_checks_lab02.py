@@ -85,7 +85,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-# --- tampered evidence -------------------------------------------------------------
+# --- tampered evidence ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", lab02.__all__)
