@@ -19,23 +19,44 @@ CAPPED_SETTING := sse41
 # the notebooks and the grader's kernels run one torch thread each, so two cores take two at a time.
 WORKERS ?= 2
 
-.PHONY: lab test test-portable labs bench clean
+.PHONY: lab instructor test test-portable labs bench clean
 
+# What a student needs (make lab): the kit, JupyterLab and the kit's kernel. $(STAMP) adds the test,
+# grading (nbgrader, otter-grader and the Jupytext it brings) and cluster (Dask) extras for make test
+# and make instructor, in the same environment: make lab then still shows a student's tools only,
+# because it runs JupyterLab with etc/student/ (instructor extensions disabled) first on its config path.
+LAB_STAMP := $(VENV)/.aelab-lab-installed
 # JupyterLab's settings for the kit's environment (no "Jupyter news?" pop-up, no update checks).
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The kit's kernel (aelab.kernel: the threading policy of aelab.threads, then IPython), which the labs name.
+KERNEL := $(VENV)/share/jupyter/kernels/aelab/kernel.json
+JUPYTER_LAB = $(BIN)/jupyter lab --ServerApp.open_browser=False --MultiKernelManager.default_kernel_name=aelab $(ROOT_FLAG)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster]"
 	touch $(STAMP)
 
-$(LAB_SETTINGS): etc/jupyterlab/overrides.json $(STAMP)
+$(LAB_STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks]"
+	touch $(LAB_STAMP)
+
+$(LAB_SETTINGS): etc/jupyterlab/overrides.json | $(LAB_STAMP)
 	mkdir -p $(dir $@)
 	cp etc/jupyterlab/overrides.json $@
 
-## make lab: create the environment if missing, then open JupyterLab on labs/ (prints the URL).
-lab: $(STAMP) $(LAB_SETTINGS)
-	$(BIN)/jupyter lab --notebook-dir=labs --ServerApp.open_browser=False $(ROOT_FLAG)
+$(KERNEL): src/aelab/kernel.py | $(LAB_STAMP)
+	$(BIN)/python -m aelab.kernel install --prefix $(VENV)
+
+## make lab: create the student's environment if missing, then open JupyterLab on labs/ (prints the URL).
+lab: $(LAB_STAMP) $(LAB_SETTINGS) $(KERNEL)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/etc/student $(JUPYTER_LAB) --notebook-dir=labs
+
+## make instructor: the environment with the grading and cluster tools, and JupyterLab with them on
+## the repository (nbgrader's menu and formgrader, Jupytext); docs/instructors.md, "make instructor".
+instructor: $(STAMP) $(LAB_SETTINGS) $(KERNEL)
+	$(JUPYTER_LAB) --notebook-dir=.
 
 ## make test: create the environment if missing, then run unit tests and nbval on solutions/ in
 ## $(WORKERS) processes ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting, on its own).

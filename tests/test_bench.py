@@ -59,3 +59,23 @@ def test_seed_section_times_the_seed_preset_on_the_default_device(monkeypatch: p
     monkeypatch.setitem(train.PRESETS, "seed", dict(TINY, pretrain=True))  # the section ends pretraining itself
     rows = dict(bench.seed_step_section(seconds=0.05))
     assert rows["device"].startswith("cpu") and "ms wall" in rows["seed preset step"]
+
+
+def test_contended_section_compares_with_one_thread_and_stops_its_busy_processes(
+    tiny_preset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list = []
+
+    def busy(count: int) -> list:
+        started.extend(processes := real_busy(count))
+        return processes
+
+    real_busy = bench.busy_processes
+    monkeypatch.setattr(bench, "busy_processes", busy)
+    threads = bench.torch.get_num_threads()
+    rows = bench.contended_section(seconds=0.05, busy=(0, 1), preset=tiny_preset, batch_size=8, resolution=32)
+    assert [label for label, _ in rows] == ["step, quiet", "render, quiet", "step, 1 busy", "render, 1 busy", "threads"]
+    assert len(started) == 1 and all(process.poll() is not None for process in started)
+    assert bench.torch.get_num_threads() == threads
+    if threads > 1:
+        assert all(value.endswith("one thread's speed") for _, value in rows[:4])

@@ -17,7 +17,8 @@ from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode, v4
 
 from aelab.commands.make_labs import main
-from aelab.notebooks import Exercise, NotebookError, lab_text, lint, make_lab
+from aelab.kernel import KERNELSPEC, LANGUAGE_INFO
+from aelab.notebooks import LINE_LIMIT, Exercise, NotebookError, lab_text, lint, make_lab
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMO = FIXTURES / "demo_solution.ipynb"
@@ -73,10 +74,22 @@ def test_lab_of_the_demo_replaces_solutions_and_removes_hidden_tests() -> None:
         if after.cell_type == "code":
             assert after.outputs == [] and after.execution_count is None
     assert any(cell.get("outputs") for cell in solution.cells)
-    assert lab.metadata == {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
-    }
+    assert lab.metadata == {"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}  # the kit's kernel's
+
+
+def test_a_long_hint_is_wrapped_into_literals_that_fit_and_say_it_all() -> None:
+    hint = "add up " + " ".join(f"layer{k} (k·k·in·out + out, \"quoted\")" for k in range(12))
+    cell = v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                            metadata={**_nbgrader("long", solution=True), "aelab": {"exercise": "9.9 long", "hint": hint}})
+    source = make_lab(_notebook(cell)).cells[0].source
+    lines = source.splitlines()
+    assert lines[:3] == ["def f():", "    # YOUR CODE HERE", "    raise NotImplementedError("] and lines[-1] == "    )"
+    assert len(lines) > 5 and max(map(len, lines)) <= LINE_LIMIT
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["f"]()
+    assert str(raised.value) == f"Exercise 9.9 long: {hint}"
 
 
 def test_regions_become_stubs_at_their_indentation() -> None:
@@ -387,7 +400,7 @@ def test_make_lab_installs_settings_that_turn_off_jupyterlab_news(tmp_path: Path
     root = Path(__file__).resolve().parents[1]
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
-    stamp = venv / ".aelab-installed"
+    stamp = venv / ".aelab-lab-installed"
     stamp.touch()
     done = subprocess.run(["make", "-C", str(root), f"VENV={venv}", str(venv / "share/jupyter/lab/settings/overrides.json")],
                           capture_output=True, text=True, check=False)  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -231,6 +232,86 @@ def seed_step_section(seconds: float = 15.0) -> list[Row]:
 
 
 # --------------------------------------------------------------------------------------------------
+# contended: the kit's threads against one thread, with the bench's own busy processes (aelab.threads)
+
+
+def busy_processes(count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` processes that each keep one core busy with a plain Python loop, as a browser tab,
+    a video call or a second kernel would; the caller kills them."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]  # fmt: skip
+
+
+def _alternated(work: Callable[[], object], counts: tuple[int, ...], seconds: float, rounds: int = 3) -> list[float]:
+    """Wall seconds per call of ``work`` on each thread count of ``counts``, measured in turns
+    (``rounds`` turns of ``seconds / rounds`` each), so that a change in the machine's other load
+    falls on every count alike."""
+    total = [[0.0, 0] for _ in counts]
+    for _ in range(rounds):
+        for k, count in enumerate(counts):
+            torch.set_num_threads(count)
+            wall, _, calls = _rate(work, seconds / rounds)
+            total[k][0] += wall * calls
+            total[k][1] += calls
+    return [wall / calls for wall, calls in total]
+
+
+def _versus(counts: tuple[int, ...], values: list[float], form: str, *, rate: bool) -> str:
+    """'112 ms on 2 threads, 180 ms on 1: 1.61x one thread's speed'; the last count is one thread's,
+    ``rate``: the values are rates (higher is faster), else times."""
+    text = ", ".join(form.format(value) + f" on {count}" + (" threads" if k == 0 else "")
+                     for k, (count, value) in enumerate(zip(counts, values)))  # fmt: skip
+    if len(values) < 2:
+        return text
+    speed = values[0] / values[-1] if rate else values[-1] / values[0]
+    return f"{text}: {speed:.2f}x one thread's speed"
+
+
+def contended_section(seconds: float = 6.0, busy: tuple[int, ...] = (0, 1, 2), preset: str = "cpu",
+                      batch_size: int = 256, resolution: int = 64) -> list[Row]:
+    """The training step of ``preset`` and the render rate of SynthFaces (batches of ``batch_size``
+    at ``resolution`` px) on this process's threads (the kit's policy, :mod:`aelab.threads`) and on
+    one thread, each measured in turns with 0, 1, 2 (``busy``) cores kept busy by processes the
+    section starts and stops itself. Each row ends with the kit's speed as a multiple of one
+    thread's under the same load: below 1, its threads lose to one thread there."""
+    from aelab.data import faces
+    from aelab.train import Config, Trainer
+
+    threads = torch.get_num_threads()
+    counts = (threads, 1) if threads > 1 else (1,)
+    trainer = Trainer(Config.preset(preset), device="cpu", pool_size=256)
+    for _ in range(3):  # warm-up
+        trainer.step()
+
+    def render() -> None:
+        faces.render(batch_size, resolution=resolution, seed=0)
+
+    render()
+    rows = []
+    try:
+        for count in busy:
+            processes = busy_processes(count)
+            try:
+                steps = _alternated(trainer.step, counts, seconds)
+                renders = _alternated(render, counts, seconds)
+            finally:
+                for process in processes:
+                    process.kill()
+                    process.wait()
+            load = "quiet" if count == 0 else f"{count} busy"
+            rows.append((f"step, {load}", _versus(counts, [wall * 1e3 for wall in steps], "{:,.0f} ms", rate=False)))
+            rows.append((f"render, {load}", _versus(counts, [batch_size / wall for wall in renders], "{:,.0f} faces/s",
+                                                         rate=True)))
+    finally:
+        torch.set_num_threads(threads)
+    waiting = ", ".join(f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ)
+    rows.append(("threads", f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'its default'}); "
+                            f"step: {preset} preset, render: {resolution} px in batches of {batch_size}; "
+                            f"'quiet' is this machine's own load"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
 # Sections, in print order
 
 def ddp_section() -> list[Row]:
@@ -246,6 +327,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "time-to-ssim": time_to_ssim_section,
     "ddp": ddp_section,
     "seed": seed_step_section,
+    "contended": contended_section,
 }
 
 

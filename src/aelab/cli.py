@@ -1,6 +1,7 @@
 """The ``aelab`` command. Each verb lives in its own module of :mod:`aelab.commands` (``grade``: in
 :mod:`aelab.grade`) and is imported only when used, so that ``aelab make-labs --check`` does not pay
-for importing torch.
+for importing torch. The kit's threading policy (:mod:`aelab.threads`) is applied before a verb is
+imported.
 
 Every verb module exposes ``main(argv: list[str]) -> int``.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+
+from aelab import threads
 
 #: verb -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aelab: unknown command {name!r}; known commands: {', '.join(COMMANDS)}\n", file=sys.stderr)
         print(_usage(), file=sys.stderr)
         return 2
+    threads.apply()  # before a verb imports torch (aelab.threads)
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(rest) or 0)
 

@@ -20,8 +20,11 @@ the notebooks as they are):
 - A **written answer** (graded by hand) has ``solution: true`` and ``grade: true`` and points.
 - grade_ids are unique within a notebook and use letters, digits, ``.``, ``_`` and ``-``.
 
-Labs have outputs and execution counts cleared, cell metadata kept (timings dropped), the kernel
-metadata normalised and cell ids taken from the solution, so that regenerating is byte-stable.
+Labs have outputs and execution counts cleared, cell metadata kept (timings dropped), cell ids taken
+from the solution, so that regenerating is byte-stable, and the notebook metadata JupyterLab writes
+when it opens a lab with the kit's kernel (:data:`aelab.kernel.KERNELSPEC` and
+:data:`~aelab.kernel.LANGUAGE_INFO`), so that opening a lab leaves nothing to save. Each line of an
+exercise's stub fits in :data:`LINE_LIMIT` characters (a long hint is split over several literals).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from typing import Any, Literal
 import nbformat
 from nbformat import NotebookNode
 
+from aelab.kernel import KERNELSPEC, LANGUAGE_INFO
+
 __all__ = ["CheckCall", "Exercise", "NotebookError", "check_calls", "lab_text", "lint", "make_lab", "read_notebook"]
 
 #: The marker lines, each naming its region's kind and whether it opens or closes it.
@@ -55,14 +60,12 @@ _AELAB_KEYS = ("exercise", "hint")
 _DEFAULT_HINT = "replace this line with your code"
 _TEXT_STUB = "YOUR ANSWER HERE"
 _FIX_FILE = "open and save it with Jupyter, or restore it from git"
+#: The longest line a student meets in a lab's exercise cells (a stub's hint is wrapped to fit).
+LINE_LIMIT = 100
 #: Cell metadata that records when a cell last ran: dropped from labs, like outputs.
 _VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
 #: Notebook metadata that labs keep; the rest (widget state, editor settings) is dropped.
 _KEPT_NOTEBOOK_METADATA = ("aelab", "authors", "title")
-_KERNEL_METADATA = {
-    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-    "language_info": {"name": "python", "pygments_lexer": "ipython3"},
-}
 
 
 class NotebookError(ValueError):
@@ -197,7 +200,7 @@ def make_lab(notebook: str | os.PathLike[str] | NotebookNode) -> NotebookNode:
     lab, name = _notebook_and_name(notebook)  # a copy
     _lint(lab, name)
     lab.metadata = {key: lab.metadata[key] for key in _KEPT_NOTEBOOK_METADATA if key in lab.metadata}
-    lab.metadata.update(copy.deepcopy(_KERNEL_METADATA))
+    lab.metadata.update(copy.deepcopy({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}))
     for cell in lab.cells:
         cell.source = _student_source(cell)
         for key in _VOLATILE_CELL_METADATA:
@@ -365,5 +368,27 @@ def _stub(cell_type: str, region: _Region, meta: _Meta) -> list[str]:
         return []
     if cell_type != "code":
         return [_TEXT_STUB]
-    message = json.dumps(f"Exercise {meta.label}: {meta.hint}", ensure_ascii=False)
-    return [f"{region.indent}# YOUR CODE HERE", f"{region.indent}raise NotImplementedError({message})"]
+    message = f"Exercise {meta.label}: {meta.hint}"
+    one_line = f"{region.indent}raise NotImplementedError({_quoted(message)})"
+    if len(one_line) <= LINE_LIMIT:
+        return [f"{region.indent}# YOUR CODE HERE", one_line]
+    inner = region.indent + " " * 4
+    pieces = _wrapped(message, LINE_LIMIT - len(inner))
+    return [f"{region.indent}# YOUR CODE HERE", f"{region.indent}raise NotImplementedError(",
+            *(f"{inner}{_quoted(piece)}" for piece in pieces), f"{region.indent})"]
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a Python string literal (JSON's double-quoted form, which Python reads the same)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` cut after spaces into pieces whose quoted forms fit ``width`` characters (a longer
+    word stands alone); joined, the pieces give ``text`` back, as Python joins adjacent literals."""
+    pieces = [""]
+    for word in re.findall(r"\S+\s*|\s+", text):
+        if pieces[-1] and len(_quoted(pieces[-1] + word)) > width:
+            pieces.append("")
+        pieces[-1] += word
+    return pieces

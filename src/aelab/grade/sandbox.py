@@ -246,7 +246,9 @@ def hidden_paths(solution: Path, out: Path) -> list[str]:
 
 def _environment(workdir: str) -> dict[str, str]:
     """The sandbox's whole environment: nothing of the grader's but its kernel caps, everything
-    pointing at ``workdir``."""
+    pointing at ``workdir``, and the kit's threading policy (:mod:`aelab.threads`) at one thread."""
+    from aelab import threads
+
     home = workdir
     return {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -262,9 +264,7 @@ def _environment(workdir: str) -> dict[str, str]:
         "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
         "JUPYTER_RUNTIME_DIR": f"{home}/.local/share/jupyter/runtime",
         "JUPYTER_PLATFORM_DIRS": "1",
-        "OMP_NUM_THREADS": "1",  # one core per submission: the batch runs submissions in parallel
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
+        **threads.variables(1),  # one core per submission (the batch runs submissions in parallel)
         "AELAB_DEVICE": "cpu",  # RLIMIT_AS and CUDA's huge address-space reservations do not mix
         **{name: os.environ[name] for name in KERNEL_CAPS if name in os.environ},
     }
