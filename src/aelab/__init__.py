@@ -8,6 +8,7 @@ Modules, one idea each, in the direction of their imports (docs/DEVELOPING.md dr
 - :mod:`aelab.validate` -- the one validation engine (TypeError for the kind, ValueError for the value)
 - :mod:`aelab.report` -- figures printed with a verdict against a band (what nbval compares)
 - :mod:`aelab.runtime` -- the device choice
+- :mod:`aelab.threads` -- torch's threads: how many (affinity, CPU quota) and how they wait, set at start
 - :mod:`aelab.assets` -- trained checkpoints shipped as package data, SHA-256 verified
 - :mod:`aelab.data` -- synthetic faces, IDX digits, torch ``Dataset`` wrappers
 - :mod:`aelab.models` -- DeepFaceLab's encoder / inter / decoder blocks, ``DF``, ``LIAE``, DFL 1.0's
@@ -37,6 +38,7 @@ Course tooling, never imported by the library:
 
 - :mod:`aelab.checks` -- the checks a student calls after each exercise
 - :mod:`aelab.notebooks` -- solutions/ -> labs/ generation and lint
+- :mod:`aelab.kernel` -- the labs' Jupyter kernel (the threading policy applied first)
 - :mod:`aelab.grade` -- the isolated grader
 - :mod:`aelab.commands`, :mod:`aelab.cli` -- the ``aelab`` command and its verbs
 
