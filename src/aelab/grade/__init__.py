@@ -166,7 +166,8 @@ def _run_submission(lab: Lab, path: Path, run: Callable[[dict], Outcome], result
         else:
             result.notes.append("the grader's worker stopped without a report and was run again.")
     verdict = assess(plan, outcome, lab.checks)
-    result.checks, result.errors, result.status, result.detail = verdict.checks, verdict.errors, verdict.status, verdict.detail
+    result.checks, result.errors = verdict.checks, verdict.errors
+    result.status, result.detail = verdict.status, verdict.detail
     result.integrity += verdict.integrity
 
 

@@ -34,7 +34,9 @@ def notebook_seconds(path: Path) -> float:
     try:
         with tempfile.TemporaryDirectory(prefix="aelab-bench-") as folder:
             start = time.perf_counter()
-            NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
+            where = {"metadata": {"path": folder}}
+            client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources=where)
+            client.execute()
             return time.perf_counter() - start
     finally:
         if threads is None:
@@ -75,7 +77,7 @@ def grading_section(solution: Path | None = None, submissions: int = 4) -> list[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aelab.grade.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("solution", type=Path, nargs="?", default=DEMO, help="the solution notebook (default: the demo)")
+    parser.add_argument("solution", type=Path, nargs="?", default=DEMO, help="the solution notebook (the demo)")
     parser.add_argument("--submissions", type=int, default=4, help="copies graded at each number of workers")
     args = parser.parse_args(argv)
     for label, value in grading_section(args.solution, args.submissions):

@@ -41,7 +41,8 @@ def read_table(path: Path, required: list[str]) -> Table:
             rows = [dict(zip(columns, (value.strip() for value in row))) for row in reader if any(row)]
             return Table(rows, columns, delimiter)
     seen = max(DELIMITERS, key=header.count)
-    split = f"split by {_NAMES[seen]}: {[c.strip() for c in header.split(seen)]}" if header.count(seen) else "one column"
+    parts = [column.strip() for column in header.split(seen)]
+    split = f"split by {_NAMES[seen]}: {parts}" if len(parts) > 1 else "one column"
     raise ValueError(
         f"{path}: expected a header line with the columns {', '.join(required)} (separated by commas, "
         f"semicolons or tabs); its first line is {header[:200]!r} ({split}). Restore the header line"

@@ -136,7 +136,8 @@ def build(students: list[Student], labs: list[tuple[str, Path]]) -> Course:
             owners = [s for s in students if fnmatch.fnmatchcase(submission.lower(), s.pattern.lower())]
             if len(owners) > 1:
                 ids = ", ".join(s.student_id for s in owners)
-                raise ValueError(f"{title}: submission {submission!r} matches the roster lines of {ids}; make them distinct")
+                raise ValueError(f"{title}: submission {submission!r} matches the roster lines of {ids}; "
+                                 "make them distinct")  # fmt: skip
             if not owners:
                 course.unmatched.setdefault(title, []).append(submission)
                 continue
@@ -157,18 +158,21 @@ def write(course: Course, out: Path) -> list[Path]:
     out.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     own, canvas, moodle = [], [["Points Possible", "", "", "", "", *map(_number, course.labs.values())]], []
     for student in course.students:
-        rows = [course.grades.get((student.student_id, lab)) for lab in course.labs]
+        rows = [course.grades.get((student.student_id, lab)) or {} for lab in course.labs]
         total, top, pending = course.total(student)
-        cells = [row["total"] if row else "" for row in rows]
-        own.append([student.student_id, student.name,
-                    *[value for row in rows for value in ((row["auto"], row["manual"], row["total"]) if row else ("",) * 3)],
-                    _number(total), _number(top), str(pending)])  # fmt: skip
-        canvas.append([student.sortable, student.canvas_id, student.student_id, student.login_id, student.section, *cells])
+        parts = [row.get(part, "") for row in rows for part in ("auto", "manual", "total")]
+        own.append([student.student_id, student.name, *parts, _number(total), _number(top), str(pending)])
+        cells = [row.get("total", "") for row in rows]
+        who = [student.sortable, student.canvas_id, student.student_id, student.login_id, student.section]
+        canvas.append([*who, *cells])
         moodle.append([*student.first_last, student.student_id, student.email, *cells])
-    header = ["student_id", "name", *[f"{lab} {part}" for lab in course.labs for part in ("auto", "manual", "total")],
-              "total", "max", "pending"]  # fmt: skip
-    files = {"gradebook.csv": write_table(header, own), "canvas.csv": write_table([*CANVAS_COLUMNS, *course.labs], canvas),
-             "moodle.csv": write_table([*MOODLE_COLUMNS, *course.labs], moodle), "gradebook.md": _notes(course)}  # fmt: skip
+    parts = [f"{lab} {part}" for lab in course.labs for part in ("auto", "manual", "total")]
+    files = {
+        "gradebook.csv": write_table(["student_id", "name", *parts, "total", "max", "pending"], own),
+        "canvas.csv": write_table([*CANVAS_COLUMNS, *course.labs], canvas),
+        "moodle.csv": write_table([*MOODLE_COLUMNS, *course.labs], moodle),
+        "gradebook.md": _notes(course),
+    }
     for name, text in files.items():
         write_atomically(out / name, text)
     return [out / name for name in files]
@@ -220,11 +224,11 @@ def main(argv: list[str]) -> int:
     """The ``aelab gradebook`` command; 0 when written, 2 for a bad roster, lab folder or option."""
     parser = argparse.ArgumentParser(prog="aelab gradebook", description="Gather every lab's grades by student "
                                      "and write Canvas's and Moodle's import files.")  # fmt: skip
-    parser.add_argument("--roster", type=Path, required=True, help="CSV: submission (name or pattern), student_id, name")
+    parser.add_argument("--roster", type=Path, required=True, help="CSV: submission (or pattern), student_id, name")
     parser.add_argument("--lab", type=_lab_spec, action="append", required=True, metavar="TITLE=DIR",
                         help="a lab's title and its `aelab grade --out` folder (repeat for each lab)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="where gradebook.csv, canvas.csv, moodle.csv go")
-    parser.add_argument("--pack", type=Path, help="also gather each student's feedback pages here (a folder and a zip each)")
+    parser.add_argument("--pack", type=Path, help="also gather each student's feedback pages here (folder and zip)")
     args = parser.parse_args(argv)
     try:
         course = build(read_roster(args.roster), args.lab)
@@ -235,5 +239,6 @@ def main(argv: list[str]) -> int:
         print(f"aelab gradebook: {exc}", file=sys.stderr)
         return 2
     print((args.out / "gradebook.md").read_text(), end="")
-    print(f"wrote {', '.join(str(path) for path in written[:4])}" + (f" and {len(written) - 4} packs" if len(written) > 4 else ""))
+    packs = f" and {len(written) - 4} packs" if len(written) > 4 else ""
+    print(f"wrote {', '.join(str(path) for path in written[:4])}{packs}")
     return 0

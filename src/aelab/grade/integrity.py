@@ -81,14 +81,15 @@ def _patches(source: str, checks: set[str]) -> list[str]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    found = []
+    found, guarded = [], checks | {PROBE_HELPER}
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in checks | {PROBE_HELPER}:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in guarded:
             found.append(f"redefines {node.name}")
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        targets += [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
         for target in targets:
             name = _dotted(target)
-            if isinstance(target, ast.Name) and name in checks | {PROBE_HELPER}:
+            if isinstance(target, ast.Name) and name in guarded:
                 found.append(f"redefines {name}")
             elif isinstance(target, ast.Attribute) and name.split(".")[0] in _GUARDED_ROOTS:
                 found.append(f"patches {name}")

@@ -279,7 +279,8 @@ def _manual(result: Result, questions: list[Question], marks: dict[str, Mark]) -
 
 #: Text meant for the kit's developers, never for a student's page: a pointer to the developer docs
 #: (with its parentheses or its clause), e.g. a band's "(or the band is wrong: see docs/DEVELOPING.md)".
-_DEVELOPER_TEXT = re.compile(r"\s*\((?:[^()]*?)(?:docs/|DEVELOPING)[^()]*\)|[,;:]?\s*see (?:docs/)?[\w/.-]+\.md\b[^.;]*")
+_DEVELOPER_TEXT = re.compile(r"\s*\([^()]*?(?:docs/|DEVELOPING)[^()]*\)"  # "(... see docs/DEVELOPING.md)"
+                             r"|[,;:]?\s*see (?:docs/)?[\w/.-]+\.md\b[^.;]*")  # "; see docs/x.md for ..."
 
 
 def for_students(text: str) -> str:
@@ -301,7 +302,8 @@ def _document(
                   f"{_points(result.max_score - auto_max)}" + (f", {pending} not graded yet)" if pending else ")"))
     paragraphs = [
         total,
-        f"Status: {result.status}: {STATUSES[result.status]}" + (f" ({for_students(result.detail)})" if result.detail else ""),
+        f"Status: {result.status}: {STATUSES[result.status]}"
+        + (f" ({for_students(result.detail)})" if result.detail else ""),
     ]
     checks = (
         ["Exercise", "Check", "Points", "Result", "What to do"],

@@ -143,7 +143,8 @@ def export(questions: list[Question], answers: dict[str, dict[str, str]], marks:
         write_atomically(folder / f"{question.grade_id}.md", _sheet(question, answers, by_submission))
         rows = []
         for submission in sorted(answers.keys() | by_submission.keys()):
-            mark = by_submission.get(submission, Mark(None, "", _digest(answers.get(submission, {}).get(question.grade_id))))
+            text = answers.get(submission, {}).get(question.grade_id)
+            mark = by_submission.get(submission, Mark(None, "", _digest(text)))
             points = "" if mark.points is None else f"{mark.points:g}"
             rows.append([submission, points, mark.comment, mark.answer_sha256, mark.previous])
         delimiter = _read(_path(out, question), question)[1]
