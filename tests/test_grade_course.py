@@ -348,3 +348,20 @@ def test_every_solution_exercise_carries_its_number_and_a_hint(solution: Path) -
     for cell in cells:
         meta = cell["metadata"].get("aelab", {})
         assert meta.get("exercise") and meta.get("hint"), (solution.name, cell["metadata"]["nbgrader"]["grade_id"])
+
+
+# --- the grading section of the speed benchmark --------------------------------------------------------
+
+
+def test_the_grading_bench_section_reports_both_worker_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aelab import bench
+    from aelab.grade import bench as grading
+
+    monkeypatch.setattr(grading, "notebook_seconds", lambda path: 4.0)
+    monkeypatch.setattr(grading, "_graded", lambda solution, submissions, jobs: (60.0 / jobs, 6.0))
+    rows = bench.SECTIONS["grading"]()
+    assert rows[0] == ("notebook's own run", "4.0 s (demo_solution.ipynb, nbclient, no sandbox)")
+    assert rows[1:] == [
+        ("1 worker(s), 4 submissions", "4.0 submissions/min; 6.0 s per submission (1.50x the notebook's own run)"),
+        ("2 worker(s), 4 submissions", "8.0 submissions/min; 6.0 s per submission (1.50x the notebook's own run)"),
+    ]

@@ -318,8 +318,9 @@ def grade(
             write_grades(list(done.values()), out / "grades.csv", lab.questions,
                          {r.submission: _marks(lab, marks, r) for r in done.values()})  # fmt: skip
             bar.update()
-            bar.write(f"{name}: {result.score:g} / {lab.auto_max:g} from the checks, {result.status} "
-                      f"({result.seconds:.1f} s)")  # fmt: skip
+            if progress:
+                bar.write(f"{name}: {result.score:g} / {lab.auto_max:g} from the checks, {result.status} "
+                          f"({result.seconds:.1f} s)")  # fmt: skip
 
     try:
         with ThreadPoolExecutor(max_workers=runners.threads(jobs, len(why))) as pool:
