@@ -142,7 +142,7 @@ Batch = tuple[Path, int, dict[str, dict[str, str]]]
 HOSTILE: dict[str, tuple[Any, float, str]] = {
     "solution-1": (json.loads(DEMO.read_text()), 3, "ok"),
     "solution-2": (json.loads(DEMO.read_text()), 3, "ok"),
-    "lab": (dict(make_lab(DEMO)), 0, "ok"),
+    "lab": (dict(make_lab(DEMO)), 0, "unfinished"),
     "syntax": (_answers(mean="def mean(x)\n    return x.mean()\n"), 2, "syntax-error"),
     "exception": (_answers(normalize=CORRECT_NORMALIZE + "1 / 0\n"), 3, "cell-errors"),
     "loop": (_answers(normalize="while True:\n    pass\n"), 1, "timeout"),
@@ -188,7 +188,8 @@ def test_each_submission_gets_its_grade_and_status(batch: Batch, name: str) -> N
     _, score, status = HOSTILE[name]
     assert (float(rows[name]["auto"]), rows[name]["status"]) == (score, status), rows[name]
     assert float(rows[name]["max_score"]) == MAX_SCORE
-    assert (float(rows[name]["manual"]), int(rows[name]["pending"])) == (0, 1)  # why-eps: not graded yet
+    answered = name not in ("lab", "not-json", "not-notebook", "other-lab", "shuffled")  # others: no answer, 0 points
+    assert (float(rows[name]["manual"]), int(rows[name]["pending"])) == (0, int(answered))  # why-eps: not graded yet
     assert float(rows[name]["total"]) == score
 
 
@@ -224,6 +225,36 @@ def test_feedback_tells_the_student_what_to_fix(batch: Batch) -> None:
     assert "tampered" in messages("double-evidence")["check_mean"]
     assert "could not run" not in messages("exception")["check_normalize"]
     assert (out / "results" / "huge-output.json").stat().st_size < 10_000  # outputs are never stored
+
+
+@pytest.mark.slow
+def test_the_integrity_report_names_each_tampering(batch: Batch) -> None:
+    out, _, _ = batch
+    report = (out / "integrity.md").read_text()
+    tampering = report.split("## Similarity hints")[0]
+    assert "| patch-checks | the answer cell of exercise 0.1 mean patches Check.judge (no effect on grading) |" in tampering
+    assert "| patch-checks | the answer cell of exercise 0.1 mean calls REGISTRY.clear (no effect on grading) |" in tampering
+    assert "| double-evidence | the answer cell of exercise 0.1 mean calls get_ipython().events.register" in tampering
+    assert "| double-evidence | check_mean of exercise 0.1 mean got more than one answer" in tampering
+    assert "| fake-results | the answer cell of exercise 0.1 mean publishes fake evidence" in tampering
+    assert "| fake-results | your answer to exercise 0.1 mean published evidence for a check (ignored) |" in tampering
+    for name in ("solution-1", "lab", "loop", "exception"):
+        assert f"| {name} |" not in tampering
+    assert "tamper" not in (out / "feedback" / "patch-checks.md").read_text()
+
+
+@pytest.mark.slow
+def test_an_endless_loop_in_one_exercise_costs_only_that_exercise(tmp_path: Path) -> None:
+    """The cell is interrupted at its own limit and the notebook goes on: exercise 0.2 still scores."""
+    path = tmp_path / "loop.ipynb"
+    path.write_text(json.dumps(_answers(mean="def mean(x):\n    while True:\n        pass\n")))
+    (result,) = grade(DEMO, [path], tmp_path / "out", limits=Limits(timeout=120, cell_timeout=4, memory_mb=2048),
+                      progress=False)  # fmt: skip
+    assert (result.score, result.status) == (2, "timeout")
+    by_check = {check.check: check for check in result.checks}
+    assert by_check["check_normalize"].passed and by_check["check_normalize_constant"].passed
+    assert "ran past its limit of 4 s and was interrupted" in by_check["check_mean"].message
+    assert result.seconds < 100 and result.attempts == 1
 
 
 @pytest.mark.slow
@@ -269,6 +300,8 @@ def test_the_worker_starts_without_torch() -> None:
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="Limits.timeout"):
         Limits(timeout=0)
+    with pytest.raises(ValueError, match="Limits.cell_timeout"):
+        Limits(cell_timeout=-1)
 
 
 # --- written answers: exported per question, points read back -----------------------------------------
@@ -280,7 +313,7 @@ def test_written_answers_export_and_points_round_trip(batch: Batch) -> None:
     sheet = (out / "written" / "why-eps.md").read_text()
     assert sheet.startswith("# Question why-eps (1 point)")
     assert "## solution-1" in sheet and "divides 0 by 0" in sheet  # the solution's answer, side by side
-    assert "## lab\n\nYOUR ANSWER HERE" in sheet and "## syntax" in sheet
+    assert "## lab\n\n*(no answer)*" in sheet and "## syntax" in sheet
     with (out / "written" / "why-eps.csv").open() as stream:
         rows = list(csv.DictReader(stream))
     assert [row["submission"] for row in rows] == sorted(HOSTILE) and all(row["points"] == "" for row in rows)
@@ -289,7 +322,7 @@ def test_written_answers_export_and_points_round_trip(batch: Batch) -> None:
         row.update(points="1", comment="right: 0 / 0") if row["submission"] == "solution-1" else None
         row.update(points="0.5") if row["submission"] == "exception" else None
     with (out / "written" / "why-eps.csv").open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, ["submission", "points", "comment"])
+        writer = csv.DictWriter(stream, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     results = grade(DEMO, [out.parent / "submissions"], out, jobs=2, progress=False)  # grades nothing again
@@ -300,7 +333,8 @@ def test_written_answers_export_and_points_round_trip(batch: Batch) -> None:
     assert [grades["exception"][k] for k in ("manual", "total")] == ["0.5", "3.5"]
     page = (out / "feedback" / "solution-1.md").read_text()
     assert "Score: 4 / 4 (checks 3 / 3, written answers 1 / 1)" in page and "| why-eps | 1 / 1 | right: 0 / 0 |" in page
-    assert "1 not graded yet" in (out / "feedback" / "lab.md").read_text()
+    assert "1 not graded yet" in (out / "feedback" / "syntax.md").read_text()
+    assert "no answer was given" in (out / "feedback" / "lab.md").read_text()
     with (out / "written" / "why-eps.csv").open() as stream:  # rewritten, the marks kept
         assert {row["submission"]: row["points"] for row in csv.DictReader(stream)}["solution-1"] == "1"
 

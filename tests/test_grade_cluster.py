@@ -89,6 +89,9 @@ def test_two_workers_grade_hostile_submissions_and_survive_killed_workers(tmp_pa
                     "survivor": (3, "ok"), "doomed": (0, "worker-died")}  # fmt: skip
         assert {name: (r.score, r.status) for name, r in by_name.items()} == expected
         assert "died twice" in by_name["doomed"].detail
+        # Each death is a rerun on another worker, recorded (and shown in the integrity report).
+        assert [by_name[name].attempts for name in ("good", "survivor", "doomed")] == [1, 2, 2]
+        assert "| survivor | 2 |" in (out / "integrity.md").read_text()
         with (out / "grades.csv").open() as stream:
             rows = {row["submission"]: row for row in csv.DictReader(stream)}
         assert rows["doomed"]["status"] == "worker-died" and float(rows["good"]["max_score"]) == MAX_SCORE

@@ -10,15 +10,24 @@ runs them in a fresh worker and kernel under limits and an identity of its own (
 :mod:`.worker`), judges the probes' evidence in its own process and writes (:mod:`.report`,
 :mod:`.written`)
 
-- ``DIR/grades.csv``: submission, auto, manual, pending, total, max_score, status, seconds, detail,
-  sha256; rewritten atomically after each submission, so an interrupted batch loses nothing;
+- ``DIR/grades.csv``: submission, auto, manual, pending, total, max_score, status, seconds, queued,
+  attempts, detail, sha256; rewritten atomically after each submission, so an interrupted batch
+  loses nothing;
 - ``DIR/feedback/<submission>.md`` and ``.html``: every check with its points, verdict and message,
   and the written answers' points and comments;
 - ``DIR/results/<submission>.json``: the same as data;
 - ``DIR/written/<question>.md`` and ``.csv``: every student's written answer to one question, and
   the sheet where the instructor gives its points;
 - ``DIR/summary.md``, ``summary.csv``, ``summary.png``: statuses, the checks hardest first, and the
-  score histogram.
+  score histogram;
+- ``DIR/integrity.md`` and ``similarity.csv`` (:mod:`.integrity`): the tampering neutralised, the
+  similarity hints, retries and queue time, for the instructor only;
+- ``DIR/history.csv`` and ``DIR/history/`` (:mod:`.history`): every change of a grade, and the
+  results that regrades replaced.
+
+Each cell may run ``--cell-timeout`` seconds: past that it is interrupted and the next cell runs;
+all of a submission's cells together may run ``--timeout`` seconds. What the grader writes is
+readable by the output folder's group (the course's staff) and no one else.
 
 A submission already graded (same name, same file contents) is skipped unless ``--force``; one
 that the grader could not run (``sandbox-error``) is graded again. A worker that stops without a
@@ -47,9 +56,10 @@ from typing import Callable, Sequence
 from tqdm.auto import tqdm
 
 from aelab.checks import load_checks
-from aelab.grade import written
-from aelab.grade.plan import Lab, NotANotebook, SolutionError, read_submission
-from aelab.grade.report import Result, assess, summarize, ungraded, write_feedback, write_grades
+from aelab.grade import history, written
+from aelab.grade.integrity import tampering, write_report
+from aelab.grade.plan import Lab, Mark, NotANotebook, SolutionError, read_submission
+from aelab.grade.report import FOLDER_MODE, Result, assess, summarize, ungraded, write_feedback, write_grades
 from aelab.grade.sandbox import DEFAULT_UIDS, Identities, Limits, Outcome, SandboxError, hidden_paths, run_worker
 
 __all__ = ["DEFAULT_UIDS", "Limits", "Result", "grade", "main"]
@@ -108,12 +118,14 @@ def _require_notebook_tools() -> None:
 
 def _grade_one(lab: Lab, name: str, path: Path, run: Callable[[dict], Outcome]) -> Result:
     """Grade one submission, its cells run by ``run`` in a sandbox of its own (here, or on a Dask
-    worker); every failure ends as a Result with a status."""
+    worker); every failure ends as a Result with a status. ``seconds`` counts the runs of its
+    cells, ``queued`` the rest of the wall clock (waiting for a worker)."""
     start = time.monotonic()
     result = Result(name, _digest(path), 0.0, lab.max_score, "ok", "", 0.0)
     _run_submission(lab, path, run, result)
     result.score = sum(check.earned for check in result.checks)
-    result.seconds = round(time.monotonic() - start, 1)
+    result.queued = round(max(0.0, time.monotonic() - start - result.seconds), 1)
+    result.seconds = round(result.seconds, 1)
     return result
 
 
@@ -132,7 +144,7 @@ def _run_submission(lab: Lab, path: Path, run: Callable[[dict], Outcome], result
         result.checks = ungraded(lab, f"not graded: {exc}")
         return
     plan = lab.plan(notebook)
-    result.notes = plan.notes
+    result.notes, result.code = plan.notes, plan.answers
     result.written = lab.written(notebook)
     if len(plan.missing) == len(lab.answer_ids):
         foreign = lab.foreign_ids(notebook)
@@ -141,16 +153,113 @@ def _run_submission(lab: Lab, path: Path, run: Callable[[dict], Outcome], result
         result.detail = f"none of this lab's answer cells ({', '.join(map(repr, lab.answer_ids))}) is in it; {holds}"
         result.checks = ungraded(lab, f"not graded: {result.detail}.")
         return
+    result.integrity = tampering(lab, notebook, plan.answers)
     payload = {"steps": [{"label": step.label, "source": step.source} for step in plan.steps]}
     outcome = run(payload)
+    result.seconds, result.attempts = outcome.seconds, 1 + outcome.retries
     if _silent(outcome):  # the worker died without a word: once more, as a new user
         first = outcome.stderr.strip()
         outcome = run(payload)
+        result.seconds, result.attempts = result.seconds + outcome.seconds, result.attempts + 1 + outcome.retries
         if _silent(outcome):
             result.stderr = f"first run:\n{first}\n\nsecond run:\n{outcome.stderr.strip()}"
         else:
             result.notes.append("the grader's worker stopped without a report and was run again.")
-    result.checks, result.errors, result.status, result.detail = assess(plan, outcome, lab.checks)
+    verdict = assess(plan, outcome, lab.checks)
+    result.checks, result.errors = verdict.checks, verdict.errors
+    result.status, result.detail = verdict.status, verdict.detail
+    result.integrity += verdict.integrity
+
+
+def _marks(lab: Lab, marks: written.Marks, result: Result) -> dict[str, Mark]:
+    """The written-answer marks that count for ``result`` (see :mod:`aelab.grade.written`)."""
+    kept = written.reconcile(lab.questions, marks.get(result.submission, {}), result.written)
+    return written.effective(lab.questions, kept, result.written)
+
+
+def _previous(out: Path) -> dict[str, Result]:
+    """The results already in ``out``, by submission."""
+    done = {}
+    for file in sorted((out / "results").glob("*.json")):
+        previous = Result.from_json(file.read_text())
+        done[previous.submission] = previous
+    return done
+
+
+def _todo(found: dict[str, Path], done: dict[str, Result], force: bool) -> dict[str, str]:
+    """The submissions to grade in this run, each with why (for the history)."""
+    why = {}
+    for name, path in found.items():
+        if name not in done:
+            why[name] = "first graded"
+        elif force:
+            why[name] = "graded again: --force"
+        elif done[name].sha256 != _digest(path):
+            why[name] = "graded again: its file changed"
+        elif done[name].status in ("sandbox-error", "worker-died"):
+            why[name] = f"graded again: the grader could not run it before ({done[name].status})"
+    return why
+
+
+class _Runners:
+    """Where a batch's sandboxes run: here (one user id each, as root) or on Dask workers."""
+
+    def __init__(self, limits: Limits, hide: list[str], uids: tuple[int, int], scheduler: str | None,
+                 cluster: str | None, allow_unprivileged: bool, progress: bool) -> None:  # fmt: skip
+        self.remote = None
+        if scheduler is not None or cluster is not None:
+            from aelab.grade.cluster import DaskSandboxes, parse_local
+
+            local = parse_local(cluster) if cluster is not None else None
+            self.remote = DaskSandboxes(limits, hide, uids, scheduler=scheduler, local=local,
+                                        allow_unprivileged=allow_unprivileged)  # fmt: skip
+            if progress:
+                print(self.remote.describe())
+        self.identities = Identities(uids) if self.remote is None else None  # Dask workers claim their own
+        self.scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
+        os.chmod(self.scratch, 0o711)  # sandbox users may enter it to reach their own (0700) working folder
+        self.limits, self.hide = limits, hide
+
+    def runner(self, name: str) -> Callable[[dict], Outcome]:
+        """How to run one submission's cells."""
+        if self.identities is not None:
+            identities = self.identities
+            return lambda payload: run_worker(payload, self.limits, identities.next(), self.hide, self.scratch)
+        remote = self.remote
+        assert remote is not None
+        return lambda payload: remote.run(payload, name)
+
+    def threads(self, jobs: int, todo: int) -> int:
+        """Submissions in flight at once. On Dask a thread here waits for each submission;
+        DaskSandboxes.run keeps as many out at once as the cluster has worker threads (it may grow:
+        a batch system starts workers late)."""
+        return min(jobs, max(1, todo)) if self.remote is None else min(max(1, todo), MAX_IN_FLIGHT)
+
+    def close(self) -> None:
+        if self.identities is not None:
+            self.identities.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.remote is not None:
+            self.remote.close()
+
+
+def _finish(lab: Lab, out: Path, results: list[Result], marks: written.Marks, before: dict[str, dict[str, str]],
+            why: dict[str, str], progress: bool) -> None:  # fmt: skip
+    """Write what covers the whole batch: the points sheets, every feedback page (with the points
+    given by hand since), grades.csv, the history of changed grades, the integrity report and the
+    summary."""
+    kept = {r.submission: written.reconcile(lab.questions, marks.get(r.submission, {}), r.written) for r in results}
+    written.export(lab.questions, {r.submission: r.written for r in results}, {**marks, **kept}, out)
+    counted = {r.submission: _marks(lab, marks, r) for r in results}
+    for result in results:
+        write_feedback(result, out, lab.questions, counted[result.submission])
+    write_grades(results, out / "grades.csv", lab.questions, counted)
+    history.record(out / "history.csv", history.changes(before, history.read_grades(out / "grades.csv"), why))
+    if results:
+        write_report(results, {grade_id: lab.released[grade_id][0] for grade_id in lab.answer_ids}, out)
+        text = summarize(results, out)
+        if progress:
+            print(text)
 
 
 def grade(
@@ -173,10 +282,9 @@ def grade(
     (default: ``Limits()``), each as a user of its own drawn from ``uids`` (first, last) when run as
     root, or on the Dask workers of ``scheduler`` (an address) or ``cluster`` ("local:N"); skips those
     already graded with the same contents unless ``force`` (those that ended ``sandbox-error`` or
-    ``worker-died`` are graded again); reads the
-    points given by hand to written answers (``out/written/*.csv``) and returns the results of every
-    submission in ``out`` (this batch's and earlier ones'), sorted by name. See the module docstring
-    for the files.
+    ``worker-died`` are graded again); reads the points given by hand to written answers
+    (``out/written/*.csv``) and returns the results of every submission in ``out`` (this batch's
+    and earlier ones'), sorted by name. See the module docstring for the files.
 
     Raises :class:`~aelab.grade.plan.SolutionError` for an unusable solution, ValueError for bad
     arguments (or a bad points sheet) and :class:`~aelab.grade.sandbox.SandboxError` when no
@@ -190,70 +298,39 @@ def grade(
     lab = Lab(solution, load_checks())
     found = _submissions(solution, submissions)
     for folder in (out, out / "feedback", out / "results"):
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     marks = written.read_marks(lab.questions, out)  # a bad sheet fails before any grading
-    done: dict[str, Result] = {}
-    for file in sorted((out / "results").glob("*.json")):
-        previous = Result.from_json(file.read_text())
-        done[previous.submission] = previous
-    todo = {
-        name: path for name, path in found.items()
-        if force or name not in done or done[name].sha256 != _digest(path)
-        or done[name].status in ("sandbox-error", "worker-died")
-    }  # fmt: skip
-    hide = hidden_paths(solution, out)
-    remote = None
-    if (scheduler is not None or cluster is not None) and todo:
-        from aelab.grade.cluster import DaskSandboxes, parse_local
-
-        local = parse_local(cluster) if cluster is not None else None
-        remote = DaskSandboxes(limits, hide, uids, scheduler=scheduler, local=local,
-                               allow_unprivileged=allow_unprivileged_workers)  # fmt: skip
-        if progress:
-            print(remote.describe())
-    identities = Identities(uids) if remote is None else None  # Dask workers claim their own
-    scratch = Path(tempfile.mkdtemp(prefix="aelab-grade-"))
-    os.chmod(scratch, 0o711)  # sandbox users may enter it to reach their own (0700) working folder
+    before = history.read_grades(out / "grades.csv")
+    done = _previous(out)
+    why = _todo(found, done, force)
+    runners = _Runners(limits, hidden_paths(solution, out), uids, scheduler if why else None,
+                       cluster if why else None, allow_unprivileged_workers, progress)  # fmt: skip
     lock = threading.Lock()
-    bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress or not todo)
+    bar = tqdm(total=len(why), desc="grading", unit="notebook", disable=not progress or not why)
 
-    def task(name: str, path: Path) -> None:
-        if identities is not None:
-            result = _grade_one(lab, name, path, lambda payload: run_worker(payload, limits, identities.next(), hide, scratch))
-        else:
-            assert remote is not None
-            result = _grade_one(lab, name, path, lambda payload: remote.run(payload, name))
+    def task(name: str) -> None:
+        result = _grade_one(lab, name, found[name], runners.runner(name))
         with lock:
+            if name in done:
+                history.archive(out, name)
             done[name] = result
-            write_feedback(result, out, lab.questions, marks.get(name, {}))
-            write_grades(list(done.values()), out / "grades.csv", lab.questions, marks)
+            write_feedback(result, out, lab.questions, _marks(lab, marks, result))
+            write_grades(list(done.values()), out / "grades.csv", lab.questions,
+                         {r.submission: _marks(lab, marks, r) for r in done.values()})  # fmt: skip
             bar.update()
-            bar.write(f"{name}: {result.score:g} / {lab.auto_max:g} from the checks, {result.status} "
-                      f"({result.seconds:.1f} s)")  # fmt: skip
+            if progress:
+                bar.write(f"{name}: {result.score:g} / {lab.auto_max:g} from the checks, {result.status} "
+                          f"({result.seconds:.1f} s)")  # fmt: skip
 
     try:
-        # On Dask a thread here waits for each submission; DaskSandboxes.run keeps as many out at
-        # once as the cluster has worker threads (it may grow: a batch system starts workers late).
-        threads = min(jobs, max(1, len(todo))) if remote is None else min(max(1, len(todo)), MAX_IN_FLIGHT)
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            for future in [pool.submit(task, name, path) for name, path in todo.items()]:
+        with ThreadPoolExecutor(max_workers=runners.threads(jobs, len(why))) as pool:
+            for future in [pool.submit(task, name) for name in why]:
                 future.result()
     finally:
         bar.close()
-        if identities is not None:
-            identities.close()
-        shutil.rmtree(scratch, ignore_errors=True)
-        if remote is not None:
-            remote.close()
+        runners.close()
     results = sorted(done.values(), key=lambda r: r.submission)
-    written.export(lab.questions, {r.submission: r.written for r in results}, out)
-    for result in results:  # the points given by hand since, on every page
-        write_feedback(result, out, lab.questions, marks.get(result.submission, {}))
-    write_grades(results, out / "grades.csv", lab.questions, marks)
-    if results:
-        text = summarize(results, out)
-        if progress:
-            print(text)
+    _finish(lab, out, results, marks, before, why, progress)
     return results
 
 
@@ -277,8 +354,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and the summary go")
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the cores)")
     parser.add_argument(
-        "--timeout", type=float, default=defaults.timeout, help="seconds each submission's cells may run"
+        "--timeout", type=float, default=defaults.timeout, help="seconds all of a submission's cells may run"
     )
+    parser.add_argument(
+        "--cell-timeout", type=float, default=defaults.cell_timeout,
+        help="seconds one cell may run before it is interrupted and the next cell runs",
+    )  # fmt: skip
     parser.add_argument("--memory", type=int, default=defaults.memory_mb, help="MiB of address space per process")
     parser.add_argument("--processes", type=int, default=defaults.processes, help="processes+threads per submission")
     parser.add_argument("--disk", type=int, default=defaults.disk_mb, help="MiB a submission may write")
@@ -303,7 +384,7 @@ def main(argv: list[str]) -> int:
     be run by the grader (status sandbox-error or worker-died), 2 for an unusable solution or bad arguments."""
     args = _parser().parse_args(argv)
     try:
-        limits = Limits(args.timeout, args.memory, args.processes, args.disk)
+        limits = Limits(args.timeout, args.memory, args.processes, args.disk, cell_timeout=args.cell_timeout)
         results = grade(
             args.solution, args.submissions, args.out, limits=limits, jobs=args.jobs, force=args.force,
             uids=args.sandbox_uids, scheduler=args.scheduler, cluster=args.cluster,

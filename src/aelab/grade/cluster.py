@@ -104,6 +104,12 @@ def _retry_once(dask_scheduler: Any) -> None:
     dask_scheduler.allowed_failures = 1
 
 
+def _deaths(dask_scheduler: Any, key: str) -> int:
+    """On the scheduler: how many workers died while running task ``key`` (each death, a rerun)."""
+    task = dask_scheduler.tasks.get(key)
+    return int(getattr(task, "suspicious", 0)) if task is not None else 0
+
+
 class DaskSandboxes:
     """Sandboxes on the workers of a Dask cluster; ``run(payload)`` blocks until one ran it.
 
@@ -181,15 +187,18 @@ class DaskSandboxes:
             while self._in_flight >= self._current_capacity():
                 self._room.wait(timeout=CAPACITY_REFRESH)
             self._in_flight += 1
+        key = f"aelab-grade-{name}-{time.monotonic_ns()}"
         try:
             future = self.client.submit(
                 run_on_worker, payload, self.limits, self.hide, self.uids, self.allow_unprivileged,
-                key=f"aelab-grade-{name}-{time.monotonic_ns()}", pure=False, retries=0,
+                key=key, pure=False, retries=0,
             )  # fmt: skip
-            return future.result()
+            outcome: Outcome = future.result()
+            outcome.retries = self.client.run_on_scheduler(_deaths, key=key)  # while the future holds the task
+            return outcome
         except KilledWorker as exc:
             detail = DIED.format(worker=getattr(exc.last_worker, "address", "unknown"))
-            return Outcome([{"event": "end", "status": "worker-died", "detail": detail}], "", False, False)
+            return Outcome([{"event": "end", "status": "worker-died", "detail": detail}], "", False, False, retries=1)
         finally:
             with self._room:
                 self._in_flight -= 1
@@ -208,33 +217,3 @@ class DaskSandboxes:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
-
-
-# -- speed: python -m aelab.grade.cluster (grading tooling: not a section of aelab.bench) ----------
-
-
-def bench_section(submissions: int = 6) -> list[tuple[str, str]]:
-    """Submissions per minute through 1 and 2 local Dask workers: copies of the demo solution
-    (tests/fixtures of the repository), graded with the default limits, cluster start not counted."""
-    from aelab.grade import grade
-
-    demo = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "demo_solution.ipynb"
-    if not demo.is_file():
-        return [("submissions/min", f"n/a: run from the repository ({demo} is missing)")]
-    rows = []
-    for workers in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="aelab-bench-") as folder, local_cluster(workers) as local:
-            inbox = Path(folder) / "submissions"
-            inbox.mkdir()
-            for number in range(submissions):
-                shutil.copy(demo, inbox / f"student-{number}.ipynb")
-            start = time.perf_counter()
-            grade(demo, [inbox], Path(folder) / "out", scheduler=local.scheduler_address, progress=False)
-            minutes = (time.perf_counter() - start) / 60
-        rows.append((f"{workers} worker(s), {submissions} submissions", f"{submissions / minutes:.1f} submissions/min"))
-    return rows
-
-
-if __name__ == "__main__":
-    for label, value in bench_section():
-        print(f"  {label}  {value}")

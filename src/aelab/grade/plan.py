@@ -36,6 +36,8 @@ __all__ = [
     "Question",
     "SolutionError",
     "Step",
+    "is_stub",
+    "source_of",
     "read_submission",
 ]
 
@@ -101,10 +103,14 @@ class Probe:
 
 @dataclass(frozen=True)
 class Mark:
-    """An instructor's verdict on one written answer: points (None: not graded yet) and a comment."""
+    """An instructor's verdict on one written answer: points (None: not graded yet) and a comment;
+    ``answer_sha256``: the answer it was given for; ``previous``: the mark of an earlier answer,
+    which a changed answer put back to pending (shown to the instructor only)."""
 
     points: float | None
     comment: str
+    answer_sha256: str = ""
+    previous: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,10 @@ class Plan:
     probes: list[Probe]
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The exercises (their names for students) whose answer cell still holds the lab's stub.
+    unfinished: list[str] = field(default_factory=list)
+    #: The student's answer cells by grade_id.
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 def read_submission(path: Path) -> dict[str, Any]:
@@ -162,12 +172,12 @@ def read_submission(path: Path) -> dict[str, Any]:
     for number, cell in enumerate(data["cells"], 1):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise NotANotebook(f"cell {number} of the notebook is not a code, markdown or raw cell.")
-        if not isinstance(_source(cell), str):
+        if not isinstance(source_of(cell), str):
             raise NotANotebook(f"cell {number} of the notebook has no text source.")
     return data
 
 
-def _source(cell: dict[str, Any]) -> Any:
+def source_of(cell: dict[str, Any]) -> Any:
     """A cell's source as one string (nbformat allows a list of lines), or None if it is neither."""
     source = cell.get("source", "")
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
@@ -182,6 +192,12 @@ def _answer_id(cell: dict[str, Any]) -> str | None:
     if not isinstance(meta, dict) or meta.get("solution") is not True:
         return None
     return meta["grade_id"] if isinstance(meta.get("grade_id"), str) else None
+
+
+def is_stub(source: str) -> bool:
+    """Whether an answer cell still holds the lab's stub (``# YOUR CODE HERE`` then ``raise
+    NotImplementedError``, as :func:`aelab.notebooks.make_lab` writes it, and as nbgrader does)."""
+    return "YOUR CODE HERE" in source and "raise NotImplementedError" in source
 
 
 class _ProbeCalls(ast.NodeTransformer):
@@ -246,6 +262,19 @@ class Lab:
         #: Written answers, graded by hand.
         self.questions = [Question(e.grade_id, e.label or e.grade_id, e.points or 0.0)
                           for e in exercises.values() if e.kind == "answer"]
+        #: The lab as students get it (``make_lab``): each graded or answer cell's source and nbgrader
+        #: metadata by grade_id, to tell what a submission changed (:mod:`aelab.grade.integrity`).
+        self.released = {
+            cell.metadata["nbgrader"]["grade_id"]: (cell.source, dict(cell.metadata["nbgrader"]))
+            for cell in notebooks.make_lab(notebook).cells
+            if isinstance(cell.metadata.get("nbgrader", {}).get("grade_id"), str)
+        }
+        #: The solution's own source of those cells (a submission made from it is no edit either).
+        self.solution_sources = {
+            cell.metadata["nbgrader"]["grade_id"]: cell.source
+            for cell in notebook.cells
+            if isinstance(cell.metadata.get("nbgrader", {}).get("grade_id"), str)
+        }
         #: The points of the checks, and of everything (checks and written answers).
         self.auto_max = sum(probe.points for probe in self.probes)
         self.max_score = self.auto_max + sum(question.points for question in self.questions)
@@ -277,7 +306,7 @@ class Lab:
             if grade_id in answers:
                 notes.append(f"answer cell {grade_id!r} appears more than once; the first one was graded.")
                 continue
-            answers[grade_id] = _source(cell)
+            answers[grade_id] = source_of(cell)
         steps = [Step("grader set-up", PREAMBLE)]
         for step in self.setup_steps:
             if isinstance(step, Step):
@@ -285,7 +314,8 @@ class Lab:
             elif step in answers:
                 steps.append(Step(f"your answer to exercise {self.labels[step]}", answers[step], answer=step))
         missing = [grade_id for grade_id in self.answer_ids if grade_id not in answers]
-        return Plan(steps, self.probes, missing, notes)
+        unfinished = [self.labels[grade_id] for grade_id in self.answer_ids if is_stub(answers.get(grade_id, ""))]
+        return Plan(steps, self.probes, missing, notes, unfinished, answers)
 
     def written(self, submission: dict[str, Any]) -> dict[str, str]:
         """The written answers of a submission (as read by :func:`read_submission`), by grade_id."""
@@ -294,7 +324,7 @@ class Lab:
         for cell in submission["cells"]:
             grade_id = _answer_id(cell)
             if grade_id in wanted and grade_id not in answers:
-                answers[grade_id] = _source(cell)
+                answers[grade_id] = source_of(cell)
         return answers
 
     def foreign_ids(self, submission: dict[str, Any]) -> list[str]:

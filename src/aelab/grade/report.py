@@ -13,6 +13,7 @@ import html
 import io
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -20,17 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from aelab.checks import Check, Feedback
-from aelab.grade.plan import Lab, Mark, Plan, Question
+from aelab.grade.plan import Lab, Mark, Plan, Probe, Question
 from aelab.grade.sandbox import Outcome
 
 __all__ = [
     "GRADE_COLUMNS",
+    "Assessment",
     "STATUSES",
     "CheckResult",
     "Result",
     "assess",
+    "for_students",
     "summarize",
     "ungraded",
+    "FILE_MODE",
+    "FOLDER_MODE",
     "write_atomically",
     "write_feedback",
     "write_grades",
@@ -43,12 +48,14 @@ STATUSES: dict[str, str] = {
     "sandbox-error": "the grader could not run your notebook; this is not your fault, your instructor will look at it.",
     "worker-died": "the machines that ran your notebook failed twice; this is not your fault, it will be graded again.",
     "process-limit": "your code started more processes or threads than allowed; what was checked before counts.",
-    "timeout": "your notebook ran past the time limit; the checks it had not reached score 0.",
+    "timeout": "a cell ran past its time limit and was interrupted (the next cells still ran), or the whole "
+    "notebook ran past its own limit (the checks it had not reached score 0).",
     "kernel-died": "the kernel died (os._exit, a crash such as a segmentation fault, or no memory left); "
     "the checks it had not reached score 0.",
     "memory-limit": "a cell used more memory than allowed and raised an error; the other cells still count.",
     "syntax-error": "an answer cell is not valid Python; the checks of the other exercises still count.",
     "missing-answers": "some answer cells are missing (deleted, or their metadata changed); their checks score 0.",
+    "unfinished": "some exercises are not done yet (they still raise NotImplementedError); their checks score 0.",
     "cell-errors": "some cells raised an exception; the checks of the others still count.",
     "ok": "every cell ran to the end.",
 }
@@ -78,8 +85,12 @@ class Result:
 
     ``score`` is what the checks gave (out of the checks' points); ``max_score`` counts the written
     answers too, whose points the instructor gives by hand (:mod:`aelab.grade.written`).
-    ``written`` holds the student's written answers by grade_id; ``stderr`` the last words of a
-    worker that stopped without a report (for the instructor).
+    ``written`` holds the student's written answers by grade_id and ``code`` the answer cells'
+    code (for the similarity hints); ``stderr`` the last words of a worker that stopped without a
+    report. ``seconds`` is the time the submission's cells ran (the worker's, retries included),
+    ``queued`` the time it waited for a worker on top of that, ``attempts`` how many runs it took;
+    ``integrity`` names each tampering attempt the grader neutralised. ``stderr`` and
+    ``integrity`` are for the instructor: no feedback page shows them.
     """
 
     submission: str
@@ -94,6 +105,10 @@ class Result:
     notes: list[str] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
     stderr: str = ""
+    queued: float = 0.0
+    attempts: int = 1
+    integrity: list[str] = field(default_factory=list)
+    code: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -110,14 +125,20 @@ def ungraded(lab: Lab, reason: str) -> list[CheckResult]:
     return [CheckResult(p.label, p.grade_id, p.check, p.points, 0.0, False, reason) for p in lab.probes]
 
 
-def _classify(name: str, message: str, answer: bool) -> str:
-    """The status that an exception ``name: message`` raised by a cell stands for."""
+def _classify(name: str, message: str, answer: bool, unfinished: bool) -> str:
+    """The status that an exception ``name: message`` raised by a cell stands for; ``answer``: the
+    cell is a student's answer cell; ``unfinished``: some exercise still holds the lab's stub (the
+    lab's own cells that use it fail because of it)."""
     if name in _MEMORY_ERRORS or any(word in message for word in _MEMORY_WORDS):
         return "memory-limit"
     if name == "BlockingIOError" or any(word in message for word in _PROCESS_WORDS):
         return "process-limit"
+    if name == "CellTimeout":
+        return "timeout"
     if answer and name in _SYNTAX_ERRORS:
         return "syntax-error"
+    if name == "NotImplementedError" or (unfinished and not answer):
+        return "unfinished"
     return "cell-errors"
 
 
@@ -131,43 +152,65 @@ def _read_evidence(text: Any) -> tuple[bool, Any]:
         return False, "your answer came back in a form that cannot be checked."
 
 
-def assess(
-    plan: Plan, outcome: Outcome, checks: dict[str, Check]
-) -> tuple[list[CheckResult], list[list[str]], str, str]:
-    """Judge a worker's events against ``plan``: (check results, cell errors, status, detail).
+@dataclass
+class _Run:
+    """What a worker's events say: each probe's evidence, each step's error, the steps reached, the
+    last event, and what the kernel sent that no probe asked for (tampering)."""
 
-    A probe counts only from the step that calls it and only once: two answers for one probe mean
-    the kernel was tampered with, and the check fails.
-    """
-    evidence: dict[int, list[Any]] = {}
-    step_errors: dict[int, str] = {}
-    reached: set[int] = set()
+    evidence: dict[int, list[Any]] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+    reached: set[int] = field(default_factory=set)
+    end: dict[str, Any] = field(default_factory=dict)
+    stray: list[str] = field(default_factory=list)
+
+
+def _replay(plan: Plan, outcome: Outcome) -> _Run:
+    """Read a worker's events against ``plan``; evidence counts only from the step that calls its probe."""
     silent = f"the worker stopped without a report ({outcome.stderr.strip()[-300:] or 'no message on stderr'})"
-    end = {"status": "timeout" if outcome.killed else "sandbox-error", "detail": silent}
+    run = _Run(end={"status": "timeout" if outcome.killed else "sandbox-error", "detail": silent})
     for event in outcome.events:
         index = event.get("index")
         if event["event"] == "end":
-            end = event
+            run.end = event
             break
         if event["event"] != "step" or not isinstance(index, int) or not 0 <= index < len(plan.steps):
             continue
-        reached.add(index)
+        run.reached.add(index)
         error = event.get("error")
         if isinstance(error, list) and len(error) == 2:
-            step_errors[index] = f"{error[0]}: {error[1]}"
+            run.errors[index] = f"{error[0]}: {error[1]}"
         for pair in event.get("evidence") or []:
             if isinstance(pair, list) and len(pair) == 2 and pair[0] in plan.steps[index].probes:
-                evidence.setdefault(pair[0], []).append(pair[1])
-    status_of = {name: rank for rank, name in enumerate(STATUSES)}
+                run.evidence.setdefault(pair[0], []).append(pair[1])
+            elif index > 0:
+                run.stray.append(f"{plan.steps[index].label} published evidence for a check (ignored)")
+    return run
+
+
+@dataclass
+class Assessment:
+    """The verdicts on one submission: check results, cell errors (step label, message), status and
+    detail, and the tampering attempts that were neutralised (for the instructor)."""
+
+    checks: list[CheckResult]
+    errors: list[list[str]]
+    status: str
+    detail: str
+    integrity: list[str]
+
+
+def _status(plan: Plan, outcome: Outcome, run: _Run) -> tuple[str, list[str], list[list[str]]]:
+    """The submission's status (the worst of its cells'), the details behind it, and its cell errors."""
+    end = run.end
     statuses = {str(end.get("status"))} if end.get("status") in STATUSES else {"sandbox-error"}
     details = [str(end.get("detail", ""))[:300]] if statuses != {"ok"} else []
     errors = []
-    for index, message in sorted(step_errors.items()):
+    for index, message in sorted(run.errors.items()):
         step = plan.steps[index]
         errors.append([step.label, message])
         name, _, text = message.partition(": ")
-        status = "sandbox-error" if index == 0 else _classify(name, text, step.answer is not None)
-        statuses.add(status)
+        answer = step.answer is not None
+        statuses.add("sandbox-error" if index == 0 else _classify(name, text, answer, bool(plan.unfinished)))
         details.append(f"{name} in {step.label}")
     if outcome.crowded:
         statuses.add("process-limit")
@@ -175,31 +218,51 @@ def assess(
     if plan.missing:
         statuses.add("missing-answers")
         details.append(f"missing answer cells {', '.join(map(repr, plan.missing))}")
+    if plan.unfinished:
+        statuses.add("unfinished")
+        details.append(f"not done yet: {', '.join(plan.unfinished)}")
+    status_of = {name: rank for rank, name in enumerate(STATUSES)}
+    return min(statuses, key=status_of.__getitem__), details, errors
+
+
+def _verdict(probe: Probe, step: int, plan: Plan, run: _Run, checks: dict[str, Check]) -> Feedback:
+    """The verdict on one probe, from its evidence or from why none came."""
+    got = run.evidence.get(probe.index, [])
+    if probe.exercise in plan.missing:
+        return Feedback(probe.check, False, f"your answer cell for exercise {probe.label} is missing from the "
+                        "notebook (deleted, or its cell metadata changed): copy it back from the lab.")  # fmt: skip
+    if len(got) > 1:
+        return Feedback(probe.check, False, "more than one answer came back for this check; "
+                        "was the kernel tampered with?")  # fmt: skip
+    if got:
+        readable, value = _read_evidence(got[0])
+        return checks[probe.check].judge(value) if readable else Feedback(probe.check, False, value)
+    if step in run.errors:
+        return Feedback(probe.check, False, f"the check could not run: {run.errors[step]}")
+    if step in run.reached:
+        return Feedback(probe.check, False, "the check did not run (the grade cell never called it).")
+    return Feedback(probe.check, False, f"the notebook stopped before this check: {run.end.get('detail', '')}")
+
+
+def assess(plan: Plan, outcome: Outcome, checks: dict[str, Check]) -> Assessment:
+    """Judge a worker's events against ``plan``.
+
+    A probe counts only from the step that calls it and only once: two answers for one probe mean
+    the kernel was tampered with, and the check fails.
+    """
+    run = _replay(plan, outcome)
+    status, details, errors = _status(plan, outcome, run)
     step_of = {probe: index for index, step in enumerate(plan.steps) for probe in step.probes}
-    results = []
+    results, integrity = [], list(dict.fromkeys(run.stray))
     for probe in plan.probes:
-        got = evidence.get(probe.index, [])
-        step = step_of[probe.index]
-        if probe.exercise in plan.missing:
-            feedback = Feedback(probe.check, False, f"your answer cell for exercise {probe.label} is missing from the "
-                                "notebook (deleted, or its cell metadata changed): copy it back from the lab.")  # fmt: skip
-        elif len(got) > 1:
-            feedback = Feedback(probe.check, False, "more than one answer came back for this check; "
-                                "was the kernel tampered with?")  # fmt: skip
-        elif got:
-            readable, value = _read_evidence(got[0])
-            feedback = checks[probe.check].judge(value) if readable else Feedback(probe.check, False, value)
-        elif step in step_errors:
-            feedback = Feedback(probe.check, False, f"the check could not run: {step_errors[step]}")
-        elif step in reached:
-            feedback = Feedback(probe.check, False, "the check did not run (the grade cell never called it).")
-        else:
-            feedback = Feedback(probe.check, False, f"the notebook stopped before this check: {end.get('detail', '')}")
+        feedback = _verdict(probe, step_of[probe.index], plan, run, checks)
+        if len(run.evidence.get(probe.index, [])) > 1:
+            integrity.append(f"{probe.check} of exercise {probe.label or probe.grade_id} got more than one "
+                             "answer from the kernel (a hook publishing evidence?): it failed")  # fmt: skip
         earned = probe.points if feedback.passed else 0.0
         results.append(CheckResult(probe.label, probe.grade_id, probe.check, probe.points, earned,
                                    feedback.passed, feedback.message))  # fmt: skip
-    status = min(statuses, key=status_of.__getitem__)
-    return results, errors, status, "; ".join(filter(None, details))
+    return Assessment(results, errors, status, "; ".join(filter(None, details)), integrity)
 
 
 def _points(value: float) -> str:
@@ -214,10 +277,22 @@ def _manual(result: Result, questions: list[Question], marks: dict[str, Mark]) -
     return sum(points), len(questions) - len(points)
 
 
+#: Text meant for the kit's developers, never for a student's page: a pointer to the developer docs
+#: (with its parentheses or its clause), e.g. a band's "(or the band is wrong: see docs/DEVELOPING.md)".
+_DEVELOPER_TEXT = re.compile(r"\s*\([^()]*?(?:docs/|DEVELOPING)[^()]*\)"  # "(... see docs/DEVELOPING.md)"
+                             r"|[,;:]?\s*see (?:docs/)?[\w/.-]+\.md\b[^.;]*")  # "; see docs/x.md for ..."
+
+
+def for_students(text: str) -> str:
+    """``text`` without what is meant for the kit's developers (pointers to docs/*.md)."""
+    return _DEVELOPER_TEXT.sub("", text)
+
+
 def _document(
     result: Result, questions: list[Question], marks: dict[str, Mark]
 ) -> tuple[str, list[str], list[tuple[list[str], list[list[str]]]], list[str]]:
-    """The feedback page's parts: title, paragraphs, tables (header, rows), then bullet items."""
+    """The feedback page's parts: title, paragraphs, tables (header, rows), then bullet items; the
+    instructor's own notes (``stderr``, ``integrity``, an earlier answer's mark) are not among them."""
     title = f"Feedback for {result.submission}"
     manual, pending = _manual(result, questions, marks)
     auto_max = result.max_score - sum(q.points for q in questions)
@@ -227,12 +302,13 @@ def _document(
                   f"{_points(result.max_score - auto_max)}" + (f", {pending} not graded yet)" if pending else ")"))
     paragraphs = [
         total,
-        f"Status: {result.status}: {STATUSES[result.status]}" + (f" ({result.detail})" if result.detail else ""),
+        f"Status: {result.status}: {STATUSES[result.status]}"
+        + (f" ({for_students(result.detail)})" if result.detail else ""),
     ]
     checks = (
         ["Exercise", "Check", "Points", "Result", "What to do"],
         [[c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet",
-          c.message] for c in result.checks],
+          for_students(c.message)] for c in result.checks],
     )
     written = (
         ["Question", "Points", "Comment"],
@@ -241,7 +317,7 @@ def _document(
           else f"{_points(marks[q.grade_id].points or 0.0)} / {_points(q.points)}",
           marks[q.grade_id].comment if q.grade_id in marks else ""] for q in questions],
     )
-    items = [f"{label} raised {message}" for label, message in result.errors] + result.notes
+    items = [for_students(f"{label} raised {message}") for label, message in result.errors] + result.notes
     return title, paragraphs, [checks, written] if questions else [checks], items
 
 
@@ -274,10 +350,17 @@ def _html(result: Result, questions: list[Question], marks: dict[str, Mark]) -> 
     return "\n".join(parts + ["</body></html>\n"])
 
 
+#: The mode of what the grader writes: the grader's user writes, the course group (the folder's
+#: group: ``chmod g+s`` on the output folder) reads; others nothing. Folders: :data:`FOLDER_MODE`.
+FILE_MODE, FOLDER_MODE = 0o640, 0o750
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and os.replace: never half a file."""
+    """Write ``text`` to ``path`` (mode :data:`FILE_MODE`) through a temporary file and os.replace:
+    never half a file."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.chmod(temporary, FILE_MODE)
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
         os.replace(temporary, path)
@@ -298,9 +381,10 @@ def write_feedback(
 
 
 #: The columns of grades.csv: ``auto`` is what the checks gave, ``manual`` the written answers'
-#: points given so far (``pending``: how many are not graded yet), ``total`` their sum.
-GRADE_COLUMNS = ["submission", "auto", "manual", "pending", "total", "max_score", "status", "seconds", "detail",
-                 "sha256"]
+#: points given so far (``pending``: how many are not graded yet), ``total`` their sum; ``seconds``
+#: the time its cells ran, ``queued`` the time it waited for a worker, ``attempts`` its runs.
+GRADE_COLUMNS = ["submission", "auto", "manual", "pending", "total", "max_score", "status", "seconds", "queued",
+                 "attempts", "detail", "sha256"]
 
 
 def write_grades(

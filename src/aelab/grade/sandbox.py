@@ -83,8 +83,10 @@ class SandboxError(RuntimeError):
 class Limits:
     """What one submission may use.
 
-    ``timeout``: seconds of wall clock for running its cells (not counted: starting the kernel and
-    running the grader's set-up cell, up to ``startup`` seconds each); ``memory_mb``: address space
+    ``timeout``: seconds of wall clock for running all its cells (not counted: starting the kernel and
+    running the grader's set-up cell, up to ``startup`` seconds each); ``cell_timeout``: seconds one
+    cell may run before it is interrupted and the next cell runs (so an endless loop in one exercise
+    costs that exercise only; capped by what is left of ``timeout``); ``memory_mb``: address space
     per process (RLIMIT_AS; a kernel with torch maps about 1.3 GiB, so keep 3 GiB or more);
     ``processes``: processes and threads of the sandbox user (RLIMIT_NPROC); ``disk_mb``: the
     biggest file it may write and the size of its /tmp.
@@ -95,11 +97,12 @@ class Limits:
     processes: int = 256
     disk_mb: int = 512
     startup: float = 120.0
+    cell_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         from aelab.validate import check_float, check_int  # here: the worker, which never builds one, skips torch
 
-        for name in ("timeout", "startup"):
+        for name in ("timeout", "startup", "cell_timeout"):
             check_float(f"Limits.{name}", getattr(self, name), minimum=0.0, min_inclusive=False)
         for name in ("memory_mb", "processes", "disk_mb"):
             check_int(f"Limits.{name}", getattr(self, name), minimum=1)
@@ -210,12 +213,16 @@ class Identities:
 class Outcome:
     """What came back from a worker: its events, the tail of its stderr, whether it had to be killed
     past its time, and whether the sandbox was at its process limit when the run ended (a fork bomb,
-    which can also starve its own kernel until the time runs out)."""
+    which can also starve its own kernel until the time runs out). ``seconds``: how long the worker
+    ran (its execution, without any wait in a queue); ``retries``: how many times a cluster ran it
+    again after a worker died."""
 
     events: list[dict[str, Any]]
     stderr: str
     killed: bool
     crowded: bool
+    seconds: float = 0.0
+    retries: int = 0
 
 
 def _interpreter_paths() -> list[str]:
@@ -312,6 +319,7 @@ def run_worker(payload: dict[str, Any], limits: Limits, slot: Slot, hide: list[s
     for reader in readers:
         reader.start()
     killed = False
+    started = time.monotonic()
     try:
         _feed(process.stdin, json.dumps(config).encode())
         deadline = time.monotonic() + 2 * limits.startup + limits.timeout + EXIT_GRACE  # see Limits
@@ -326,7 +334,8 @@ def run_worker(payload: dict[str, Any], limits: Limits, slot: Slot, hide: list[s
             reader.join(timeout=EXIT_GRACE)
         shutil.rmtree(workdir, ignore_errors=True)
     crowded = any(event.get("event") == "end" and event.get("crowded") is True for event in events)
-    return Outcome(events, b"".join(stderr).decode(errors="replace"), killed, crowded)
+    seconds = time.monotonic() - started
+    return Outcome(events, b"".join(stderr).decode(errors="replace"), killed, crowded, seconds)
 
 
 def _feed(pipe: IO[bytes] | None, data: bytes) -> None:

@@ -59,7 +59,7 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
     """Start a kernel and run ``steps`` in it, reporting each; stop at the time limit or a dead kernel."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import CellExecutionComplete
 
     class Client(NotebookClient):  # type: ignore[misc]
         """An nbclient that keeps no outputs: only the cell's exception and the probes' evidence."""
@@ -95,31 +95,48 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
     )
     try:
         with client.setup_kernel():
-            deadline = time.monotonic() + limits.startup  # for the grader's set-up cell, then the student's
-            for index, cell in enumerate(notebook.cells):
-                if index == 1:
-                    deadline = time.monotonic() + limits.timeout
-                client.error, client.evidence, client.evidence_chars = None, [], 0
-                client.timeout = math.ceil(deadline - time.monotonic())
-                try:
-                    if client.timeout <= 0:
-                        raise CellTimeoutError("no time left")
-                    client.execute_cell(cell, index, store_history=False)
-                except CellTimeoutError:
-                    events.end("timeout", f"stopped in {steps[index]['label']}")
-                    return
-                except DeadKernelError:
-                    events.end("kernel-died", detail=f"the kernel died in {steps[index]['label']}")
-                    return
-                events.emit("step", index=index, error=client.error, evidence=client.evidence)
-                if (client.error or [None])[0] == "BlockingIOError" or at_process_limit():
-                    # A fork bomb leaves a kernel whose later cells pass or fail by chance: stop here,
-                    # so that exactly what was checked before counts, on every machine.
-                    events.end("process-limit", detail=f"stopped after {steps[index]['label']}")
-                    return
-            events.end("ok", detail="")
+            _run_cells(client, steps, limits, events)
     except RuntimeError as exc:  # the kernel did not start or died while starting
         events.end("kernel-died", detail=f"the kernel did not start: {str(exc)[:MAX_ERROR_CHARS]}")
+
+
+def _run_cells(client: Any, steps: list[dict[str, Any]], limits: Limits, events: _Events) -> None:
+    """Run every cell in ``client``'s kernel, reporting each. A cell past ``limits.cell_timeout`` is
+    interrupted (KeyboardInterrupt in the kernel) and reported as a ``CellTimeout`` error, and the
+    next cell runs; past ``limits.timeout`` for all cells (or ``startup`` for the grader's set-up
+    cell), or with a dead kernel, the run ends."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.util import run_sync
+
+    deadline = time.monotonic() + limits.startup  # for the grader's set-up cell, then the student's
+    for index, cell in enumerate(client.nb.cells):
+        if index == 1:
+            deadline = time.monotonic() + limits.timeout
+        left = deadline - time.monotonic()
+        per_cell = index > 0 and limits.cell_timeout < left
+        client.error, client.evidence, client.evidence_chars = None, [], 0
+        client.timeout = math.ceil(min(limits.cell_timeout, left) if index > 0 else left)
+        try:
+            if left <= 0:
+                raise CellTimeoutError("no time left")
+            client.execute_cell(cell, index, store_history=False)
+        except CellTimeoutError:
+            if not per_cell:
+                events.end("timeout", f"stopped in {steps[index]['label']}")
+                return
+            run_sync(client.km.interrupt_kernel)()
+            client.error = ["CellTimeout", f"the cell ran past its limit of {limits.cell_timeout:g} s and was "
+                            "interrupted; the next cells ran"]  # fmt: skip
+        except DeadKernelError:
+            events.end("kernel-died", detail=f"the kernel died in {steps[index]['label']}")
+            return
+        events.emit("step", index=index, error=client.error, evidence=client.evidence)
+        if (client.error or [None])[0] == "BlockingIOError" or at_process_limit():
+            # A fork bomb leaves a kernel whose later cells pass or fail by chance: stop here,
+            # so that exactly what was checked before counts, on every machine.
+            events.end("process-limit", detail=f"stopped after {steps[index]['label']}")
+            return
+    events.end("ok", detail="")
 
 
 def main() -> int:
