@@ -4,8 +4,9 @@ The exercises (``solutions/05-color-and-gan.ipynb``):
 
 - ``check_rct(rct)``: ``rct(source, target, source_mask, target_mask)`` is Reinhard colour transfer
   in L*a*b* (``core/imagelib/color_transfer.py``, ``reinhard_color_transfer``) -- :func:`aelab.color.rct`:
-  each L*a*b* channel of ``source`` shifted and scaled so its mask-weighted mean and standard deviation
-  become ``target``'s, clipped to L in [0, 100] and a, b in [-127, 127], back to sRGB in [0, 1].
+  each L*a*b* channel of ``source`` shifted and scaled so its mask-weighted mean and (population)
+  standard deviation become ``target``'s, clipped to L in [0, 100] and a, b in [-127, 127], back to
+  sRGB in [0, 1]. The sample standard deviation (n - 1) passes, and the message says which DFL uses.
 - ``check_patch_d_loss(patch_d_loss)``: ``patch_d_loss(real_centre, real_pixels, fake_centre,
   fake_pixels)`` is the patch discriminator's per-sample loss of ``Model_SAEHD`` (``D_src_dst_loss``):
   ``(BCE(real_centre→1) + BCE(fake_centre→0)) / 2 + (BCE(real_pixels→1) + BCE(fake_pixels→0)) / 2``,
