@@ -24,12 +24,50 @@ def test_tampered_evidence_fails_without_raising(name: str, evidence: Any) -> No
     assert not getattr(lab05, name).judge(evidence).passed
 
 
-def test_rct_reference_passes_and_mistakes_are_named() -> None:
-    assert verdict(lab05.check_rct, lambda s, t, sm, tm: color.rct(s, t, source_mask=sm, target_mask=tm)).passed
-    feedback = verdict(lab05.check_rct, lambda s, t, sm, tm: color.rct(s, t))
-    assert not feedback.passed and "weight the means" in feedback.message
-    feedback = verdict(lab05.check_rct, lambda s, t, sm, tm: s)
-    assert not feedback.passed and "unchanged" in feedback.message
+def _student_rct(scale: str = "t/s", ddof: int = 0, threshold: float | None = None, masked: bool = True) -> Any:
+    """rct as a student writes it (float64 in L*a*b*), right or with one of the catalogue's mistakes."""
+
+    def rct(source: torch.Tensor, target: torch.Tensor, source_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
+        def stats(lab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            mask = torch.ones_like(mask) if not masked else mask if threshold is None else (mask > threshold).double()
+            weight = mask.sum(dim=(2, 3), keepdim=True)
+            mean = (lab * mask).sum(dim=(2, 3), keepdim=True) / weight
+            return mean, (((lab - mean) ** 2) * mask).sum(dim=(2, 3), keepdim=True).div(weight - ddof).sqrt()
+
+        lab_s, lab_t = color.rgb_to_lab(source.double()), color.rgb_to_lab(target.double())
+        (mean_s, std_s), (mean_t, std_t) = stats(lab_s, source_mask.double()), stats(lab_t, target_mask.double())
+        lab = (lab_s - mean_s) * (std_t / std_s if scale == "t/s" else std_s / std_t) + mean_t
+        low = torch.tensor([0.0, -127.0, -127.0], dtype=lab.dtype).view(1, 3, 1, 1)
+        high = torch.tensor([100.0, 127.0, 127.0], dtype=lab.dtype).view(1, 3, 1, 1)
+        return color.lab_to_rgb(torch.maximum(torch.minimum(lab, high), low)).float()
+
+    return rct
+
+
+def test_rct_reference_passes_and_the_sample_std_is_named() -> None:
+    for right in (lambda s, t, sm, tm: color.rct(s, t, source_mask=sm, target_mask=tm), _student_rct()):
+        feedback = verdict(lab05.check_rct, right)
+        assert feedback.passed and "sample" not in feedback.message
+    feedback = verdict(lab05.check_rct, _student_rct(ddof=1))  # harmless here: passes, and says which std DFL uses
+    assert feedback.passed and "with the sample standard deviation (n - 1); DFL's is the population's" in feedback.message
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_student_rct(masked=False), "your statistics use every pixel: weight the means and deviations by the masks"),
+        (lambda s, t, sm, tm: s, "your output is the source unchanged"),
+        (_student_rct(scale="s/t"), "your scale is inverted: multiply (x - mean_s) by std_t / std_s"),
+        (_student_rct(scale="s/t", ddof=1), "your scale is inverted"),
+        (_student_rct(threshold=0.5), "your statistics count masked pixels as 0 or 1: weight each pixel by its mask"),
+        (_student_rct(threshold=0.0, ddof=1), "your statistics count masked pixels as 0 or 1"),
+        (lambda s, t, sm, tm: color.lab_to_rgb(color.rgb_to_lab(_student_rct()(s, t, sm, tm).double()) + 5).float(),
+         "from the reference (work in L*a*b*"),
+    ],
+)
+def test_rct_mistakes_are_named(wrong: Any, message: str) -> None:
+    feedback = verdict(lab05.check_rct, wrong)
+    assert not feedback.passed and message in feedback.message, feedback.message
 
 
 def _bce(x: torch.Tensor, label: float) -> torch.Tensor:
@@ -56,10 +94,38 @@ def test_patch_d_loss_mistakes_are_named(wrong: Any, message: str) -> None:
     assert not feedback.passed and message in feedback.message
 
 
-def test_hf_energy_reference_passes_and_an_unnormalised_power_fails() -> None:
+def _student_hf_energy(mean_removed: bool = True, bins: bool = False) -> Any:
+    """hf_energy as a student writes it, right or with one of the catalogue's mistakes."""
+
+    def hf_energy(images: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
+        grey = luminance(images)
+        grey = grey - grey.mean(dim=(1, 2), keepdim=True) if mean_removed else grey
+        power = torch.fft.fft2(grey).abs() ** 2
+        f = torch.fft.fftfreq(images.shape[2], dtype=torch.float64) * (images.shape[2] if bins else 1)
+        high = (f[:, None] ** 2 + f[None, :] ** 2).sqrt() > cutoff
+        return (power * high).flatten(1).sum(1) / power.flatten(1).sum(1)
+
+    return hf_energy
+
+
+def test_hf_energy_reference_passes() -> None:
     assert verdict(lab05.check_hf_energy, appearance.high_frequency_energy).passed
-    feedback = verdict(lab05.check_hf_energy, lambda x, c: appearance.high_frequency_energy(x, c) * 1e3)
-    assert not feedback.passed and "exceeds 1" in feedback.message
+    assert verdict(lab05.check_hf_energy, _student_hf_energy()).passed
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda x, c: appearance.high_frequency_energy(x, c) * 1e3, "your measure exceeds 1: divide by the total power"),
+        (_student_hf_energy(mean_removed=False), "your shares are far too small: remove each grey image's mean"),
+        (_student_hf_energy(bins=True), "your radius is in frequency bins: compare cycles per pixel"),
+        (_student_hf_energy(mean_removed=False, bins=True), "your radius is in frequency bins and the mean is not removed"),
+        (lambda x, c: appearance.high_frequency_energy(x, 2 * c), "your shares are up to"),
+    ],
+)
+def test_hf_energy_mistakes_are_named(wrong: Any, message: str) -> None:
+    feedback = verdict(lab05.check_hf_energy, wrong)
+    assert not feedback.passed and message in feedback.message, feedback.message
 
 
 def test_measures_rank_blurred_below_sharp() -> None:

@@ -4,8 +4,9 @@ The exercises (``solutions/05-color-and-gan.ipynb``):
 
 - ``check_rct(rct)``: ``rct(source, target, source_mask, target_mask)`` is Reinhard colour transfer
   in L*a*b* (``core/imagelib/color_transfer.py``, ``reinhard_color_transfer``) -- :func:`aelab.color.rct`:
-  each L*a*b* channel of ``source`` shifted and scaled so its mask-weighted mean and standard deviation
-  become ``target``'s, clipped to L in [0, 100] and a, b in [-127, 127], back to sRGB in [0, 1].
+  each L*a*b* channel of ``source`` shifted and scaled so its mask-weighted mean and (population)
+  standard deviation become ``target``'s, clipped to L in [0, 100] and a, b in [-127, 127], back to
+  sRGB in [0, 1]. The sample standard deviation (n - 1) passes, and the message says which DFL uses.
 - ``check_patch_d_loss(patch_d_loss)``: ``patch_d_loss(real_centre, real_pixels, fake_centre,
   fake_pixels)`` is the patch discriminator's per-sample loss of ``Model_SAEHD`` (``D_src_dst_loss``):
   ``(BCE(real_centre→1) + BCE(fake_centre→0)) / 2 + (BCE(real_pixels→1) + BCE(fake_pixels→0)) / 2``,
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 
 from aelab import appearance, color, losses
 from aelab.data import faces
+from aelab.forensics import spectra
 
 from . import check, floats
 
@@ -53,6 +55,27 @@ def _rct_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
     return source.images, target.images, source.face_mask, target.face_mask
 
 
+def _rct_variant(*, inverted: bool = False, ddof: int = 0, threshold: float | None = None) -> torch.Tensor:
+    """rct of :func:`_rct_inputs` in float64, a mistake's way: the scale ``std_s / std_t``
+    (``inverted``) instead of ``std_t / std_s``; deviations over the mask's weight minus ``ddof`` (1:
+    the sample standard deviation) instead of over its weight (the population's, DFL's); or the soft
+    masks made 0/1 at ``threshold``."""
+    source, target, source_mask, target_mask = (x.double() for x in _rct_inputs())
+
+    def moments(images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if threshold is not None:
+            mask = (mask > threshold).double()
+        lab, weight = color.rgb_to_lab(images), mask.sum(dim=(2, 3), keepdim=True)
+        mean = (lab * mask).sum(dim=(2, 3), keepdim=True) / weight
+        return lab, mean, ((lab - mean).square() * mask).sum(dim=(2, 3), keepdim=True).div(weight - ddof).sqrt()
+
+    (lab, mean_s, std_s), (_, mean_t, std_t) = moments(source, source_mask), moments(target, target_mask)
+    scale = std_s / std_t if inverted else std_t / std_s
+    low = torch.tensor([0.0, -127.0, -127.0], dtype=lab.dtype).view(1, 3, 1, 1)
+    high = torch.tensor([100.0, 127.0, 127.0], dtype=lab.dtype).view(1, 3, 1, 1)
+    return color.lab_to_rgb(torch.maximum(torch.minimum((lab - mean_s) * scale + mean_t, high), low))
+
+
 def _judge_rct(evidence: Any) -> tuple[bool, str]:
     source, target, source_mask, target_mask = _rct_inputs()
     reference = color.rct(source, target, source_mask=source_mask, target_mask=target_mask).double()
@@ -60,14 +83,24 @@ def _judge_rct(evidence: Any) -> tuple[bool, str]:
     got, message = _as_tensor(evidence, tuple(reference.shape), what)
     if got is None:
         return False, message
-    if (got - reference).abs().max() <= 2e-3:
+    error = float((got - reference).abs().max())
+    if error <= 2e-3:
+        sample = float((got - _rct_variant(ddof=1)).abs().max())
+        if sample < error / 10:
+            return True, ("your rct matches the kit's Reinhard transfer in L*a*b*, with the sample standard "
+                          "deviation (n - 1); DFL's is the population's (n): here the two agree to 0.0001.")
         return True, "your rct matches the kit's Reinhard transfer in L*a*b*."
     unmasked = color.rct(source, target).double()
     if (got - unmasked).abs().max() <= 2e-3:
         return False, f"{what} your statistics use every pixel: weight the means and deviations by the masks."
     if (got - source.double()).abs().max() <= 1e-6:
         return False, f"{what} your output is the source unchanged."
-    error = float((got - reference).abs().max())
+    if (got - _rct_variant(inverted=True)).abs().max() <= 2e-3:
+        return False, (f"{what} your scale is inverted: multiply (x - mean_s) by std_t / std_s, "
+                       "the target's deviation over the source's.")
+    if any((got - _rct_variant(threshold=t)).abs().max() <= 2e-3 for t in (0.0, 0.5)):
+        return False, (f"{what} your statistics count masked pixels as 0 or 1: weight each pixel by its mask "
+                       "value (the masks are soft at the edges).")
     return False, f"{what} your recoloured images are up to {error:.3f} from the reference (work in L*a*b*: color.rgb_to_lab)."
 
 
@@ -130,6 +163,28 @@ def _hf_inputs() -> torch.Tensor:
 _CUTOFFS = (0.25, 0.125)
 
 
+def _hf_variants(cutoff: float) -> dict[str, torch.Tensor]:
+    """The usual mistakes' shares (4,) on :func:`_hf_inputs` at ``cutoff``, each named by its fault."""
+    grey = spectra.luminance(_hf_inputs())
+    centred = grey - grey.mean(dim=(1, 2), keepdim=True)
+    cycles = torch.fft.fftfreq(grey.shape[-1], dtype=torch.float64)  # square images
+    radius = (cycles[:, None] ** 2 + cycles[None, :] ** 2).sqrt()
+
+    def share(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        power = torch.fft.fft2(x).abs() ** 2
+        return (power * (r > cutoff)).flatten(1).sum(1) / power.flatten(1).sum(1)
+
+    bins = radius * grey.shape[-1]
+    return {
+        "your shares are far too small: remove each grey image's mean before the FFT (its zero "
+        "frequency holds most of the power).": share(grey, radius),
+        "your radius is in frequency bins: compare cycles per pixel (torch.fft.fftfreq(n), in [-0.5, "
+        "0.5)) with the cutoff.": share(centred, bins),
+        "your radius is in frequency bins and the mean is not removed: use torch.fft.fftfreq(n) "
+        "(cycles per pixel) and subtract each grey image's mean.": share(grey, bins),
+    }
+
+
 def _judge_hf_energy(evidence: Any) -> tuple[bool, str]:
     if not isinstance(evidence, dict) or set(evidence) != {str(c) for c in _CUTOFFS}:
         return False, "the check expected your measure at two cutoffs from its probe."
@@ -142,6 +197,9 @@ def _judge_hf_energy(evidence: Any) -> tuple[bool, str]:
             return False, message
         if (got - reference).abs().max() <= 1e-4:
             continue
+        for fault, variant in _hf_variants(cutoff).items():
+            if (got - variant).abs().max() <= 1e-4:
+                return False, f"{what} {fault}"
         if (got > 1 + 1e-6).any():
             return False, f"{what} your measure exceeds 1: divide by the total power (the mean removed)."
         return False, f"{what} your shares are up to {float((got - reference).abs().max()):.4f} from the reference."
