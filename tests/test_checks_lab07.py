@@ -9,7 +9,7 @@ import torch
 from checks_support import verdict
 
 from aelab import forensics
-from aelab.checks import lab07
+from aelab.checks import CheckFailed, lab07
 
 # ------------------------------------------------------------------------------------ 7.1 azimuthal average
 
@@ -123,6 +123,11 @@ def test_average_precision_matches_scikit_learn() -> None:
 
     for scores, labels in lab07._ap_cases():
         assert abs(_average_precision(scores, labels) - average_precision_score(labels, scores)) < 1e-12
+
+
+def test_require_raises_the_message() -> None:
+    with pytest.raises(CheckFailed, match="differs from the ring means"):
+        lab07.check_azimuthal_average.require(lambda s: forensics.azimuthal_average(s) * 2)
 
 
 @pytest.mark.parametrize("check", [lab07.check_azimuthal_average, lab07.check_boundary_and_blend,
