@@ -321,3 +321,20 @@ def test_train_autoencoder_repeats() -> None:
     a, losses_a = generators.train_autoencoder("nearest", steps=3, pool_size=16, batch_size=4, progress=False)
     b, losses_b = generators.train_autoencoder("nearest", steps=3, pool_size=16, batch_size=4, progress=False)
     assert losses_a == losses_b and len(losses_a) == 3
+
+
+# ------------------------------------------------------------------------------------------------ figures
+
+
+def test_spectra_figure_keeps_its_legend_off_the_curves(real: faces.FaceBatch) -> None:
+    from aelab.forensics.figures import spectra_figure
+
+    groups = {f"group {k}": real.images[k::8] for k in range(8)}
+    figure = spectra_figure(groups, title="spectra")
+    figure.canvas.draw()
+    curves = figure.axes[-1]
+    legend = curves.get_legend().get_window_extent()
+    assert legend.x0 >= curves.get_window_extent().x1  # beside the curves, not over the highest frequencies
+    width, height = figure.get_size_inches()
+    assert width < 3 * height  # a grid of spectra above the curves, not one long row
+    assert len(figure.axes) == len(groups) + 1

@@ -14,7 +14,7 @@ The exercises (``solutions/07-forensics.ipynb``):
 - ``check_evaluate_detector(evaluate_detector)``: ``evaluate_detector(make_detector, train, test,
   seed)`` returns the accuracy at 0.5 on the training set, on the held-out set, and on the held-out
   set of a fresh detector fit on the training labels replaced by
-  :func:`aelab.forensics.shuffle_labels` (labels, seed).
+  :func:`aelab.forensics.shuffle_labels` (labels, seed) -- :func:`aelab.forensics.train_held_out_control`.
 
 Spectra are (N, H, W) float64 tensors; images (N, 3, H, W) float32 in [0, 1]; masks (N, 1, H, W).
 Each judge rebuilds the fixed inputs from their seeds, recomputes the reference with the library and,
@@ -23,6 +23,7 @@ when the answer is off, says which usual mistake it looks like.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -81,16 +82,16 @@ def _judge_azimuthal_average(evidence: Any) -> tuple[bool, str]:
         got = torch.tensor(floats(evidence[key]), dtype=torch.float64)
         expected = forensics.azimuthal_average(spectrum)
         label = f"{tuple(spectrum.shape[1:])} spectra"
+        if got.shape == expected.shape and float((got - expected).abs().max()) <= _TOLERANCE:
+            continue
+        for name, variant in _ring_variants(spectrum).items():  # before the shape: a wrong centre changes R
+            if variant.shape == got.shape and float((got - variant).abs().max()) <= _TOLERANCE:
+                return False, f"on {label} your profile {_RING_HINTS[name]}."
         if got.shape != expected.shape:
             if got.ndim == 1:
                 return False, f"your profile of {label} has shape {tuple(got.shape)}; expected one profile per spectrum, (N, R) = {tuple(expected.shape)}."
             return False, f"your profile of {label} has shape {tuple(got.shape)}; expected (N, R) = {tuple(expected.shape)} (rings 0 up to the farthest corner)."
         error = float((got - expected).abs().max())
-        if error <= _TOLERANCE:
-            continue
-        for name, variant in _ring_variants(spectrum).items():
-            if variant.shape == got.shape and float((got - variant).abs().max()) <= _TOLERANCE:
-                return False, f"on {label} your profile {_RING_HINTS[name]}."
         return False, f"your profile of {label} differs from the ring means by up to {error:.3g}."
     return True, "your azimuthal average matches the ring means on even and odd spectra."
 
@@ -165,7 +166,23 @@ def _ap_variants(scores: list[float], labels: list[int]) -> dict[str, float]:
     precision = tp / torch.arange(1, len(ys) + 1)
     one_by_one = float((precision * ys).sum() / ys.sum())
     interpolated = float((precision.flip(0).cummax(0).values.flip(0) * ys).sum() / ys.sum())
-    return {"one_by_one": one_by_one, "interpolated": interpolated, "auc": forensics.auc(scores, labels)}
+    return {"one_by_one": one_by_one, "interpolated": interpolated, "auc": forensics.auc(scores, labels),
+            "inverted": forensics.average_precision(scores, [1 - label for label in labels]),
+            "ascending": forensics.average_precision([-score for score in scores], labels)}
+
+
+#: The usual mistakes of 7.2, in the order they are tried, and what each is told ({value}: the AP on
+#: the first case where it differs).
+_AP_HINTS = {
+    "inverted": ("your AP ({value:.3f}) is the reals' (label 0) AP; the positive class is the fakes, label 1: "
+                 "count flagged fakes, not flagged reals."),
+    "ascending": ("your AP ({value:.3f}) goes through the thresholds from the lowest score up; start at the "
+                  "highest (a higher score means more likely fake)."),
+    "auc": "your AP ({value:.3f}) equals the ROC AUC; AP weighs precision by each step in recall.",
+    "one_by_one": "your AP ({value:.3f}) steps through tied scores one at a time; tied scores share one threshold.",
+    "interpolated": ("your AP ({value:.3f}) interpolates precision (the best precision at any higher recall); use "
+                     "the precision at each threshold."),
+}
 
 
 def _judge_average_precision(evidence: Any) -> tuple[bool, str]:
@@ -175,19 +192,20 @@ def _judge_average_precision(evidence: Any) -> tuple[bool, str]:
         return False, f"the check expected one number per case ({len(cases)}) from its probe."
     names = ("the hand case [0.9 fake, 0.8 real, 0.7 fake, 0.1 real]", "a case with tied scores",
              "40 random scores with ties")
-    for value, (scores, labels), name in zip(got, cases, names):
-        expected = forensics.average_precision(scores, labels)
-        if abs(value - expected) <= _TOLERANCE:
-            continue
-        variants = _ap_variants(scores, labels)
-        if abs(value - variants["auc"]) <= _TOLERANCE:
-            return False, f"on {name} your AP equals the ROC AUC; AP weighs precision by each step in recall."
-        if abs(value - variants["one_by_one"]) <= _TOLERANCE:
-            return False, f"on {name} your AP ({value:.3f}) steps through tied scores one at a time; tied scores share one threshold."
-        if abs(value - variants["interpolated"]) <= _TOLERANCE:
-            return False, f"on {name} your AP ({value:.3f}) interpolates precision (the best precision at any higher recall); use the precision at each threshold."
-        return False, f"your AP on {name} is {value:.4f}, which is not sum over thresholds of (recall step) x precision."
-    return True, "your average precision matches the reference, ties included."
+    expected = [forensics.average_precision(scores, labels) for scores, labels in cases]
+    wrong = [k for k, (value, reference) in enumerate(zip(got, expected)) if not abs(value - reference) <= _TOLERANCE]
+    if not wrong:
+        return True, "your average precision matches the reference, ties included."
+    first = wrong[0]
+    value, name = got[first], names[first]
+    if math.isnan(value):
+        return False, (f"your AP on {name} is nan: a precision of 0 flagged / 0 flagged. Flag the scores >= "
+                       "each threshold (not >), so the highest threshold flags at least one image.")
+    variants = [_ap_variants(scores, labels) for scores, labels in cases]
+    for mistake, hint in _AP_HINTS.items():  # a mistake explains every case, not one alone
+        if all(abs(v - variant[mistake]) <= _TOLERANCE for v, variant in zip(got, variants)):
+            return False, f"on {name} " + hint.format(value=value)
+    return False, f"your AP on {name} is {value:.4f}, which is not sum over thresholds of (recall step) x precision."
 
 
 @check(_judge_average_precision)
@@ -220,12 +238,7 @@ _EVAL_SEED = 2
 
 def _reference_evaluation() -> dict[str, float]:
     train, test = _evaluation_data()
-    detector = _make_detector().fit(*train)
-    return {
-        "train": forensics.evaluate(detector.score(train[0]), train[1]).accuracy,
-        "held_out": forensics.evaluate(detector.score(test[0]), test[1]).accuracy,
-        "shuffled": forensics.shuffled_control(_make_detector, train, test, seed=_EVAL_SEED).accuracy,
-    }
+    return forensics.train_held_out_control(_make_detector, train, test, seed=_EVAL_SEED)
 
 
 def _judge_evaluate_detector(evidence: Any) -> tuple[bool, str]:

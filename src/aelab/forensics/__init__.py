@@ -33,6 +33,7 @@ from aelab.forensics.evaluation import (
     roc_curve,
     shuffle_labels,
     shuffled_control,
+    train_held_out_control,
     transfer_table,
 )
 from aelab.forensics.spectra import (
@@ -50,7 +51,7 @@ __all__ = [
     "compress", "degrade", "jpeg_bytes", "png_roundtrip", "random_degrade",
     "FEATURES", "BlendDetector", "CNNDetector", "Detector", "ReconstructionDetector", "SpectralDetector",
     "Evaluation", "auc", "average_precision", "evaluate", "labelled", "roc_curve", "shuffle_labels", "shuffled_control",
-    "transfer_table",
+    "train_held_out_control", "transfer_table",
     "azimuthal_average", "dct_features", "fft_power", "luminance", "nyquist_peak", "power_spectrum",
     "radial_frequency",
 ]

@@ -4,8 +4,13 @@ Wang et al. 2020 ("CNN-generated images are surprisingly easy to spot... for now
 test detectors on blurred and JPEG-compressed images and train them with random blur
 (sigma ~ U[0, 3], probability 0.5) and random JPEG (quality ~ U{30..100}, probability 0.5); that is
 :func:`random_degrade`'s default. JPEG goes through Pillow, one image at a time, with the quality
-passed as Pillow's ``quality`` argument (Frank et al.'s helper passed it under a key Pillow ignores,
-so every "quality" gave the same bytes: :func:`jpeg_bytes` is tested against that).
+passed as Pillow's ``quality`` argument. Frank et al.'s helper (RUB-SysSec/GANDCTAnalysis,
+``create_perturbed_imagedata.py``, ``jpeg``) calls ``cv2.imencode(".jpg", image, [factor, 90])``:
+OpenCV reads that list as (flag, value) pairs, so the random "quality factor" (10-74) is taken as
+a flag id, none of which the JPEG encoder reads (``cv2.IMWRITE_JPEG_QUALITY`` is 1), and every
+image is encoded at OpenCV's default quality, 95, whatever factor was drawn. The flag list went
+wrong there, not Pillow; :func:`jpeg_bytes` is tested for the opposite (each quality gives
+different bytes).
 
 Images are tensors (N, 3, H, W) (or (N, 1, H, W)) of floats in [0, 1]; each function returns the
 same shape. Everything random is drawn from a seed, so a degradation repeats exactly.

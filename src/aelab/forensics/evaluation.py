@@ -10,9 +10,13 @@ threshold sits in the wrong place); the per-class accuracies show which way it e
 - :func:`roc_curve`, :func:`auc` (the area under the ROC: the probability that a random fake
   scores above a random real, ties counting half -- the Mann-Whitney statistic);
 - :func:`average_precision`: ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score thresholds from
-  the highest down (scikit-learn's definition: no interpolation);
+  the highest down (no interpolation);
+
+these three are scikit-learn's (``roc_curve``, ``roc_auc_score``, ``average_precision_score``, imported
+where they are called) after the kit's checks of scores and labels;
 - :func:`evaluate` -> :class:`Evaluation`; :func:`shuffle_labels` and :func:`shuffled_control` (fit
   on labels independent of the truth: a detector that scores well then has found a leak);
+  :func:`train_held_out_control`: the training, held-out and shuffled-label accuracies together;
 - :func:`transfer_table`: train on one generator, test on every generator.
 """
 
@@ -46,6 +50,7 @@ __all__ = [
     "evaluate",
     "shuffle_labels",
     "shuffled_control",
+    "train_held_out_control",
     "transfer_table",
 ]
 
@@ -74,37 +79,32 @@ def _arrays(scores: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def _counts(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True and false positives at each distinct threshold, highest first, and the thresholds."""
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]  # the last index of each run of equal scores
-    tp = np.cumsum(y)[last]
-    return tp, (last + 1) - tp, s[last]
-
-
 def roc_curve(scores: object, labels: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """False and true positive rates at each distinct threshold (from (0, 0) to (1, 1)), and the thresholds."""
+    """False and true positive rates at each distinct threshold (from (0, 0) to (1, 1)), and the
+    thresholds (the first is +inf): scikit-learn's ``roc_curve`` with every point kept."""
+    from sklearn.metrics import roc_curve as sklearn_roc_curve
+
     s, y = _arrays(scores, labels)
-    tp, fp, thresholds = _counts(s, y)
-    fpr = np.r_[0.0, fp / (y.size - y.sum())]
-    tpr = np.r_[0.0, tp / y.sum()]
-    return fpr, tpr, np.r_[np.inf, thresholds]
+    fpr, tpr, thresholds = sklearn_roc_curve(y, s, drop_intermediate=False)
+    return fpr, tpr, thresholds
 
 
 def auc(scores: object, labels: object) -> float:
-    """Area under the ROC curve: P(a random fake scores above a random real), ties counting 1/2."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    """Area under the ROC curve: P(a random fake scores above a random real), ties counting 1/2
+    (scikit-learn's ``roc_auc_score``)."""
+    from sklearn.metrics import roc_auc_score
+
+    s, y = _arrays(scores, labels)
+    return float(roc_auc_score(y, s))
 
 
 def average_precision(scores: object, labels: object) -> float:
-    """Average precision: ``sum_k (R_k - R_{k-1}) P_k`` over distinct thresholds, highest score first."""
+    """Average precision: ``sum_k (R_k - R_{k-1}) P_k`` over distinct thresholds, highest score first
+    (scikit-learn's ``average_precision_score``: no interpolation)."""
+    from sklearn.metrics import average_precision_score
+
     s, y = _arrays(scores, labels)
-    tp, fp, _ = _counts(s, y)
-    precision = tp / (tp + fp)
-    recall = tp / y.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_score(y, s))
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,14 @@ def shuffle_labels(labels: Tensor, seed: int) -> Tensor:
     """Labels (N,) of 0 and 1 that carry no information about the true ones: within each true class,
     half the images (rounded down) get 1 and the rest 0, at random positions drawn from ``seed``.
 
-    A plain permutation of a balanced label vector does not do that: if more reals than half draw a 1,
-    then fewer fakes than half must, so the shuffled labels stay *anti*-correlated with the truth and a
-    detector fit on them scores systematically below 0.5 on held-out data (0.3-0.45 was measured with
-    the lab's spectral features). Shuffling within each class keeps the correlation exactly zero.
+    A plain permutation of the labels does not guarantee that: it leaves a chance correlation with the
+    truth, of either sign and different for every seed (with n reals and n fakes, the share of reals
+    called "fake" differs from the share of fakes by about 1/sqrt(n) at random). Where the features
+    separate the classes well, a detector fit on such labels learns that small correlation as if it
+    were the signal, and its held-out accuracy lands away from 0.5 -- above it for some seeds, below
+    for others -- so a plain permutation's control says more about its seed than about a leak.
+    Drawing exactly half of each class (equal shares when the class sizes are even) makes the
+    shuffled labels uncorrelated with the truth for every seed.
     """
     seed = check_seed("seed", seed)
     labels = torch.as_tensor(labels).float().flatten()
@@ -172,6 +176,21 @@ def shuffled_control(
     images, labels = train
     detector = make_detector().fit(images, shuffle_labels(labels, seed))
     return evaluate(detector.score(test[0]), test[1])
+
+
+def train_held_out_control(
+    make_detector: Callable[[], Detector], train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *, seed: int = 0
+) -> dict[str, float]:
+    """A detector's accuracy at 0.5 on its training set (``"train"``), on held-out images
+    (``"held_out"``), and its :func:`shuffled_control`'s on the held-out images (``"shuffled"``).
+
+    ``train`` and ``test`` are (images, labels); ``make_detector`` builds a fresh, unfitted detector.
+    Lab 07's exercise 7.3 asks for this; its check compares an answer with it.
+    """
+    detector = make_detector().fit(*train)
+    return {"train": evaluate(detector.score(train[0]), train[1]).accuracy,
+            "held_out": evaluate(detector.score(test[0]), test[1]).accuracy,
+            "shuffled": shuffled_control(make_detector, train, test, seed=seed).accuracy}
 
 
 def transfer_table(
