@@ -13,7 +13,10 @@ identity), whose last hidden layer is the feature vector. Every metric below tak
 - :func:`kid`: the kernel inception distance (Bińkowski et al. 2018), unbiased MMD² with the kernel
   (x·y/d + 1)³ averaged over random subsets: mean and std;
 - :func:`prdc`: precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
-  2020) on k-nearest-neighbour balls;
+  2020) on k-nearest-neighbour balls (one k for all four unless ``pr_k`` gives precision and recall
+  their own: the papers use k = 3 and k = 5);
+- :func:`set_intervals`: bootstrap intervals of FD, KID, precision and recall over the items of two
+  sets (:mod:`aelab.stats`);
 - :func:`ms_ssim`: multi-scale SSIM (Wang et al. 2003) with as many scales as small images allow;
 - :func:`realism` scores a fake feature set against a real one with all three in one call, and
   :func:`swap_realism` scores a model's swaps, merged into their dst frames by DeepFaceLab's merger
@@ -33,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from aelab import losses
+from aelab import losses, stats
 from aelab.data import faces
 from aelab.merge import merge
 from aelab.metrics import FactorReader
@@ -50,6 +53,7 @@ __all__ = [
     "kid",
     "PRDC",
     "prdc",
+    "set_intervals",
     "ms_ssim",
     "MS_SSIM_WEIGHTS",
     "blur",
@@ -328,7 +332,13 @@ def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     return distances.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself (0)
 
 
-def prdc(real: object, fake: object, k: int = 5) -> PRDC:
+def _inside(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which vectors of ``y`` lie in which k-NN ball of ``x`` (N, M), and of ``x`` in which of ``y``'s (N, M)."""
+    distances = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")  # (N real, M fake), exact zeros
+    return distances <= _knn_radii(x, k)[:, None], distances <= _knn_radii(y, k)[None, :]
+
+
+def prdc(real: object, fake: object, k: int = 5, *, pr_k: int | None = None) -> PRDC:
     """Precision, recall, density and coverage of ``fake`` (M, D) against ``real`` (N, D).
 
     Each vector's k-NN ball is centred on it with the distance to its k-th nearest neighbour in its own
@@ -341,6 +351,10 @@ def prdc(real: object, fake: object, k: int = 5) -> PRDC:
     - coverage: the share of reals whose B(r) holds some fake (≈ 1 − 2^−k when the sets match, k ≥ 1,
       large N).
 
+    ``pr_k`` (default: ``k``) is the k of precision and recall, ``k`` that of density and coverage:
+    Kynkäänniemi et al. (2019) use k = 3 for precision and recall, Naeem et al. (2020) k = 5 for
+    density and coverage.
+
     **Duplicates.** Balls are *closed* (distance ≤ radius). A vector with k or more exact copies has
     radius 0, and its ball still holds those copies: a fake identical to a duplicated real counts as
     inside. With open balls (``<``, the ``prdc`` package's choice) a radius-0 ball is empty, and a set
@@ -348,18 +362,73 @@ def prdc(real: object, fake: object, k: int = 5) -> PRDC:
     score 0 where it matches exactly. On data without ties both definitions agree.
     """
     x, y = _pair(real, fake)
-    k = check_int("k", k, minimum=1)
-    if k >= min(len(x), len(y)):
-        raise ValueError(f"k must be smaller than both set sizes ({len(x)} real, {len(y)} fake), got {k}")
-    real_radii, fake_radii = _knn_radii(x, k), _knn_radii(y, k)
-    distances = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")  # (N real, M fake), exact zeros
-    inside_real = distances <= real_radii[:, None]
+    k = _check_k("k", k, x, y)
+    pr_k = k if pr_k is None else _check_k("pr_k", pr_k, x, y)
+    inside_real, inside_fake = _inside(x, y, k)
+    in_real, in_fake = (inside_real, inside_fake) if pr_k == k else _inside(x, y, pr_k)
     return PRDC(
-        precision=float(inside_real.any(dim=0).double().mean()),
-        recall=float((distances <= fake_radii[None, :]).any(dim=1).double().mean()),
+        precision=float(in_real.any(dim=0).double().mean()),
+        recall=float(in_fake.any(dim=1).double().mean()),
         density=float(inside_real.sum(dim=0).double().mean() / k),
-        coverage=float((distances.min(dim=1).values <= real_radii).double().mean()),
+        coverage=float(inside_real.any(dim=1).double().mean()),
     )
+
+
+def _check_k(name: str, k: object, x: torch.Tensor, y: torch.Tensor) -> int:
+    k = check_int(name, k, minimum=1)
+    if k >= min(len(x), len(y)):
+        raise ValueError(f"{name} must be smaller than both set sizes ({len(x)} real, {len(y)} fake), got {k}")
+    return k
+
+
+def set_intervals(real: object, fake: object, *, k: int = 3, level: float = 0.95, resamples: int = 500,
+                  seed: int = 0) -> dict[str, stats.Interval]:
+    """Intervals of ``FD``, ``KID`` (×10³), ``precision`` and ``recall`` of ``fake`` against ``real``,
+    two feature sets of equal size (N, D) whose rows are resampled together (row i of each from one
+    face -- a swap and its true swap; two independent sets are paired by their order), by the
+    percentile bootstrap over the N items (:func:`aelab.stats.bootstrap_interval`, ``resamples``
+    resamples from ``seed``):
+
+    - FD: :func:`frechet_distance` of the resampled rows;
+    - KID: the unbiased MMD² with KID's kernel (x·y/D + 1)³ on all N pairs, written as a U-statistic
+      over the items, h(i, j) = k(xᵢ, xⱼ) + k(yᵢ, yⱼ) − k(xᵢ, yⱼ) − k(xⱼ, yᵢ) averaged over i ≠ j (so it
+      differs from :func:`kid`, an average over random subsets, by the noise of those subsets); in a
+      resample the pairs of an item with its own copies are left out (they would bias it upwards);
+    - precision and recall: for each item, whether it lies in the other set's manifold (k-NN balls as
+      :func:`prdc`, ``k`` 3 as Kynkäänniemi et al.); the balls are held fixed, so the interval covers
+      the items' sampling and not the balls' own noise.
+
+    The bootstrap repeats duplicates; FD only sees moments and the U-statistic leaves copies out, so
+    neither is biased by them (precision and recall never resample the balls).
+    """
+    x, y = _pair(real, fake, minimum=4)
+    if len(x) != len(y):
+        raise ValueError(f"set_intervals pairs the rows of the two sets: they must hold as many vectors, "
+                         f"got {len(x)} and {len(y)}")
+    k = _check_k("k", k, x, y)
+    options = {"level": level, "resamples": resamples, "seed": seed}
+    rows = np.arange(len(x))[:, None]
+    d = x.shape[1]
+    kernel = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
+    cross = kernel(x, y)
+    h = (kernel(x, x) + kernel(y, y) - cross - cross.T).numpy()
+
+    def fd(items: np.ndarray) -> float:
+        index = torch.from_numpy(items[:, 0])
+        return frechet_distance(x[index], y[index])
+
+    def kid_u(items: np.ndarray) -> float:
+        weight = np.bincount(items[:, 0], minlength=len(x)).astype(np.float64)
+        pairs = weight.sum() ** 2 - (weight**2).sum()
+        return float(1e3 * (weight @ h @ weight - (weight**2 * h.diagonal()).sum()) / pairs)
+
+    in_real, in_fake = _inside(x, y, k)
+    return {
+        "FD": stats.bootstrap_interval(rows, fd, **options),
+        "KID": stats.bootstrap_interval(rows, kid_u, **options),
+        "precision": stats.bootstrap_interval(in_real.any(dim=0).double().numpy(), **options),
+        "recall": stats.bootstrap_interval(in_fake.any(dim=1).double().numpy(), **options),
+    }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -445,13 +514,15 @@ class Realism:
         return {"FD": self.fd, "KID×1e3": 1e3 * self.kid.mean, **self.prdc._asdict()}
 
 
-def realism(real: object, fake: object, *, k: int = 5, subsets: int = 50, subset_size: int | None = None,
-            seed: int = 0) -> Realism:
+def realism(real: object, fake: object, *, k: int = 5, pr_k: int | None = None, subsets: int = 50,
+            subset_size: int | None = None, seed: int = 0) -> Realism:
     """FD, KID and PRDC of a fake feature set against a real one (arrays (N, D) and (M, D), e.g. from
-    :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set."""
+    :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set; ``k`` and
+    ``pr_k`` go to :func:`prdc`."""
     x, y = _pair(real, fake)
     size = min(len(x), len(y)) // 2 if subset_size is None else subset_size
-    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed), prdc(x, y, k))
+    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed),
+                   prdc(x, y, k, pr_k=pr_k))
 
 
 def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, net: FeatureNet, *,
