@@ -12,7 +12,8 @@ import scipy.linalg
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from aelab import losses, merge
+from aelab import losses, merge, stats
+from aelab import realism as realism_module
 from aelab.data import faces
 from aelab.realism import (
     FeatureNet,
@@ -225,6 +226,13 @@ def test_set_intervals_kid_is_the_unbiased_mmd2_on_all_pairs_and_separates_a_shi
     found = set_intervals(x, y, resamples=200)
     assert found["KID"].estimate == pytest.approx(1e3 * u, rel=1e-9)
     assert found["KID"].low > 0 and found["FD"].low > 0
+
+
+def test_the_jackknife_of_a_mean_is_the_t_interval_of_its_group_means():
+    values = np.random.default_rng(4).normal(size=100)
+    found = realism_module._jackknife(lambda kept: float(values[kept].mean()), 100, 10, 0.95)
+    expected = stats.seed_interval(values.reshape(10, 10).mean(1))
+    assert (found.estimate, found.low, found.high) == pytest.approx((expected.estimate, expected.low, expected.high))
 
 
 def test_set_intervals_needs_paired_sets():
