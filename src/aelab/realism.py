@@ -327,16 +327,20 @@ class PRDC(NamedTuple):
     coverage: float
 
 
-def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance from each vector of ``x`` to its k-th nearest neighbour in ``x`` (itself excluded)."""
-    distances = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
-    return distances.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself (0)
+def _neighbourhoods(x: torch.Tensor, y: torch.Tensor) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+    """The distances of two sets, computed once, and for any k: which vectors of ``y`` lie in which k-NN
+    ball of ``x`` (N, M), and of ``x`` in which of ``y``'s (N, M). A ball's radius is the distance to
+    the k-th nearest neighbour in its own set, the vector itself excluded."""
+    exact = "donot_use_mm_for_euclid_dist"  # exact zeros for duplicates
+    within_x, within_y = torch.cdist(x, x, compute_mode=exact), torch.cdist(y, y, compute_mode=exact)
+    between = torch.cdist(x, y, compute_mode=exact)  # (N real, M fake)
 
+    def inside(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        radius_x = within_x.kthvalue(k + 1, dim=1).values  # the 1st smallest is the vector itself (0)
+        radius_y = within_y.kthvalue(k + 1, dim=1).values
+        return between <= radius_x[:, None], between <= radius_y[None, :]
 
-def _inside(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Which vectors of ``y`` lie in which k-NN ball of ``x`` (N, M), and of ``x`` in which of ``y``'s (N, M)."""
-    distances = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")  # (N real, M fake), exact zeros
-    return distances <= _knn_radii(x, k)[:, None], distances <= _knn_radii(y, k)[None, :]
+    return inside
 
 
 def prdc(real: object, fake: object, k: int = 5, *, pr_k: int | None = None) -> PRDC:
@@ -365,8 +369,9 @@ def prdc(real: object, fake: object, k: int = 5, *, pr_k: int | None = None) -> 
     x, y = _pair(real, fake)
     k = _check_k("k", k, x, y)
     pr_k = k if pr_k is None else _check_k("pr_k", pr_k, x, y)
-    inside_real, inside_fake = _inside(x, y, k)
-    in_real, in_fake = (inside_real, inside_fake) if pr_k == k else _inside(x, y, pr_k)
+    inside = _neighbourhoods(x, y)
+    inside_real, inside_fake = inside(k)
+    in_real, in_fake = (inside_real, inside_fake) if pr_k == k else inside(pr_k)
     return PRDC(
         precision=float(in_real.any(dim=0).double().mean()),
         recall=float(in_fake.any(dim=1).double().mean()),
@@ -439,7 +444,7 @@ def set_intervals(real: object, fake: object, *, k: int = 3, level: float = 0.95
         m = int(kept.sum())
         return float(1e3 * h[np.ix_(kept, kept)].sum() / (m * (m - 1)))
 
-    in_real, in_fake = _inside(x, y, k)
+    in_real, in_fake = _neighbourhoods(x, y)(k)
     shares = {"level": level, "resamples": resamples, "seed": seed}
     return {
         "FD": _jackknife(fd, len(x), groups, level),
