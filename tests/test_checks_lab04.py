@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aelab import losses, recipe, stats
-from aelab.checks import lab04
+from aelab.checks import lab04, verified
 from checks_support import verdict
 
 
@@ -42,6 +42,12 @@ def test_masked_target_reference_passes() -> None:
 def test_masked_target_mistakes_are_named(wrong: Any, message: str) -> None:
     feedback = verdict(lab04.check_masked_target, wrong)
     assert not feedback.passed and message in feedback.message
+
+
+def test_a_wrong_masked_target_is_replaced_by_the_reference_downstream(capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = lambda m, r: losses.gaussian_blur(m, 2 * max(1, r // 32)).clamp(0, 0.5) * 2  # noqa: E731
+    used = verified(lab04.check_masked_target, wrong, exercise="4.1", reference=losses.blur_mask)
+    assert used is losses.blur_mask and capsys.readouterr().out.startswith("[NOT YET] exercise 4.1:")
 
 
 # ---------------------------------------------------------------- 4.2 the eyes-and-mouth term

@@ -10,7 +10,7 @@ import pytest
 import scipy.linalg
 
 from aelab import realism
-from aelab.checks import CheckFailed, lab06
+from aelab.checks import CheckFailed, lab06, verified
 from checks_support import verdict
 
 
@@ -55,6 +55,19 @@ def test_frechet_distance_reference_passes(capsys: pytest.CaptureFixture[str]) -
 def test_frechet_distance_mistakes_are_named(wrong: Any, message: str) -> None:
     feedback = verdict(lab06.check_frechet_distance, wrong)
     assert not feedback.passed and message in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize(("wrong", "fault"), [(lambda a, b: fd_numpy(a, b, bias=True), "divides the covariances by N"),
+                                              (lambda a, b: fd_numpy(a, b, root=True), "returns the square root")])
+def test_a_wrong_frechet_distance_never_reaches_the_later_cells(wrong: Any, fault: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # The lab's later cells take verified(...): the reference, and one line naming exercise 6.1.
+    lab06.check_frechet_distance(wrong)
+    assert fault in capsys.readouterr().out
+    used = verified(lab06.check_frechet_distance, wrong, exercise="6.1", reference=realism.frechet_distance)
+    assert used is realism.frechet_distance
+    assert capsys.readouterr().out.startswith("[NOT YET] exercise 6.1:")
+    assert verified(lab06.check_frechet_distance, fd_numpy, exercise="6.1", reference=realism.frechet_distance) is fd_numpy
 
 
 # ---------------------------------------------------------------- 6.2 unbiased MMD²
