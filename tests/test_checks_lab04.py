@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import torch
 
-from aelab import losses, recipe
-from aelab.checks import lab04
+from aelab import losses, recipe, stats
+from aelab.checks import lab04, verified
 from checks_support import verdict
 
 
@@ -32,12 +32,22 @@ def test_masked_target_reference_passes() -> None:
         (lambda m, r: losses.gaussian_blur(m, max(1, r // 32)), "the blurred mask itself"),
         (lambda m, r: losses.gaussian_blur(m, max(1, r // 32)).clamp(0, 0.5), "never exceeds 0.5"),
         (lambda m, r: losses.blur_mask(m, 32), "too narrow"),
-        (lambda m, r: m, "from the reference"),
+        (lambda m, r: losses.gaussian_blur(m, 2 * max(1, r // 32)).clamp(0, 0.5) * 2, "ramp across the outline is wider"),
+        (lambda m, r: losses.gaussian_blur(m, r / 16).clamp(0, 0.5) * 2, "the blur's sigma is wrong"),
+        (lambda m, r: losses.gaussian_blur(m, 0.5).clamp(0, 0.5) * 2, "ramp across the outline is narrower"),
+        (lambda m, r: m, "the face mask itself"),
+        (lambda m, r: 0.7 * m + 0.3, "from the reference"),
     ],
 )
 def test_masked_target_mistakes_are_named(wrong: Any, message: str) -> None:
     feedback = verdict(lab04.check_masked_target, wrong)
     assert not feedback.passed and message in feedback.message
+
+
+def test_a_wrong_masked_target_is_replaced_by_the_reference_downstream(capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = lambda m, r: losses.gaussian_blur(m, 2 * max(1, r // 32)).clamp(0, 0.5) * 2  # noqa: E731
+    used = verified(lab04.check_masked_target, wrong, exercise="4.1", reference=losses.blur_mask)
+    assert used is losses.blur_mask and capsys.readouterr().out.startswith("[NOT YET] exercise 4.1:")
 
 
 # ---------------------------------------------------------------- 4.2 the eyes-and-mouth term
@@ -56,6 +66,8 @@ def test_eyes_mouth_term_reference_passes() -> None:
         (lambda t, p, em: 300 * (t * em - p * em).abs().flatten(1).sum(1) / (3 * em.flatten(1).sum(1)).clamp_min(1),
          "masked pixels only"),
         (lambda t, p, em: losses.eyes_mouth_loss(t, p, em), "one number per sample"),
+        (lambda t, p, em: 300 * (t * em - p * em).abs().mean(dim=(0, 2, 3)), "averages over the batch (dim 0)"),
+        (lambda t, p, em: 300 * (t * em - p * em).abs().mean(0).flatten(1).mean(1), "one number per channel"),
     ],
 )
 def test_eyes_mouth_term_mistakes_are_named(wrong: Any, message: str) -> None:
@@ -63,47 +75,73 @@ def test_eyes_mouth_term_mistakes_are_named(wrong: Any, message: str) -> None:
     assert not feedback.passed and message in feedback.message
 
 
-# ---------------------------------------------------------------- 4.3 which options matter
+# ---------------------------------------------------------------- 4.3 which options matter (Holm by hand)
 
 
-def _called() -> set[str]:
-    return {row.option for row in lab04._shipped_effects() if row.called}
+def holm_reference(comparisons: dict[str, stats.Comparison]) -> set[str]:
+    return {name for name, row in stats.family(comparisons).items() if row.called}
+
+
+def p_values_of(mistake: Any) -> Any:
+    return lambda comparisons: mistake({name: c.p_value for name, c in comparisons.items()})
 
 
 def test_options_that_matter_reference_passes() -> None:
-    assert lab04.check_options_that_matter.judge(sorted(_called())).passed
+    assert verdict(lab04.check_options_that_matter, holm_reference).passed
 
 
-def test_options_that_matter_counts_extra_and_missing_without_naming_them() -> None:
-    every = sorted(recipe.OPTIONS)
-    feedback = lab04.check_options_that_matter.judge(every)
-    assert not feedback.passed and "less than the noise" in feedback.message
-    assert not any(name in feedback.message for name in _called())
-    feedback = lab04.check_options_that_matter.judge([])
-    assert not feedback.passed and "missing" in feedback.message
+@pytest.mark.parametrize("message", list(lab04._HOLM_MISTAKES))
+def test_options_that_matter_names_each_usual_mistake(message: str) -> None:
+    feedback = verdict(lab04.check_options_that_matter, p_values_of(lab04._HOLM_MISTAKES[message]))
+    assert not feedback.passed and message in feedback.message, feedback.message
 
 
-def test_options_that_matter_names_an_unknown_option() -> None:
-    feedback = lab04.check_options_that_matter.judge(["gan_power"])
-    assert not feedback.passed and "'gan_power' is not an option" in feedback.message
+def test_each_mistake_calls_another_set_than_holm_on_a_fixed_family() -> None:
+    holm = [{name for name, c in zip(family, stats.holm(list(family.values()))) if c} for family in lab04._FAMILIES]
+    for message, mistake in lab04._HOLM_MISTAKES.items():
+        assert any(mistake(family) != called for family, called in zip(lab04._FAMILIES, holm)), message
+
+
+def test_options_that_matter_names_other_wrong_sets_and_unknown_names() -> None:
+    feedback = verdict(lab04.check_options_that_matter, lambda comparisons: set(list(comparisons)[:1]))
+    assert not feedback.passed and "0.05 / (m − i + 1)" in feedback.message, feedback.message
+    feedback = verdict(lab04.check_options_that_matter, lambda comparisons: {"gan_power"})
+    assert not feedback.passed and "'gan_power' is not in the family" in feedback.message
+
+
+def test_the_fixed_families_intervals_agree_with_their_p_values() -> None:
+    for family in lab04._FAMILIES:
+        for p in family.values():
+            assert lab04._comparison(p).difference.excludes(0.0) == (p < 0.05)
 
 
 # ---------------------------------------------------------------- aelab.recipe
 
 
-def test_effects_call_only_what_exceeds_twice_the_baseline_spread() -> None:
-    base = [{"option": None, "seed": s, "metrics": {"swap_error": v, "mask_error": 0.1}} for s, v in enumerate((1.0, 1.1, 0.9))]
-    runs = base + [
-        {"option": "clipgrad", "seed": 0, "metrics": {"swap_error": 1.15}},  # within 2 sd = 0.2
-        {"option": "pretrain", "seed": 0, "metrics": {"swap_error": 0.7}},  # beyond it, better
-    ]
-    rows = {row.option: row for row in recipe.effects(runs)}
-    assert set(rows) == {"clipgrad", "pretrain"}
-    assert not rows["clipgrad"].called
-    assert rows["pretrain"].called and rows["pretrain"].better
-    assert rows["pretrain"].noise == pytest.approx(0.2)
+def seeded_runs(option_values: dict[str | None, tuple[float, ...]], metric: str = "swap_error") -> list[dict]:
+    return [{"option": option, "seed": seed, "metrics": {metric: value}}
+            for option, values in option_values.items() for seed, value in enumerate(values)]
+
+
+def test_comparisons_take_option_minus_baseline_over_seeds_with_welch() -> None:
+    runs = seeded_runs({None: (1.0, 1.1, 0.9), "clipgrad": (1.05, 1.15, 0.95), "pretrain": (0.5, 0.52, 0.48)})
+    table = recipe.comparisons(runs)
+    assert set(table) == {"clipgrad", "pretrain"}
+    expected = stats.seed_difference([0.5, 0.52, 0.48], [1.0, 1.1, 0.9])
+    assert table["pretrain"].difference.estimate == pytest.approx(-0.5)
+    assert table["pretrain"].p_value == pytest.approx(expected.p_value)
+    called = recipe.called(runs)
+    assert called["pretrain"].called and not called["clipgrad"].called
     with pytest.raises(ValueError, match="at least 2 seeds"):
-        recipe.effects(base[:1])
+        recipe.comparisons(runs[:1] + runs[3:])
+    with pytest.raises(ValueError, match="at least 2 seeds, got 1 run of 'clipgrad'"):
+        recipe.comparisons(runs[:4])
+
+
+def test_per_seed_reads_one_figure_per_run() -> None:
+    runs = seeded_runs({None: (1.0, 2.0), "clipgrad": (3.0,)})
+    assert recipe.per_seed(runs, None, "swap_error") == [1.0, 2.0]
+    assert recipe.per_seed(runs, "pretrain", "swap_error") == []
 
 
 def test_seed_effect_compares_any_metric_with_the_baseline_seeds() -> None:

@@ -10,7 +10,7 @@ import pytest
 import scipy.linalg
 
 from aelab import realism
-from aelab.checks import CheckFailed, lab06
+from aelab.checks import CheckFailed, lab06, verified
 from checks_support import verdict
 
 
@@ -25,8 +25,8 @@ def test_tampered_evidence_fails_without_raising(name: str, evidence: Any) -> No
 
 
 def fd_numpy(a: np.ndarray, b: np.ndarray, *, bias: bool = False, mean: bool = True, twice: bool = True,
-             root: bool = False) -> float:
-    cov_a, cov_b = np.cov(a, rowvar=False, bias=bias), np.cov(b, rowvar=False, bias=bias)
+             root: bool = False, rowvar: bool = False) -> float:
+    cov_a, cov_b = np.cov(a, rowvar=rowvar, bias=bias), np.cov(b, rowvar=rowvar, bias=bias)
     value = (((a.mean(0) - b.mean(0)) ** 2).sum() if mean else 0.0) + np.trace(cov_a) + np.trace(cov_b) \
         - (2 if twice else 1) * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b).real)
     return float(np.sqrt(value)) if root else float(value)
@@ -47,6 +47,7 @@ def test_frechet_distance_reference_passes(capsys: pytest.CaptureFixture[str]) -
         (lambda a, b: fd_numpy(a, b, root=True), "returns the square root"),
         (lambda a, b: float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.var(a, 0, ddof=1).sum() + np.var(b, 0, ddof=1).sum()
                             - 2 * np.sqrt(np.var(a, 0, ddof=1) * np.var(b, 0, ddof=1)).sum()), "uses the variances alone"),
+        (lambda a, b: fd_numpy(a, b, rowvar=True), "np.cov treats rows as variables unless rowvar=False"),
         (lambda a, b: 1.0, "gives 1; expected"),
         (lambda a, b: [1.0, 2.0], "must return one number"),
     ],
@@ -54,6 +55,19 @@ def test_frechet_distance_reference_passes(capsys: pytest.CaptureFixture[str]) -
 def test_frechet_distance_mistakes_are_named(wrong: Any, message: str) -> None:
     feedback = verdict(lab06.check_frechet_distance, wrong)
     assert not feedback.passed and message in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize(("wrong", "fault"), [(lambda a, b: fd_numpy(a, b, bias=True), "divides the covariances by N"),
+                                              (lambda a, b: fd_numpy(a, b, root=True), "returns the square root")])
+def test_a_wrong_frechet_distance_never_reaches_the_later_cells(wrong: Any, fault: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # The lab's later cells take verified(...): the reference, and one line naming exercise 6.1.
+    lab06.check_frechet_distance(wrong)
+    assert fault in capsys.readouterr().out
+    used = verified(lab06.check_frechet_distance, wrong, exercise="6.1", reference=realism.frechet_distance)
+    assert used is realism.frechet_distance
+    assert capsys.readouterr().out.startswith("[NOT YET] exercise 6.1:")
+    assert verified(lab06.check_frechet_distance, fd_numpy, exercise="6.1", reference=realism.frechet_distance) is fd_numpy
 
 
 # ---------------------------------------------------------------- 6.2 unbiased MMD²
@@ -76,11 +90,21 @@ def test_mmd2_unbiased_reference_passes() -> None:
         ({"over_m2": True}, "still divides by m²"),
         ({"scaled": False}, "divides the dot product by the dimension d"),
         ({"power": 2}, "uses a quadratic kernel"),
+        ({"cross": 2.0}, "adds the cross term"),
+        ({"cross": -1.0}, "subtracts the cross term once"),
     ],
 )
 def test_mmd2_unbiased_mistakes_are_named(options: dict, message: str) -> None:
     feedback = verdict(lab06.check_mmd2_unbiased, lambda x, y: lab06._mmd2(x, y, **options))
     assert not feedback.passed and message in feedback.message, feedback.message
+
+
+def test_frechet_distance_names_another_value_error_without_guessing() -> None:
+    def raises(a: np.ndarray, b: np.ndarray) -> float:
+        raise ValueError("array must not contain infs or NaNs")
+
+    feedback = verdict(lab06.check_frechet_distance, raises)
+    assert not feedback.passed and "raised ValueError: array must not contain infs" in feedback.message
 
 
 def test_mmd2_unbiased_sign_is_named() -> None:

@@ -12,7 +12,8 @@ import scipy.linalg
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from aelab import losses, merge
+from aelab import losses, merge, stats
+from aelab import realism as realism_module
 from aelab.data import faces
 from aelab.realism import (
     FeatureNet,
@@ -25,6 +26,7 @@ from aelab.realism import (
     MS_SSIM_WEIGHTS,
     prdc,
     realism,
+    set_intervals,
     swap_realism,
 )
 
@@ -187,6 +189,55 @@ def test_prdc_with_duplicates_counts_exact_copies():
 def test_prdc_rejects_k_too_large():
     with pytest.raises(ValueError, match="k must be smaller"):
         prdc(np.zeros((5, 2)), np.ones((5, 2)), 5)
+    with pytest.raises(ValueError, match="pr_k must be smaller"):
+        prdc(np.zeros((5, 2)), np.ones((5, 2)), 3, pr_k=5)
+
+
+def test_prdc_pr_k_gives_precision_and_recall_their_own_k():
+    real, fake = gaussian(60, 4, seed=0), gaussian(50, 4, seed=1, shift=0.5, scale=0.8)
+    mixed = prdc(real, fake, 5, pr_k=3)
+    three, five = prdc_reference(real, fake, 3), prdc_reference(real, fake, 5)
+    assert tuple(mixed) == pytest.approx(three[:2] + five[2:], rel=RTOL)
+    assert prdc(real, fake, 5, pr_k=5) == prdc(real, fake, 5)
+    assert realism(real, fake, k=5, pr_k=3, subsets=2, subset_size=20).prdc == mixed
+
+
+# ------------------------------------------------------------------------------------ set_intervals
+
+
+def test_set_intervals_hold_the_point_estimates_and_cover_the_truth_of_one_distribution():
+    real, fake = gaussian(150, 4, seed=0), gaussian(150, 4, seed=1)
+    found = set_intervals(real, fake, k=3, resamples=200, seed=0)
+    assert set(found) == {"FD", "KID", "precision", "recall"}
+    assert found["FD"].estimate == pytest.approx(frechet_distance(real, fake))
+    scores = prdc(real, fake, 3)
+    assert (found["precision"].estimate, found["recall"].estimate) == pytest.approx((scores.precision, scores.recall))
+    for name, interval in found.items():
+        assert interval.low <= interval.estimate <= interval.high, name
+    assert found["KID"].low < 0 < found["KID"].high  # one distribution: the unbiased MMD² straddles 0
+    assert set_intervals(real, fake, k=3, resamples=200, seed=0) == found  # seeded
+
+
+def test_set_intervals_kid_is_the_unbiased_mmd2_on_all_pairs_and_separates_a_shift():
+    x, y = gaussian(80, 6, seed=2), gaussian(80, 6, seed=3, shift=0.8)
+    kernel = lambda a, b: (a @ b.T / 6 + 1) ** 3  # noqa: E731
+    h = kernel(x, x) + kernel(y, y) - kernel(x, y) - kernel(y, x)
+    u = (h.sum() - np.trace(h)) / (80 * 79)
+    found = set_intervals(x, y, resamples=200)
+    assert found["KID"].estimate == pytest.approx(1e3 * u, rel=1e-9)
+    assert found["KID"].low > 0 and found["FD"].low > 0
+
+
+def test_the_jackknife_of_a_mean_is_the_t_interval_of_its_group_means():
+    values = np.random.default_rng(4).normal(size=100)
+    found = realism_module._jackknife(lambda kept: float(values[kept].mean()), 100, 10, 0.95)
+    expected = stats.seed_interval(values.reshape(10, 10).mean(1))
+    assert (found.estimate, found.low, found.high) == pytest.approx((expected.estimate, expected.low, expected.high))
+
+
+def test_set_intervals_needs_paired_sets():
+    with pytest.raises(ValueError, match="as many vectors"):
+        set_intervals(gaussian(20, 3, seed=0), gaussian(21, 3, seed=1))
 
 
 # ----------------------------------------------------------------------------------------- MS-SSIM

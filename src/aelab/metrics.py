@@ -383,7 +383,10 @@ def score_swap_images(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.Fa
     :func:`aelab.data.faces.render_swap` draws (dst's pose, expression and light with ``src_domain``'s
     identity).
 
-    SSIM (window 11) and PSNR compare swap and truth inside the true swap's face mask. The reader
+    PSNR compares swap and truth inside the true swap's face mask (:func:`masked_psnr`). SSIM (window
+    11) is that of the two images with everything outside that mask set to 0, averaged over the whole
+    image: the zeroed background scores a perfect 1, so the figure is higher than SSIM inside the face
+    alone (as :meth:`aelab.train.Trainer.evaluate`'s masked SSIM). The reader
     (trained with ``masked=True``) reads each image through its own face mask: the swap through its
     mask ``swap_mask``, the truth and dst through their rendered masks -- never the truth's mask on
     the swap, whose outline alone would give the pose away.

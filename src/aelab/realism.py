@@ -13,7 +13,10 @@ identity), whose last hidden layer is the feature vector. Every metric below tak
 - :func:`kid`: the kernel inception distance (Bińkowski et al. 2018), unbiased MMD² with the kernel
   (x·y/d + 1)³ averaged over random subsets: mean and std;
 - :func:`prdc`: precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
-  2020) on k-nearest-neighbour balls;
+  2020) on k-nearest-neighbour balls (one k for all four unless ``pr_k`` gives precision and recall
+  their own: the papers use k = 3 and k = 5);
+- :func:`set_intervals`: 95 % intervals of FD, KID, precision and recall over the items of two sets
+  (a jackknife for FD and KID, a bootstrap for precision and recall);
 - :func:`ms_ssim`: multi-scale SSIM (Wang et al. 2003) with as many scales as small images allow;
 - :func:`realism` scores a fake feature set against a real one with all three in one call, and
   :func:`swap_realism` scores a model's swaps, merged into their dst frames by DeepFaceLab's merger
@@ -24,16 +27,17 @@ Images are tensors (N, 3, H, W) of floats in [0, 1].
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import t as t_distribution
 from tqdm.auto import tqdm
 
-from aelab import losses
+from aelab import losses, stats
 from aelab.data import faces
 from aelab.merge import merge
 from aelab.metrics import FactorReader
@@ -50,6 +54,7 @@ __all__ = [
     "kid",
     "PRDC",
     "prdc",
+    "set_intervals",
     "ms_ssim",
     "MS_SSIM_WEIGHTS",
     "blur",
@@ -322,13 +327,23 @@ class PRDC(NamedTuple):
     coverage: float
 
 
-def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance from each vector of ``x`` to its k-th nearest neighbour in ``x`` (itself excluded)."""
-    distances = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
-    return distances.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself (0)
+def _neighbourhoods(x: torch.Tensor, y: torch.Tensor) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+    """The distances of two sets, computed once, and for any k: which vectors of ``y`` lie in which k-NN
+    ball of ``x`` (N, M), and of ``x`` in which of ``y``'s (N, M). A ball's radius is the distance to
+    the k-th nearest neighbour in its own set, the vector itself excluded."""
+    exact = "donot_use_mm_for_euclid_dist"  # exact zeros for duplicates
+    within_x, within_y = torch.cdist(x, x, compute_mode=exact), torch.cdist(y, y, compute_mode=exact)
+    between = torch.cdist(x, y, compute_mode=exact)  # (N real, M fake)
+
+    def inside(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        radius_x = within_x.kthvalue(k + 1, dim=1).values  # the 1st smallest is the vector itself (0)
+        radius_y = within_y.kthvalue(k + 1, dim=1).values
+        return between <= radius_x[:, None], between <= radius_y[None, :]
+
+    return inside
 
 
-def prdc(real: object, fake: object, k: int = 5) -> PRDC:
+def prdc(real: object, fake: object, k: int = 5, *, pr_k: int | None = None) -> PRDC:
     """Precision, recall, density and coverage of ``fake`` (M, D) against ``real`` (N, D).
 
     Each vector's k-NN ball is centred on it with the distance to its k-th nearest neighbour in its own
@@ -341,6 +356,10 @@ def prdc(real: object, fake: object, k: int = 5) -> PRDC:
     - coverage: the share of reals whose B(r) holds some fake (≈ 1 − 2^−k when the sets match, k ≥ 1,
       large N).
 
+    ``pr_k`` (default: ``k``) is the k of precision and recall, ``k`` that of density and coverage:
+    Kynkäänniemi et al. (2019) use k = 3 for precision and recall, Naeem et al. (2020) k = 5 for
+    density and coverage.
+
     **Duplicates.** Balls are *closed* (distance ≤ radius). A vector with k or more exact copies has
     radius 0, and its ball still holds those copies: a fake identical to a duplicated real counts as
     inside. With open balls (``<``, the ``prdc`` package's choice) a radius-0 ball is empty, and a set
@@ -348,18 +367,91 @@ def prdc(real: object, fake: object, k: int = 5) -> PRDC:
     score 0 where it matches exactly. On data without ties both definitions agree.
     """
     x, y = _pair(real, fake)
-    k = check_int("k", k, minimum=1)
-    if k >= min(len(x), len(y)):
-        raise ValueError(f"k must be smaller than both set sizes ({len(x)} real, {len(y)} fake), got {k}")
-    real_radii, fake_radii = _knn_radii(x, k), _knn_radii(y, k)
-    distances = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")  # (N real, M fake), exact zeros
-    inside_real = distances <= real_radii[:, None]
+    k = _check_k("k", k, x, y)
+    pr_k = k if pr_k is None else _check_k("pr_k", pr_k, x, y)
+    inside = _neighbourhoods(x, y)
+    inside_real, inside_fake = inside(k)
+    in_real, in_fake = (inside_real, inside_fake) if pr_k == k else inside(pr_k)
     return PRDC(
-        precision=float(inside_real.any(dim=0).double().mean()),
-        recall=float((distances <= fake_radii[None, :]).any(dim=1).double().mean()),
+        precision=float(in_real.any(dim=0).double().mean()),
+        recall=float(in_fake.any(dim=1).double().mean()),
         density=float(inside_real.sum(dim=0).double().mean() / k),
-        coverage=float((distances.min(dim=1).values <= real_radii).double().mean()),
+        coverage=float(inside_real.any(dim=1).double().mean()),
     )
+
+
+def _check_k(name: str, k: object, x: torch.Tensor, y: torch.Tensor) -> int:
+    k = check_int(name, k, minimum=1)
+    if k >= min(len(x), len(y)):
+        raise ValueError(f"{name} must be smaller than both set sizes ({len(x)} real, {len(y)} fake), got {k}")
+    return k
+
+
+def _jackknife(statistic: Callable[[np.ndarray], float], n: int, groups: int, level: float) -> stats.Interval:
+    """``statistic(kept)`` (``kept``: a boolean mask of the n items) on all items, with a t interval whose
+    standard error is the delete-a-group jackknife's: the items split into ``groups`` contiguous groups,
+    each left out once, SE² = (g − 1)/g · Σ (θ₋ᵢ − mean θ₋)² (Efron & Tibshirani 1993, ch. 11)."""
+    estimate = statistic(np.ones(n, dtype=bool))
+    bounds = np.linspace(0, n, groups + 1).round().astype(int)
+    left_out = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        kept = np.ones(n, dtype=bool)
+        kept[start:stop] = False
+        left_out.append(statistic(kept))
+    spread = np.asarray(left_out) - np.mean(left_out)
+    half = float(t_distribution.ppf(0.5 + level / 2, groups - 1) * np.sqrt((groups - 1) / groups * (spread**2).sum()))
+    return stats.Interval(estimate, estimate - half, estimate + half, level)
+
+
+def set_intervals(real: object, fake: object, *, k: int = 3, level: float = 0.95, groups: int = 20,
+                  resamples: int = 2000, seed: int = 0) -> dict[str, stats.Interval]:
+    """Intervals of ``FD``, ``KID`` (×10³), ``precision`` and ``recall`` of ``fake`` against ``real``,
+    two feature sets of equal size (N, D) whose items are left out or resampled together (row i of
+    each from one face -- a swap and its true swap; two independent sets are paired by their order):
+
+    - FD: :func:`frechet_distance`;
+    - KID: the unbiased MMD² with KID's kernel (x·y/D + 1)³ on all N pairs, as a U-statistic over the
+      items, h(i, j) = k(xᵢ, xⱼ) + k(yᵢ, yⱼ) − k(xᵢ, yⱼ) − k(xⱼ, yᵢ) averaged over i ≠ j (it differs from
+      :func:`kid`, an average over random subsets, by those subsets' noise);
+    - precision and recall: for each item, whether it lies in the other set's manifold (k-NN balls as
+      :func:`prdc`; ``k`` 3, Kynkäänniemi et al.'s).
+
+    FD and KID get a t interval from the delete-a-group jackknife (``groups`` groups): the bootstrap
+    repeats items, and a set with repeats has a larger FD (FD is biased upwards by about a constant
+    over the number of *distinct* items), so its percentile interval would not even hold the estimate.
+    The interval is the noise of the figure at this N; its bias at this N is what a real-vs-real
+    floor at the same N shows. Precision and recall are shares of items: a percentile bootstrap
+    over the items (:func:`aelab.stats.bootstrap_interval`, ``resamples`` from ``seed``) with the
+    balls held fixed, so the interval leaves out the balls' own noise.
+    """
+    x, y = _pair(real, fake, minimum=4)
+    if len(x) != len(y):
+        raise ValueError(f"set_intervals pairs the rows of the two sets: they must hold as many vectors, "
+                         f"got {len(x)} and {len(y)}")
+    k = _check_k("k", k, x, y)
+    groups = check_int("groups", groups, minimum=2, maximum=len(x))
+    d = x.shape[1]
+    kernel = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
+    cross = kernel(x, y)
+    h = (kernel(x, x) + kernel(y, y) - cross - cross.T).numpy()
+    np.fill_diagonal(h, 0.0)
+
+    def fd(kept: np.ndarray) -> float:
+        index = torch.from_numpy(kept)
+        return frechet_distance(x[index], y[index])
+
+    def kid_u(kept: np.ndarray) -> float:
+        m = int(kept.sum())
+        return float(1e3 * h[np.ix_(kept, kept)].sum() / (m * (m - 1)))
+
+    in_real, in_fake = _neighbourhoods(x, y)(k)
+    shares = {"level": level, "resamples": resamples, "seed": seed}
+    return {
+        "FD": _jackknife(fd, len(x), groups, level),
+        "KID": _jackknife(kid_u, len(x), groups, level),
+        "precision": stats.bootstrap_interval(in_real.any(dim=0).double().numpy(), **shares),
+        "recall": stats.bootstrap_interval(in_fake.any(dim=1).double().numpy(), **shares),
+    }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -445,13 +537,15 @@ class Realism:
         return {"FD": self.fd, "KID×1e3": 1e3 * self.kid.mean, **self.prdc._asdict()}
 
 
-def realism(real: object, fake: object, *, k: int = 5, subsets: int = 50, subset_size: int | None = None,
-            seed: int = 0) -> Realism:
+def realism(real: object, fake: object, *, k: int = 5, pr_k: int | None = None, subsets: int = 50,
+            subset_size: int | None = None, seed: int = 0) -> Realism:
     """FD, KID and PRDC of a fake feature set against a real one (arrays (N, D) and (M, D), e.g. from
-    :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set."""
+    :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set; ``k`` and
+    ``pr_k`` go to :func:`prdc`."""
     x, y = _pair(real, fake)
     size = min(len(x), len(y)) // 2 if subset_size is None else subset_size
-    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed), prdc(x, y, k))
+    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed),
+                   prdc(x, y, k, pr_k=pr_k))
 
 
 def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, net: FeatureNet, *,

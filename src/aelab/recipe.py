@@ -15,9 +15,12 @@ held-out metric it is meant to move:
   (``extreme_yaw_error``).
 
 Errors are mean squared errors of images (N, 3, H, W) in [0, 1], per face, averaged over the
-held-out faces (:meth:`aelab.train.Trainer.held_out`, never in a training pool). The noise of a
-metric is measured on the baseline, trained with several seeds: an option's effect is *called* only
-where it exceeds twice the baseline's standard deviation across seeds (:func:`effects`).
+held-out faces (:meth:`aelab.train.Trainer.held_out`, never in a training pool). The baseline and
+every option are trained with several seeds; an option's effect is the difference of its mean over
+seeds from the baseline's, with a 95 % interval from Welch's t over the per-seed figures
+(:func:`aelab.stats.seed_difference`), and the options form one family: an effect is *called* where
+its interval excludes 0 after Holm's correction for all of them (:func:`called`, :data:`aelab.stats.RULE`).
+:func:`seed_effect` is the older rule (twice the baseline's standard deviation) that lab 05 still uses.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from typing import Any
 
 import torch
 
-from aelab import losses, metrics
+from aelab import losses, metrics, stats
 from aelab.data import faces
 from aelab.train import Config, Trainer
 from aelab.validate import check_int
 
-__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "Effect", "effects",
-           "seed_effect"]
+__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "per_seed", "comparisons",
+           "called", "Effect", "seed_effect"]
 
 #: The seed card's recipe at lab size: masked training, learned mask, eyes and mouth priority,
 #: random warp, DFL's flips (dst only), no pretraining; LIAE at 32 px with narrow layers, AdaBelief at
@@ -152,21 +155,34 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return mean, sd
 
 
-def effects(runs: Sequence[Mapping[str, Any]]) -> list[Effect]:
-    """The table's rows from runs ``{"option": name or None, "seed": int, "metrics": {...}}``.
+def per_seed(runs: Sequence[Mapping[str, Any]], option: str | None, metric: str) -> list[float]:
+    """One figure per seed: ``metric`` of every run ``{"option", "seed", "metrics"}`` of ``option``
+    (None: the baseline), in the order of the runs."""
+    return [float(r["metrics"][metric]) for r in runs if r["option"] == option]
 
-    The noise of a metric is twice the standard deviation of the baseline runs (at least two seeds)
-    across seeds; an effect is called where |option mean - baseline mean| exceeds it.
-    """
-    base = [r["metrics"] for r in runs if r["option"] is None]
+
+def comparisons(runs: Sequence[Mapping[str, Any]], metrics: Mapping[str, str] = OPTIONS) -> dict[str, stats.Comparison]:
+    """Each option of ``metrics`` (option -> metric, by default :data:`OPTIONS`) that has runs, against the
+    baseline on its metric: option − baseline over the per-seed figures, Welch's t
+    (:func:`aelab.stats.seed_difference`). Both need at least two seeds."""
+    base = [r for r in runs if r["option"] is None]
     if len(base) < 2:
-        raise ValueError(f"effects needs the baseline trained with at least 2 seeds, got {len(base)}")
-    rows = []
-    for option, metric in OPTIONS.items():
-        values = [r["metrics"][metric] for r in runs if r["option"] == option]
+        raise ValueError(f"comparisons needs the baseline trained with at least 2 seeds, got {len(base)}")
+    table = {}
+    for option, metric in metrics.items():
+        values = per_seed(runs, option, metric)
+        if len(values) == 1:
+            raise ValueError(f"comparisons needs each option with at least 2 seeds, got 1 run of {option!r}")
         if values:
-            rows.append(seed_effect(option, metric, [m[metric] for m in base], values))
-    return rows
+            table[option] = stats.seed_difference(values, per_seed(runs, None, metric))
+    return table
+
+
+def called(runs: Sequence[Mapping[str, Any]], *, alpha: float = 0.05) -> dict[str, stats.Called]:
+    """The options of :data:`OPTIONS` as one family (:func:`aelab.stats.family`): each one's difference
+    from the baseline on its own metric, its p-value, Holm's adjusted p-value and whether it is called
+    (the family-wise rate of false calls at most ``alpha``)."""
+    return stats.family(comparisons(runs), alpha=alpha)
 
 
 def seed_effect(option: str, metric: str, baseline: Sequence[float], values: Sequence[float]) -> Effect:

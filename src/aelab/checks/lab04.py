@@ -9,8 +9,12 @@ The exercises (``solutions/04-training-recipe.ipynb``):
 - ``check_eyes_mouth_term(eyes_mouth_term)``: ``eyes_mouth_term(target, pred, em_mask)`` is the
   eyes-and-mouth priority term per sample, ``300 * mean|target * em - pred * em|`` (shape (N,)) --
   :func:`aelab.losses.eyes_mouth_loss` with ``reduction="none"``.
-- ``check_options_that_matter(options)``: the set of option names whose effect in the shipped table
-  (``lab04/results.json``) exceeds its noise -- :func:`aelab.recipe.effects`, recomputed by the judge.
+- ``check_options_that_matter(options_that_matter)``: ``options_that_matter(comparisons)`` applies Holm's
+  step-down to a family ``{option: stats.Comparison}`` at a family-wise error rate of 5 % and returns the
+  set of options it calls -- :func:`aelab.stats.holm`. Checked on the shipped table
+  (``lab04/results.json``, :func:`aelab.recipe.comparisons`, recomputed by the judge) and on two fixed
+  families whose p-values tell Holm from no correction, Bonferroni, Hochberg's step-up and a step-down
+  that does not stop.
 
 Images are tensors (N, 3, H, W) of float32 in [0, 1]; masks (N, 1, H, W).
 """
@@ -18,12 +22,13 @@ Images are tensors (N, 3, H, W) of float32 in [0, 1]; masks (N, 1, H, W).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from statistics import NormalDist
 from typing import Any
 
 import torch
 
-from aelab import assets, losses, recipe
+from aelab import assets, losses, recipe, stats
 from aelab.data import faces
 
 from . import check, floats
@@ -54,6 +59,11 @@ def _compare(evidence: Any, reference: torch.Tensor, what: str) -> tuple[bool, s
     return True, "", got
 
 
+def _ramp_width(weight: torch.Tensor) -> int:
+    """How many pixels of a weight lie strictly between 0 and 1 (the ramp across the outline)."""
+    return int(((weight > 0.01) & (weight < 0.99)).sum())
+
+
 def _judge_masked_target(evidence: Any) -> tuple[bool, str]:
     if not isinstance(evidence, dict) or set(evidence) != {str(r) for r in _RESOLUTIONS}:
         return False, "the check expected your weights at 32 and 64 px from its probe."
@@ -67,6 +77,8 @@ def _judge_masked_target(evidence: Any) -> tuple[bool, str]:
         if (got - reference).abs().max() <= _TOLERANCE:
             continue
         sigma = max(1, resolution // 32)
+        if (got - mask.double()).abs().max() <= _TOLERANCE:
+            return False, f"{what} your weight is the face mask itself: DFL blurs it first, so the outline becomes a ramp."
         blurred = losses.gaussian_blur(mask, sigma).double()
         if (got - blurred).abs().max() <= _TOLERANCE:
             return False, f"{what} your weight is the blurred mask itself: DFL clips it to [0, 0.5] and doubles it."
@@ -74,6 +86,12 @@ def _judge_masked_target(evidence: Any) -> tuple[bool, str]:
             return False, f"{what} your weight never exceeds 0.5: after clipping, DFL multiplies by 2."
         if resolution > 32 and (got - losses.blur_mask(mask, 32).double()).abs().max() <= _TOLERANCE:
             return False, f"{what} your blur is too narrow: its sigma grows with the resolution (resolution // 32, at least 1)."
+        ramp = _ramp_width(got) - _ramp_width(reference)
+        spans = got.min().abs() <= _TOLERANCE and (got.max() - 1).abs() <= _TOLERANCE  # 0 outside, 1 inside
+        if spans and ramp != 0:
+            width = "wider" if ramp > 0 else "narrower"
+            return False, (f"{what} your weight's ramp across the outline is {width} than DFL's: the blur's sigma is "
+                           f"wrong (DFL's is {sigma} pixel{'s' if sigma > 1 else ''} here).")
         error = float((got - reference).abs().max())
         return False, f"{what} your weight is up to {error:.4f} from the reference."
     return True, "your masked-training weight matches DFL's target_srcm_blur at 32 and 64 px."
@@ -109,6 +127,9 @@ def _judge_eyes_mouth_term(evidence: Any) -> tuple[bool, str]:
     diff = (target * em - pred * em).double()
     if (got - 300 * diff.square().flatten(1).mean(1)).abs().max() <= 1e-3:
         return False, f"{what} your term squares the difference: DFL takes its absolute value."
+    if (got - 300 * diff.abs().mean(dim=(0, 2, 3))).abs().max() <= 1e-3:
+        return False, (f"{what} your term averages over the batch (dim 0) and gives one number per channel: "
+                       "average each sample over its own (C, H, W) instead.")
     per_region = 300 * diff.abs().flatten(1).sum(1) / (3 * em.flatten(1).sum(1)).clamp_min(1)
     if (got - per_region).abs().max() <= 1e-3:
         return False, f"{what} your term averages over the masked pixels only: DFL averages over the whole image."
@@ -123,32 +144,102 @@ def check_eyes_mouth_term(eyes_mouth_term: Callable[..., torch.Tensor]) -> list[
     return torch.as_tensor(eyes_mouth_term(target.clone(), pred.clone(), em.clone())).detach().double().tolist()
 
 
-def _shipped_effects() -> list[recipe.Effect]:
-    """The effects of the shipped table (lab04/results.json, SHA-256 verified)."""
+_ALPHA = 0.05
+
+
+def _shipped_comparisons() -> dict[str, stats.Comparison]:
+    """The family of the shipped table (lab04/results.json, SHA-256 verified): each option against the baseline."""
     results = json.loads(assets.verify(*RESULTS).read_text(encoding="utf-8"))
-    return recipe.effects(results["runs"])
+    return recipe.comparisons(results["runs"])
+
+
+def _comparison(p_value: float) -> stats.Comparison:
+    """A difference of 1 whose 95 % interval excludes 0 exactly when ``p_value`` < 0.05 (a normal test)."""
+    half = 1.96 / NormalDist().inv_cdf(1 - p_value / 2)
+    return stats.Comparison(stats.Interval(1.0, 1.0 - half, 1.0 + half), p_value)
+
+
+#: Two fixed families (name -> p-value, in the order the probe hands them over) on which Holm's
+#: step-down calls other options than each usual mistake does.
+_FAMILIES: tuple[dict[str, float], ...] = (
+    # Holm: a, c; no correction: a, b, c, d; Bonferroni: a; in the table's order: none.
+    {"c": 0.012, "a": 0.004, "b": 0.03, "d": 0.04, "e": 0.2},
+    # Holm: g; no correction: f, g, h, i, j; no stop: g, h, i; Hochberg's step-up: f, g, h, i.
+    {"h": 0.012, "f": 0.011, "g": 0.001, "i": 0.013, "j": 0.04, "k": 0.3},
+)
+
+
+def _families() -> list[dict[str, float]]:
+    """Every family the check hands over, as p-values: :data:`_FAMILIES`, then the shipped table's."""
+    return [*map(dict, _FAMILIES), {name: c.p_value for name, c in _shipped_comparisons().items()}]
+
+
+def _ordered(p_values: Mapping[str, float]) -> list[tuple[str, float]]:
+    return sorted(p_values.items(), key=lambda item: item[1])
+
+
+def _no_stop(p_values: Mapping[str, float]) -> set[str]:
+    m = len(p_values)
+    return {name for i, (name, p) in enumerate(_ordered(p_values)) if p <= _ALPHA / (m - i)}
+
+
+def _step_up(p_values: Mapping[str, float]) -> set[str]:
+    ordered, m = _ordered(p_values), len(p_values)
+    last = max((i for i, (_, p) in enumerate(ordered) if p <= _ALPHA / (m - i)), default=-1)
+    return {name for name, _ in ordered[: last + 1]}
+
+
+def _table_order(p_values: Mapping[str, float]) -> set[str]:
+    called = set()
+    for i, (name, p) in enumerate(p_values.items()):
+        if p > _ALPHA / (len(p_values) - i):
+            break
+        called.add(name)
+    return called
+
+
+#: The usual mistakes: message -> the set they call on a family of p-values.
+_HOLM_MISTAKES: dict[str, Callable[[Mapping[str, float]], set[str]]] = {
+    "calls every p-value below 0.05 (no correction): with many options some pass by chance; compare the "
+    "i-th smallest with 0.05 / (m − i + 1)": lambda p: {name for name, v in p.items() if v < _ALPHA},
+    "applies Bonferroni (every p-value against 0.05 / m): Holm compares the i-th smallest with "
+    "0.05 / (m − i + 1), less strict after each call": lambda p: {name for name, v in p.items() if v <= _ALPHA / len(p)},
+    "does not stop at the first p-value that fails its threshold: Holm's step-down calls nothing after it":
+        _no_stop,
+    "steps up from the largest p-value (Hochberg): Holm steps down from the smallest and stops at the "
+    "first failure": _step_up,
+    "walks the options in the table's order: sort the p-values first, smallest first": _table_order,
+}
 
 
 def _judge_options_that_matter(evidence: Any) -> tuple[bool, str]:
-    if not isinstance(evidence, list) or not all(isinstance(name, str) for name in evidence):
-        return False, "the check expected a set of option names (strings)."
-    unknown = sorted(set(evidence) - set(recipe.OPTIONS))
-    if unknown:
-        return False, f"{', '.join(map(repr, unknown))} is not an option of the table; the options are {', '.join(recipe.OPTIONS)}."
-    called = {row.option for row in _shipped_effects() if row.called}
-    chosen = set(evidence)
-    extra, missing = chosen - called, called - chosen
-    if not extra and not missing:
-        return True, f"your {len(chosen)} options are exactly those whose effect exceeds the noise."
-    parts = []
-    if extra:
-        parts.append(f"{len(extra)} of your options changed their metric by less than the noise (2 sd of the baseline's seeds)")
-    if missing:
-        parts.append(f"{len(missing)} option(s) whose effect exceeds the noise are missing")
-    return False, "; ".join(parts) + ": compare |effect| with the noise column, row by row."
+    families = _families()
+    if not isinstance(evidence, list) or len(evidence) != len(families):
+        return False, f"the check expected {len(families)} sets of option names from its probe."
+    where = ("on a fixed family of five", "on a fixed family of six", "on the lab's table")
+    for label, p_values, got in zip(where, families, evidence):
+        if not isinstance(got, list) or not all(isinstance(name, str) for name in got):
+            return False, f"{label} your options_that_matter must return a set of option names (strings)."
+        unknown = sorted(set(got) - set(p_values))
+        if unknown:
+            return False, f"{label} {', '.join(map(repr, unknown))} is not in the family; return keys of comparisons."
+        names = list(p_values)
+        holm = {name for name, called in zip(names, stats.holm([p_values[n] for n in names], alpha=_ALPHA)) if called}
+        chosen = set(got)
+        if chosen == holm:
+            continue
+        for message, mistake in _HOLM_MISTAKES.items():
+            if chosen == mistake(p_values):
+                return False, f"{label} your options_that_matter {message}."
+        extra, missing = len(chosen - holm), len(holm - chosen)
+        return False, (f"{label} your options_that_matter calls {extra} option(s) Holm does not and misses {missing} "
+                       "it calls: sort the p-values, compare the i-th smallest with 0.05 / (m − i + 1), stop at the "
+                       "first that fails.")
+    return True, "your Holm step-down calls exactly what the family calls, on the lab's table and two fixed families."
 
 
 @check(_judge_options_that_matter)
-def check_options_that_matter(options: Any) -> list[str]:
-    """Your set of option names against the options whose effect exceeds the noise in the shipped table."""
-    return sorted(str(name) for name in options)
+def check_options_that_matter(options_that_matter: Callable[[dict[str, stats.Comparison]], Any]) -> list[list[str]]:
+    """Your options_that_matter(comparisons) on two fixed families and the lab's: the names it calls."""
+    families = [{name: _comparison(p) for name, p in family.items()} for family in _FAMILIES] + [_shipped_comparisons()]
+    return [sorted(str(name) for name in options_that_matter(dict(family))) for family in families]

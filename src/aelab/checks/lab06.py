@@ -53,6 +53,9 @@ def _answers(evidence: Any, count: int, what: str) -> list[float] | str:
     """The student's numbers, or a message saying why the evidence holds none."""
     if not isinstance(evidence, list) or len(evidence) != count:
         return f"the check expected {count} numbers from its probe, got {str(evidence)[:60]}."
+    raised = next((v for v in evidence if isinstance(v, dict) and "raised" in v), None)
+    if raised is not None:
+        return f"your {what} raised {raised['raised']}: {str(raised.get('detail', ''))[:200]}"
     try:
         return [_number(v) for v in evidence]
     except TypeError:
@@ -93,7 +96,24 @@ def _fd_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     }
 
 
+def _wrong_axis(evidence: Any) -> str | None:
+    """The message for a covariance taken over the wrong axis (``np.cov(a)``: one variable per
+    vector, N × N), read off the ValueError the student's code raised on the first pair; else None."""
+    if not isinstance(evidence, list) or not evidence or not isinstance(evidence[0], dict):
+        return None
+    detail = str(evidence[0].get("detail", ""))
+    _, a, b = _fd_pairs()[0]
+    if evidence[0].get("raised") != "ValueError" or not all(str(len(x)) in detail for x in (a, b)):
+        return None
+    return (f"on two different sets ({len(a)} and {len(b)} vectors of {a.shape[1]} features) your covariances are "
+            f"{len(a)} × {len(a)} and {len(b)} × {len(b)}, one row per vector: np.cov treats rows as variables "
+            "unless rowvar=False; Σ is D × D.")
+
+
 def _judge_frechet_distance(evidence: Any) -> tuple[bool, str]:
+    wrong_axis = _wrong_axis(evidence)
+    if wrong_axis is not None:
+        return False, wrong_axis
     answers = _answers(evidence, 4, "frechet_distance")
     if isinstance(answers, str):
         return False, answers
@@ -110,10 +130,19 @@ def _judge_frechet_distance(evidence: Any) -> tuple[bool, str]:
     return True, "your frechet_distance matches FID's formula on four pairs, FD(X, X) = 0 and symmetric included."
 
 
+def _value_or_error(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, or ``{"raised": "ValueError", "detail": ...}`` when it raises a ValueError
+    (numpy's message on mismatched shapes tells the judge which axis went wrong)."""
+    try:
+        return function(*args)
+    except ValueError as exc:
+        return {"raised": "ValueError", "detail": str(exc)[:300]}
+
+
 @check(_judge_frechet_distance)
 def check_frechet_distance(frechet_distance: Callable[[np.ndarray, np.ndarray], Any]) -> Any:
     """Your ``frechet_distance(a, b)`` on four fixed pairs of feature arrays (N, D)."""
-    return [frechet_distance(a.copy(), b.copy()) for _, a, b in _fd_pairs()]
+    return [_value_or_error(frechet_distance, a.copy(), b.copy()) for _, a, b in _fd_pairs()]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -128,7 +157,7 @@ def _kid_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def _mmd2(x: np.ndarray, y: np.ndarray, *, power: int = 3, scaled: bool = True, diagonal: bool = False,
-          over_m2: bool = False) -> float:
+          over_m2: bool = False, cross: float = -2.0) -> float:
     m, d = x.shape
     kernel = lambda u, v: (u @ v.T / (d if scaled else 1) + 1) ** power  # noqa: E731
     k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
@@ -136,7 +165,7 @@ def _mmd2(x: np.ndarray, y: np.ndarray, *, power: int = 3, scaled: bool = True, 
     if not diagonal:
         within -= np.trace(k_xx) + np.trace(k_yy)
     pairs = m * m if (diagonal or over_m2) else m * (m - 1)
-    return float(within / pairs - 2 * k_xy.mean())
+    return float(within / pairs + cross * k_xy.mean())
 
 
 _KID_MISTAKES = {
@@ -145,6 +174,8 @@ _KID_MISTAKES = {
     "leaves out the diagonal but still divides by m²; there are m(m − 1) pairs i ≠ j": {"over_m2": True},
     "uses the kernel (x·y + 1)³; KID's kernel divides the dot product by the dimension d": {"scaled": False},
     "uses a quadratic kernel; KID's is cubic, (x·y/d + 1)³": {"power": 2},
+    "adds the cross term: MMD² subtracts 2 · mean k(xᵢ, yⱼ) (check its sign)": {"cross": 2.0},
+    "subtracts the cross term once: MMD² subtracts it twice, 2 · mean k(xᵢ, yⱼ)": {"cross": -1.0},
 }
 
 

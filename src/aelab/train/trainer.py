@@ -487,6 +487,12 @@ class Trainer:
         """Masked SSIM on ``n`` held-out src and dst faces: SSIM(target·mask, pred·mask), window 11.
 
         Returns ``{"src": ..., "dst": ...}``; 1.0 is a perfect reconstruction of the face region.
+        What it measures: the SSIM map of the two *masked* images averaged over the whole image, so
+        the zeroed background (the same zeros in both) scores a perfect 1 in every window that holds
+        no face, and the windows across the outline compare the face against black. The figure is
+        therefore higher than SSIM averaged inside the face alone, and the more so the smaller the
+        face; it compares models on the same faces, it is not the face's own SSIM. DeepFaceLab's
+        masked training computes its DSSIM loss on the same masked images.
         """
         n = check_int("n", n, minimum=1)
         src, dst = self.held_out(n)
