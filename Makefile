@@ -26,7 +26,7 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster,provenance]"
 	touch $(STAMP)
 
 $(LAB_SETTINGS): etc/jupyterlab/overrides.json $(STAMP)
