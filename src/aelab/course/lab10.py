@@ -4,7 +4,9 @@ fine-tuning, shared by ``python -m aelab.assets.make_lab10`` (which runs them in
 
 - :func:`train_extractor`: a HiDDeN encoder/extractor pair (:mod:`aelab.provenance.hidden`) trained on
   SynthFaces ("mixed" domain, 32 px) to hide random :data:`BITS`-bit messages and read them back
-  through the noise layer; loss = bits' BCE + ``image_weight`` · MSE(signed, image).
+  through the noise layer; loss = bits' BCE + ``image_weight`` · MSE(signed, image). A curriculum gets
+  it started on a CPU budget: ``warmup`` steps without noise layer or image term, then the image term
+  ramped up linearly over ``ramp`` steps.
 - :func:`sign_decoder`: Stable Signature on lab 03's LIAE (``lab03/liae.pt``): its decoder fine-tuned
   so that its swaps of B faces carry :func:`key`, through the noise layer and DeepFaceLab's merge
   (the swap pasted into its dst frame through the swap's own mask), the extractor frozen; loss =
@@ -19,7 +21,7 @@ thread count.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -43,12 +45,12 @@ FPR = 1e-6
 #: The seed of the signed model's key.
 KEY_SEED = 10
 #: The HiDDeN pair's training.
-EXTRACTOR = {"width": 16, "strength": 0.05, "steps": 1500, "batch_size": 32, "lr": 2e-3, "image_weight": 1.0,
-             "pool_size": 2048, "seed": 0}
+EXTRACTOR = {"width": 16, "strength": 0.3, "steps": 700, "warmup": 100, "ramp": 300, "batch_size": 16,
+             "lr": 2e-3, "image_weight": 30.0, "pool_size": 2048, "seed": 0}
 #: Stable Signature's fine-tuning of LIAE's decoder.
-SIGNING = {"steps": 600, "batch_size": 16, "lr": 3e-4, "weight": 2.0, "pool_size": 1024, "seed": 0}
-#: The forger's fine-tuning without the watermark term (lab 03's optimiser and learning rate).
-FORGER = {"batch_size": 8, "lr": 5e-4, "pool_size": 512, "seed": 1}
+SIGNING = {"steps": 400, "batch_size": 16, "lr": 1e-3, "weight": 10.0, "pool_size": 1024, "seed": 0}
+#: The forger's fine-tuning without the watermark term (Adam at DeepFaceLab's default learning rate).
+FORGER = {"batch_size": 8, "lr": 5e-5, "pool_size": 512, "seed": 1}
 
 #: Render seeds of the pools (apart from lab 03's training pools and the evaluation faces).
 _POOL_SEED = 1000
@@ -85,9 +87,10 @@ def train_extractor(config: Mapping[str, Any] = EXTRACTOR, *, steps: int | None 
         images = pool[_batch_index(generator, len(pool), config["batch_size"])]
         message = hidden.message_bits(len(images), BITS, generator)
         signed = encoder(images, message)
-        noised, _ = hidden.noise_layer(signed, generator)
+        noised = hidden.noise_layer(signed, generator)[0] if step >= config["warmup"] else signed
         logits = extractor(noised)
-        loss = hidden.bits_loss(logits, message) + config["image_weight"] * (signed - images).pow(2).mean() * 100
+        ramp = min(1.0, max(0, step - config["warmup"]) / config["ramp"])
+        loss = hidden.bits_loss(logits, message) + ramp * config["image_weight"] * (signed - images).pow(2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -111,9 +114,11 @@ def _frozen(module: nn.Module) -> nn.Module:
 
 
 def sign_decoder(liae: nn.Module, extractor: nn.Module, config: Mapping[str, Any] = SIGNING, *,
-                 steps: int | None = None, progress: bool = True) -> tuple[nn.Module, dict[str, list[float]]]:
+                 steps: int | None = None, loss: Callable[..., Tensor] = signing.watermark_loss,
+                 progress: bool = True) -> tuple[nn.Module, dict[str, list[float]]]:
     """A copy of ``liae`` whose decoder is fine-tuned so that its swaps carry :func:`key` (Stable
-    Signature); return it (eval mode) and the history of the loss and the bit accuracy, per step."""
+    Signature) with ``loss`` (``watermark_loss(signed, unsigned, logits, key, weight)``); return it
+    (eval mode) and the history of the loss and the bit accuracy, per step."""
     steps = check_int("steps", config["steps"] if steps is None else steps, minimum=0)
     original = _frozen(copy.deepcopy(liae))
     extractor = _frozen(extractor)
@@ -137,11 +142,11 @@ def sign_decoder(liae: nn.Module, extractor: nn.Module, config: Mapping[str, Any
         seen = merge.merge(dst[index], images, masks[index]).images if step % 2 else images
         noised, _ = hidden.noise_layer(seen, generator)
         logits = extractor(noised)
-        loss = signing.watermark_loss(images, unsigned[index], logits, target, config["weight"])
+        value = loss(images, unsigned[index], logits, target, config["weight"])
         optimizer.zero_grad()
-        loss.backward()
+        value.backward()
         optimizer.step()
-        history["loss"].append(loss.item())
+        history["loss"].append(value.item())
         history["bit_accuracy"].append(((logits > 0) == target.bool()).float().mean().item())
         if step % 50 == 49:
             bar.set_postfix(bit_accuracy=f"{sum(history['bit_accuracy'][-50:]) / 50:.3f}")
@@ -177,11 +182,13 @@ def load_signed(liae: Mapping[str, Any], saved: Mapping[str, Any]) -> nn.Module:
     return _frozen(model)
 
 
-def remove_by_finetuning(signed: nn.Module, steps: int, config: Mapping[str, Any] = FORGER, *,
-                         progress: bool = True) -> nn.Module:
-    """A copy of ``signed`` whose decoder is fine-tuned ``steps`` steps on LIAE's reconstruction loss of
-    A (src) and B (dst) faces, without the watermark term (the forger's attack); eval mode."""
-    steps = check_int("steps", steps, minimum=0)
+def remove_by_finetuning(signed: nn.Module, checkpoints: Sequence[int], config: Mapping[str, Any] = FORGER, *,
+                         progress: bool = True) -> dict[int, nn.Module]:
+    """Copies of ``signed`` whose decoder is fine-tuned on LIAE's reconstruction loss of A (src) and B
+    (dst) faces, without the watermark term (the forger's attack): one per number of steps in
+    ``checkpoints`` (one run, copied at each), frozen, in eval mode."""
+    steps = max(check_int("checkpoints", c, minimum=0) for c in checkpoints)
+    copies = {0: _frozen(copy.deepcopy(signed))} if 0 in checkpoints else {}
     model = copy.deepcopy(signed).eval()
     for parameter in model.decoder.parameters():
         parameter.requires_grad_(True)
@@ -189,7 +196,7 @@ def remove_by_finetuning(signed: nn.Module, steps: int, config: Mapping[str, Any
     dst = face_pool(config["pool_size"], "B", config["seed"] + 1).images
     generator = torch.Generator().manual_seed(config["seed"])
     optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
-    for _ in tqdm(range(steps), desc="forger", disable=not progress):
+    for step in tqdm(range(1, steps + 1), desc="forger", disable=not progress):
         s = src[_batch_index(generator, len(src), config["batch_size"])]
         d = dst[_batch_index(generator, len(dst), config["batch_size"])]
         with torch.no_grad():
@@ -199,4 +206,6 @@ def remove_by_finetuning(signed: nn.Module, steps: int, config: Mapping[str, Any
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return _frozen(model)
+        if step in checkpoints:
+            copies[step] = _frozen(copy.deepcopy(model))
+    return copies

@@ -3,8 +3,8 @@ time, each at a strength: JPEG, crop, resize, blur, noise (images (N, 3, H, W) i
 
 JPEG, blur, resize and noise are :func:`aelab.forensics.degrade.degrade`'s (Pillow's JPEG, a Gaussian
 blur with replicated edges, down-and-back resizing, Gaussian noise from a seed). :func:`crop` keeps a
-centred window of a fraction of each side, at its own smaller size: a re-framed image, which the
-extractor (fully convolutional, averaged over space) reads as it is. Colour transfer and DeepFaceLab's
+centred window of a fraction of each side, at its own smaller size: a re-framed image (the lab's
+extractor resizes what it reads to its own input size). Colour transfer and DeepFaceLab's
 merge, which need a dst frame, are :mod:`aelab.color`'s and :mod:`aelab.merge`'s.
 
 :data:`STRENGTHS` holds the strengths the lab sweeps, weakest first.

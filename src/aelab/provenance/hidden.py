@@ -4,8 +4,8 @@ trained to hide a k-bit message in an image and read it back through a noise lay
 Stable Signature (Fernandez et al. 2023) trains HiDDeN first only to obtain its **extractor**: the
 encoder is thrown away and a generator's decoder is fine-tuned instead to write what the extractor
 reads (:mod:`aelab.provenance.signing`). As in HiDDeN the encoder sees the image's features and the
-message broadcast over every pixel, and adds a residual; the extractor is fully convolutional and
-averages over space, so it reads images of any size (a cropped image as it is).
+message, and adds a residual; the extractor is convolutional with a linear head, and
+reads a fixed size (any other is resized to it first: a cropped image is read at full size).
 
 The noise layer (:func:`noise_layer`) applies one transformation of the laundering chain to a batch,
 differentiably: blur, down-and-back resizing, Gaussian noise, a random crop, a per-image colour change
@@ -33,36 +33,51 @@ def _block(a: int, b: int, stride: int = 1) -> nn.Sequential:
 
 
 class Encoder(nn.Module):
-    """HiDDeN's encoder (its 3x3 mixing conv made 1x1, for a laptop): image (N, 3, H, W) and message (N, k) -> the signed image, x + strength·tanh(r)."""
+    """HiDDeN's encoder: image (N, 3, H, W) and message (N, k) -> the signed image, x + strength·tanh(r).
 
-    def __init__(self, bits: int, width: int = 16, strength: float = 0.05) -> None:
+    The message reaches the mixing conv as a learned carrier, a linear map of the ±1 bits to a
+    (width, 8, 8) grid upsampled to the image (HiDDeN repeats the raw bits at every pixel instead, which
+    takes far longer to start learning on a CPU budget).
+    """
+
+    def __init__(self, bits: int, width: int = 16, strength: float = 0.3) -> None:
         super().__init__()
         self.bits = check_positive_int("bits", bits)
+        self.width = check_positive_int("width", width)
         self.strength = strength
         self.features = nn.Sequential(_block(3, width), _block(width, width))
-        self.mix = nn.Sequential(nn.Conv2d(width + bits + 3, width, 1), nn.BatchNorm2d(width), nn.ReLU(),
-                                 nn.Conv2d(width, 3, 3, padding=1))
+        self.carrier = nn.Linear(bits, width * 8 * 8)
+        self.mix = nn.Sequential(_block(2 * width + 3, width), nn.Conv2d(width, 3, 1))
 
     def forward(self, images: Tensor, message: Tensor) -> Tensor:
         images = check_images("images", images, channels=3)
-        spread = message[:, :, None, None].expand(-1, -1, *images.shape[2:]) * 2 - 1
-        residual = self.mix(torch.cat([self.features(images), spread, images], dim=1))
+        carrier = self.carrier(message * 2 - 1).view(-1, self.width, 8, 8)
+        carrier = F.interpolate(carrier, size=images.shape[2:], mode="nearest")
+        residual = self.mix(torch.cat([self.features(images), carrier, images], dim=1))
         return (images + self.strength * torch.tanh(residual)).clamp(0, 1)
 
 
 class Extractor(nn.Module):
-    """HiDDeN's decoder, the watermark extractor: images (N, 3, H, W), any size >= 4, -> k logits (N, k)."""
+    """HiDDeN's decoder, the watermark extractor: images (N, 3, H, W) -> k logits (N, k).
 
-    def __init__(self, bits: int, width: int = 16) -> None:
+    Four conv blocks (two of stride 2) and a linear layer on the flattened map; an image of another
+    size (a crop) is first resized, bilinear, to ``resolution``, as a detector would.
+    """
+
+    def __init__(self, bits: int, width: int = 16, resolution: int = 32) -> None:
         super().__init__()
         self.bits = check_positive_int("bits", bits)
+        self.resolution = check_positive_int("resolution", resolution)
         self.net = nn.Sequential(_block(3, width), _block(width, 2 * width, 2), _block(2 * width, 2 * width),
-                                 _block(2 * width, 4 * width, 2), nn.Conv2d(4 * width, bits, 3, padding=1))
-        self.head = nn.Linear(bits, bits)
+                                 _block(2 * width, 4 * width, 2))
+        self.head = nn.Linear(4 * width * (resolution // 4) ** 2, bits)
 
     def forward(self, images: Tensor) -> Tensor:
         images = check_images("images", images, channels=3)
-        return self.head(self.net(images * 2 - 1).mean(dim=(2, 3)))
+        if tuple(images.shape[2:]) != (self.resolution, self.resolution):
+            images = F.interpolate(images, size=(self.resolution, self.resolution), mode="bilinear",
+                                   align_corners=False, antialias=True)
+        return self.head(self.net(images * 2 - 1).flatten(1))
 
 
 #: The noise layer's transformations, one drawn per batch.
