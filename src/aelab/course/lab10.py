@@ -9,8 +9,10 @@ fine-tuning, shared by ``python -m aelab.assets.make_lab10`` (which runs them in
   ramped up linearly over ``ramp`` steps.
 - :func:`sign_decoder`: Stable Signature on lab 03's LIAE (``lab03/liae.pt``): its decoder fine-tuned
   so that its swaps of B faces carry :func:`key`, through the noise layer and DeepFaceLab's merge
-  (the swap pasted into its dst frame through the swap's own mask), the extractor frozen; loss =
-  :func:`aelab.provenance.signing.watermark_loss` with ``weight``.
+  (the swap pasted into its dst frame through the swap's own mask, every other step), the extractor
+  frozen; loss = :func:`aelab.provenance.signing.watermark_loss` with ``weight``. The paper fine-tunes
+  without transformations (its robustness comes from the extractor); the noise layer here buys more
+  robustness from a few hundred steps.
 - :func:`remove_by_finetuning`: the forger's attack: the signed decoder fine-tuned on LIAE's own
   reconstruction loss (:func:`aelab.losses.reconstruction_loss`, src and dst faces), no watermark term.
 
