@@ -69,6 +69,15 @@ def test_calling_a_check_prints_its_verdict_and_raises_only_for_an_exercise_not_
     assert issubclass(CheckFailed, AssertionError)
 
 
+def test_under_nbgrader_any_failure_raises(
+    check_half: checks.Check, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # nbgrader scores a cell by whether it raises
+    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: your value is 0.250$"):
+        check_half(lambda: 0.25)
+    assert capsys.readouterr().out == ""
+
+
 def test_require_raises_for_any_failure(check_half: checks.Check, capsys: pytest.CaptureFixture[str]) -> None:
     check_half.require(lambda: 0.5)
     assert capsys.readouterr().out == "[PASSED] check_half: your value is 0.500\n"

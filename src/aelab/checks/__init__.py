@@ -33,6 +33,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import pkgutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,13 +160,16 @@ class Check:
         """What a student runs: probe, judge, and show the feedback.
 
         A pass prints ``[PASSED] ...``. A wrong answer prints ``[NOT YET] ...`` and returns, so that
-        "Run All" goes on and every other exercise still gets its feedback (the grader judges each
-        check on its own either way). An exercise not done yet (its stub raises NotImplementedError)
-        raises :class:`CheckFailed`, so "Run All" stops at the first exercise left to do. Returns
-        None, so that a check cell shows its feedback only once.
+        "Run All" goes on and every other exercise still gets its feedback (``aelab grade`` judges
+        each check on its own either way). An exercise not done yet (its stub raises
+        NotImplementedError) raises :class:`CheckFailed`, so "Run All" stops at the first exercise
+        left to do. Under nbgrader's autograder and validator (which set ``NBGRADER_EXECUTION``), any
+        failure raises, because nbgrader scores a test cell by whether it raises. Returns None, so
+        that a check cell shows its feedback only once.
         """
         feedback = self.verdict(*args, **kwargs)
-        if not feedback.passed and feedback.message.startswith(NOT_DONE):
+        strict = bool(os.environ.get("NBGRADER_EXECUTION"))
+        if not feedback.passed and (strict or feedback.message.startswith(NOT_DONE)):
             raise CheckFailed(str(feedback)) from None
         print(feedback)
 
