@@ -34,7 +34,7 @@ JUPYTER_LAB = $(BIN)/jupyter lab --ServerApp.open_browser=False --MultiKernelMan
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster,provenance]"
 	touch $(STAMP)
 
 $(LAB_STAMP): pyproject.toml constraints.txt
