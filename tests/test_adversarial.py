@@ -26,7 +26,7 @@ def _split(seed: int, n_real: int = 400, n_fake: int = 200, ties: bool = False) 
 @pytest.mark.parametrize("target", [0.001, 0.01, 0.05, 0.2])
 def test_tpr_at_a_fixed_fpr_agrees_with_sklearns_roc(ties: bool, target: float) -> None:
     scores, labels = _split(0, ties=ties)
-    fpr, tpr, thresholds = roc_curve(labels, scores)
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     best = np.nonzero(fpr <= target)[0][-1]
     threshold = operating.threshold_at_fpr(scores, labels, target)
     got_tpr, got_fpr = operating.rates(scores, labels, threshold)
@@ -139,19 +139,28 @@ def test_pgd_step_projects_around_the_clean_images() -> None:
 
 
 def test_attacked_auc_falls_as_epsilon_grows() -> None:
-    torch.manual_seed(0)
-    reals = torch.rand(64, 3, 16, 16) * 0.8
-    fakes = (torch.rand(64, 3, 16, 16) * 0.8 + 0.15).clamp(0, 1)
-    detector = forensics.CNNDetector(steps=60, seed=0).fit(*forensics.labelled(reals, fakes))
-    logit = attacks.detector_logit(detector)
-    real_scores = detector.score(reals)
+    # fakes are brighter than reals by 8/255; a detector that reads the brightness
+    generator = torch.Generator().manual_seed(0)
+    reals = (0.5 + 0.01 * torch.randn(200, 1, 1, 1, generator=generator)).expand(200, 3, 4, 4).clamp(0, 1)
+    fakes = (reals + 8 / 255).clamp(0, 1)
+    logit = lambda x: 100 * (x.mean(dim=(1, 2, 3)) - 0.5 - 4 / 255)  # noqa: E731
+    real_scores = torch.sigmoid(logit(reals))
+    labels = forensics.labelled(reals, fakes)[1]
     aucs = []
-    for epsilon in (0.0, 2 / 255, 8 / 255, 32 / 255):
-        attacked = attacks.pgd(logit, fakes, epsilon=epsilon, steps=5, seed=0) if epsilon else fakes
-        aucs.append(forensics.auc(torch.cat([real_scores, detector.score(attacked)]), forensics.labelled(reals, fakes)[1]))
-    assert aucs[0] > 0.9
+    for epsilon in (0.0, 2 / 255, 4 / 255, 8 / 255, 16 / 255):
+        attacked = attacks.pgd(logit, fakes, epsilon=epsilon, steps=3, seed=0) if epsilon else fakes
+        aucs.append(forensics.auc(torch.cat([real_scores, torch.sigmoid(logit(attacked))]), labels))
+    assert aucs[0] > 0.9 and aucs[-1] < 0.1
     assert all(a > b for a, b in zip(aucs, aucs[1:])), aucs
-    assert torch.allclose(torch.sigmoid(logit(fakes)), detector.score(fakes), atol=1e-6)
+
+
+def test_a_cnn_as_a_logit_gives_its_scores() -> None:
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(16, 3, 8, 8, generator=generator)
+    labels = torch.arange(16) % 2
+    for members in (1, 3):
+        detector = forensics.CNNDetector(steps=3, members=members, seed=0).fit(images, labels)
+        assert torch.allclose(torch.sigmoid(attacks.detector_logit(detector)(images)), detector.score(images), atol=1e-5)
 
 
 def test_the_spectral_detector_as_a_logit_gives_its_scores() -> None:
@@ -178,9 +187,8 @@ def test_spectral_correction_moves_the_ring_powers_to_the_reference() -> None:
     corrected = correction.spectral_correction(fakes, reference)
     ratio = correction.channel_spectra(corrected)[..., 1:] / reference[None, :, 1:]
     assert float((ratio - 1).abs().median()) < 0.05
-    assert torch.allclose(corrected.mean(dim=(2, 3)), fakes.mean(dim=(2, 3)), atol=1e-3)
-    assert torch.equal(correction.spectral_correction(fakes, reference, strength=0.0), fakes.clamp(0, 1)) or \
-        torch.allclose(correction.spectral_correction(fakes, reference, strength=0.0), fakes, atol=1e-6)
+    assert torch.allclose(corrected.mean(dim=(2, 3)), fakes.mean(dim=(2, 3)), atol=0.01)  # the mean kept, but for the clip
+    assert torch.allclose(correction.spectral_correction(fakes, reference, strength=0.0), fakes, atol=1e-6)
     with pytest.raises(ValueError, match="reference_spectrum"):
         correction.spectral_correction(fakes, reference[:, :5])
 

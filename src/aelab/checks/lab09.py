@@ -96,7 +96,7 @@ def _judge_operating_point(evidence: Any) -> tuple[bool, str]:
     if not isinstance(evidence, list) or len(evidence) != len(_OPERATING_CASES):
         return False, "the check expected your (threshold, TPR, FPR) on its fixed cases from its probe."
     for answer, (cal_seed, test_seed, shift, fpr) in zip(evidence, _OPERATING_CASES):
-        got = floats(answer)
+        got = floats(answer) if isinstance(answer, list) else None
         if not isinstance(got, list) or len(got) != 3 or any(isinstance(v, list) for v in got):
             return False, "your operating_point must return three numbers: (threshold, test TPR, test FPR)."
         calibration_split, test_split = _scores(cal_seed, 0.0), _scores(test_seed, shift)
@@ -119,8 +119,7 @@ def check_operating_point(operating_point: Callable[..., Any]) -> list[Any]:
     """Your operating_point(calibration, test, fpr) on fixed score splits, one with drifted reals."""
     answers = []
     for cal_seed, test_seed, shift, fpr in _OPERATING_CASES:
-        threshold, tpr, fpr_test = operating_point(_scores(cal_seed, 0.0), _scores(test_seed, shift), fpr)
-        answers.append([float(threshold), float(tpr), float(fpr_test)])
+        answers.append(operating_point(_scores(cal_seed, 0.0), _scores(test_seed, shift), fpr))
     return answers
 
 
@@ -200,17 +199,18 @@ def check_expected_calibration_error(expected_calibration_error: Callable[..., A
 # --------------------------------------------------------------------------------------------------
 # Exercise 9.3: one PGD step
 
-#: ε and the step size of the fixed step (pixels near 0 and 1 make the clip to [0, 1] matter).
-_EPSILON, _STEP = 4 / 255, 3 / 255
+#: ε and the step size of the fixed step (pixels near 0 and 1 make the clip to [0, 1] matter; a step
+#: longer than ε tells the ball around the clean images from one around the current images).
+_EPSILON, _STEP = 4 / 255, 5 / 255
 
 
 def _step_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Fixed clean images (2, 3, 6, 6) with pixels at 0 and 1, a point 2/255 away from them, a gradient."""
+    """Fixed clean images (2, 3, 6, 6) with pixels at 0 and 1, a point up to 3/255 from them, a gradient."""
     generator = torch.Generator().manual_seed(93)
     clean = torch.rand(2, 3, 6, 6, generator=generator)
     clean[:, :, 0] = 0.0
     clean[:, :, -1] = 1.0
-    images = (clean + (torch.rand(clean.shape, generator=generator) * 2 - 1) * 2 / 255).clamp(0, 1)
+    images = (clean + (torch.rand(clean.shape, generator=generator) * 2 - 1) * 3 / 255).clamp(0, 1)
     gradient = torch.randn(clean.shape, generator=generator)
     return images, gradient, clean
 
@@ -255,7 +255,7 @@ def _judge_pgd_step(evidence: Any) -> tuple[bool, str]:
 
 @check(_judge_pgd_step)
 def check_pgd_step(pgd_step: Callable[..., torch.Tensor]) -> Any:
-    """Your pgd_step(images, gradient, clean, epsilon, step_size) on a fixed batch, ε = 4/255, step 3/255."""
+    """Your pgd_step(images, gradient, clean, epsilon, step_size) on a fixed batch, ε = 4/255, step 5/255."""
     images, gradient, clean = _step_inputs()
     return pgd_step(images, gradient, clean, _EPSILON, _STEP)
 
@@ -302,11 +302,11 @@ def _judge_spectral_correction(evidence: Any) -> tuple[bool, str]:
         return True, "your correction gives each channel the reference's ring powers, phase and mean kept."
     if got.min() < -1e-6 or got.max() > 1 + 1e-6:
         return False, "your correction leaves [0, 1]; clip the images after the inverse FFT."
-    if float((got.mean(dim=(2, 3)) - images.double().mean(dim=(2, 3))).abs().max()) > 0.02:
-        return False, "your correction changes each channel's mean; leave ring 0 (the zero frequency) as it is."
     for exponent, hint in _CORRECTION_HINTS.items():
         if float((got - _corrected(exponent)).abs().max()) <= 1e-4:
             return False, f"your correction {hint}."
+    if float((got.mean(dim=(2, 3)) - images.double().mean(dim=(2, 3))).abs().max()) > 0.02:
+        return False, "your correction changes each channel's mean; leave ring 0 (the zero frequency) as it is."
     got_rings = correction.channel_spectra(got.float())[..., 1:]
     gap = float((got_rings / reference[None, :, 1:] - 1).abs().median())
     return False, f"your corrected images' ring powers are {gap:.2f} from the reference's (median relative gap)."
