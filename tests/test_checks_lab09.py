@@ -97,14 +97,14 @@ def test_pgd_step() -> None:
 
 
 def _correction_with(exponent: float, keep_mean: bool = True, clip: bool = True):
-    from aelab.forensics.spectra import _radii
-
+    
     def correct(images, reference):
         spectrum = torch.fft.fftshift(torch.fft.fft2(images.double()), dim=(-2, -1))
         gain = (reference.double() / correction.channel_spectra(images)) ** exponent
         if keep_mean:
             gain[..., 0] = 1.0
-        out = torch.fft.ifft2(torch.fft.ifftshift(spectrum * gain[..., _radii(*images.shape[2:], images.device)], dim=(-2, -1))).real
+        rings = correction.ring_index(*images.shape[2:], images.device)
+        out = torch.fft.ifft2(torch.fft.ifftshift(spectrum * gain[..., rings], dim=(-2, -1))).real
         return out.clamp(0, 1) if clip else out
     return correct
 

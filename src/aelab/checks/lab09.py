@@ -33,7 +33,6 @@ import torch
 
 from aelab.forensics import calibration, correction, operating
 from aelab.forensics.attacks import pgd_step as reference_pgd_step
-from aelab.forensics.spectra import _radii
 
 from . import check, floats, numbers, tensor
 
@@ -280,7 +279,7 @@ def _corrected(exponent: float) -> torch.Tensor:
     spectrum = torch.fft.fftshift(torch.fft.fft2(images.double()), dim=(-2, -1))
     gain = (reference.double() / correction.channel_spectra(images)) ** exponent
     gain[..., 0] = 1.0
-    rings = _radii(*images.shape[2:], images.device)
+    rings = correction.ring_index(*images.shape[2:], images.device)
     return torch.fft.ifft2(torch.fft.ifftshift(spectrum * gain[..., rings], dim=(-2, -1))).real.clamp(0, 1)
 
 

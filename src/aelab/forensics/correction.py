@@ -22,7 +22,13 @@ from torch import Tensor
 from aelab.forensics.spectra import _radii, azimuthal_average
 from aelab.validate import check_float, check_images, check_tensor
 
-__all__ = ["channel_spectra", "reference_spectrum", "spectral_correction"]
+__all__ = ["ring_index", "channel_spectra", "reference_spectrum", "spectral_correction"]
+
+
+def ring_index(h: int, w: int, device: torch.device | str = "cpu") -> Tensor:
+    """(H, W) long: the ring of each frequency of a shifted H x W spectrum (floor of its distance from
+    (H // 2, W // 2)), as :func:`~aelab.forensics.spectra.azimuthal_average` groups them."""
+    return _radii(h, w, torch.device(device))
 
 
 def _shifted_fft(images: Tensor) -> Tensor:
@@ -49,7 +55,7 @@ def spectral_correction(images: Tensor, reference: Tensor, *, strength: float = 
     reference = check_tensor("reference", reference, ndim=2, floating=True)
     strength = check_float("strength", strength, minimum=0.0, maximum=1.0)
     n, c, h, w = images.shape
-    rings = _radii(h, w, images.device)
+    rings = ring_index(h, w, images.device)
     if reference.shape != (c, int(rings.max()) + 1):
         raise ValueError(f"reference must be (C, R) = ({c}, {int(rings.max()) + 1}) for {h}x{w} images with {c} "
                          f"channels, got {tuple(reference.shape)}; make it with reference_spectrum(reals)")
