@@ -10,13 +10,13 @@ The exercises (``solutions/09-adversarial-forensics.ipynb``):
   "fake" with ``bins`` equal-width bins of the confidence max(p, 1 − p), (m − 1)/M < c <= m/M, each
   bin's |accuracy − mean confidence| weighted by its share of the items --
   :func:`aelab.forensics.calibration.expected_calibration_error`.
-- ``check_pgd_step(pgd_step)``: ``pgd_step(images, gradient, clean, epsilon, step_size)``: a step of
-  ``step_size`` along the sign of the gradient, projected into the L∞ ball of radius ε around the clean
-  images and into [0, 1] -- :func:`aelab.forensics.attacks.pgd_step`.
 - ``check_spectral_correction(spectral_correction)``: ``spectral_correction(images, reference)`` moves
   each channel's ring powers to ``reference`` by the gain sqrt(P_ref / P_image) on every ring but the
   zero frequency, keeping the phase, and clips to [0, 1] --
   :func:`aelab.forensics.correction.spectral_correction`.
+- ``check_pgd_step(pgd_step)``: ``pgd_step(images, gradient, clean, epsilon, step_size)``: a step of
+  ``step_size`` along the sign of the gradient, projected into the L∞ ball of radius ε around the clean
+  images and into [0, 1] -- :func:`aelab.forensics.attacks.pgd_step`.
 
 Scores and probabilities are (N,) float tensors, labels (N,) with 1 for a fake; images (N, 3, H, W)
 float32 in [0, 1]. Each judge rebuilds the fixed inputs from their seeds, recomputes the reference
@@ -196,7 +196,7 @@ def check_expected_calibration_error(expected_calibration_error: Callable[..., A
 
 
 # --------------------------------------------------------------------------------------------------
-# Exercise 9.3: one PGD step
+# Exercise 9.4: one PGD step
 
 #: ε and the step size of the fixed step (pixels near 0 and 1 make the clip to [0, 1] matter; a step
 #: longer than ε tells the ball around the clean images from one around the current images).
@@ -260,7 +260,7 @@ def check_pgd_step(pgd_step: Callable[..., torch.Tensor]) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Exercise 9.4: spectral correction
+# Exercise 9.3: spectral correction
 
 
 def _correction_inputs() -> tuple[torch.Tensor, torch.Tensor]:
