@@ -11,10 +11,10 @@ from types import ModuleType
 import pytest
 from checks_support import Unfinished, verdict
 
-from aelab.checks import REGISTRY, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab10
+from aelab.checks import REGISTRY, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab09, lab10
 
 LABS = {"1.x": lab01, "2.x": lab02, "3.x": lab03, "4.x": lab04, "5.x": lab05, "6.x": lab06, "7.x": lab07,
-        "8.x": lab08, "10.x": lab10}
+        "8.x": lab08, "9.x": lab09, "10.x": lab10}
 CASES = [(exercise, module, name) for exercise, module in LABS.items() for name in module.__all__]
 
 

@@ -92,3 +92,11 @@ def test_the_library_never_imports_the_course_tooling() -> None:
     library = [name for name in MODULES if not _in(name, TOOLING + TOP)]
     wrong = {name: sorted(t for t in GRAPH[name] if _in(t, TOOLING + TOP)) for name in library}
     assert not {name: targets for name, targets in wrong.items() if targets}
+
+
+def test_only_the_course_tooling_and_the_asset_commands_import_the_course() -> None:
+    # the course (a lab's recipe) sits on the library; the library never reads a lab's recipe
+    allowed = TOOLING + TOP + ("aelab.course", "aelab.assets")
+    wrong = {name: sorted(t for t in GRAPH[name] if _in(t, ("aelab.course",)))
+             for name in MODULES if not _in(name, allowed)}
+    assert not {name: targets for name, targets in wrong.items() if targets}

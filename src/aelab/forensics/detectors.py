@@ -176,14 +176,18 @@ class CNNDetector(Detector):
             optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
             for step in tqdm(range(self.steps), desc=type(self).__name__, disable=not self.progress):
                 images, labels = draw(step, generator)
-                if self.augment:
-                    images = random_degrade(images, seed=seed * 1_000_003 + step)
+                images = self._prepare(net, images, labels, seed * 1_000_003 + step)
                 loss = F.binary_cross_entropy_with_logits(net(images), labels)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 self.losses_.append(loss.item())
             self.nets_.append(net.eval())
+
+    def _prepare(self, net: nn.Module, images: Tensor, labels: Tensor, seed: int) -> Tensor:
+        """What a training batch becomes before the step: Wang et al.'s augmentation when ``augment``
+        (drawn from ``seed``); subclasses may use the network being trained (adversarial training)."""
+        return random_degrade(images, seed=seed) if self.augment else images
 
     def fit(self, images: Tensor, labels: Tensor) -> CNNDetector:
         images = check_images("images", images, channels=3)

@@ -1,0 +1,94 @@
+"""Pictures of a detector at its operating point and under attack: the ROC with the operating point
+marked, the reliability diagram, AUC against the attack's ε, and attacked images beside clean ones.
+
+Each function returns an :class:`aelab.plotting.Figure` (shown as a PNG in a notebook, no pyplot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from torch import Tensor
+
+from aelab.forensics.calibration import Reliability
+from aelab.forensics.evaluation import roc_curve
+from aelab.plotting import Figure
+
+__all__ = ["operating_roc_figure", "reliability_figure", "epsilon_figure", "attacked_figure"]
+
+
+def operating_roc_figure(curves: Mapping[str, tuple[object, object, tuple[float, float]]], *,
+                         title: str | None = None) -> Figure:
+    """ROC curves on a log FPR axis, ``{name: (scores, labels, (test FPR, test TPR))}``, each with its
+    operating point (the threshold from the calibration split) marked."""
+    figure = Figure(figsize=(4.2, 3.4), layout="constrained")
+    ax = figure.subplots()
+    for name, (scores, labels, (fpr, tpr)) in curves.items():
+        false_rates, true_rates, _ = roc_curve(scores, labels)
+        line, = ax.step(np.maximum(false_rates, 1e-4), true_rates, where="post", label=name)
+        ax.plot([max(fpr, 1e-4)], [tpr], "o", color=line.get_color(), markersize=6)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false positive rate (log; 0 drawn at 1e-4)")
+    ax.set_ylabel("true positive rate")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title or "ROC; dots: the threshold from calibration, on test", fontsize=9)
+    return figure
+
+
+def reliability_figure(diagrams: Mapping[str, Reliability], *, title: str | None = None) -> Figure:
+    """Reliability diagrams (accuracy against mean confidence per bin, Guo et al.), ECE in the legend."""
+    figure = Figure(figsize=(3.8, 3.4), layout="constrained")
+    ax = figure.subplots()
+    ax.plot([0.5, 1], [0.5, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
+    for name, diagram in diagrams.items():
+        filled = diagram.counts > 0
+        ax.plot(diagram.confidence[filled], diagram.accuracy[filled], "o-", label=f"{name} (ECE {diagram.ece:.3f})")
+    ax.set_xlabel("mean confidence in the bin")
+    ax.set_ylabel("accuracy in the bin")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title or "reliability diagram", fontsize=9)
+    return figure
+
+
+def epsilon_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[tuple[float, float]]]], *,
+                   title: str | None = None) -> Figure:
+    """AUC against ε (in 1/255) for each detector: ``{name: (epsilons, aucs, [(low, high), ...])}``."""
+    figure = Figure(figsize=(4.4, 3.2), layout="constrained")
+    ax = figure.subplots()
+    for name, (epsilons, aucs, intervals) in curves.items():
+        x = np.asarray(epsilons, dtype=float) * 255
+        low, high = np.asarray(intervals, dtype=float).T
+        line, = ax.plot(x, aucs, "o-", label=name)
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("ε (in 1/255)")
+    ax.set_ylabel("AUC under PGD (95 % CI)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title or "white-box PGD against each detector", fontsize=9)
+    return figure
+
+
+def attacked_figure(rows: Mapping[str, Tensor], clean: Tensor, *, amplify: float = 10.0, count: int = 6) -> Figure:
+    """The clean images (N, 3, H, W) in [0, 1], then for each attack its images and its perturbation
+    (attacked − clean) times ``amplify``, shifted to 0.5 grey."""
+    images = [("clean", clean[:count])]
+    for name, attacked in rows.items():
+        images.append((name, attacked[:count]))
+        images.append((f"{name}\n(x{amplify:g} diff)", (0.5 + amplify * (attacked[:count] - clean[:count])).clamp(0, 1)))
+    figure = Figure(figsize=(1.0 * count + 1.4, 1.0 * len(images)), layout="constrained")
+    axes = figure.subplots(len(images), count, squeeze=False)
+    for (label, batch), row in zip(images, axes):
+        for image, ax in zip(batch, row):
+            ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+    return figure
