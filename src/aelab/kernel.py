@@ -13,8 +13,8 @@ writes the running kernel's ``kernelspec`` and ``language_info`` into a notebook
 opens it, and marks the notebook modified when they differ from the file's; the labs carry exactly
 these two (:mod:`aelab.notebooks`), so a lab opens unmodified on every Python the kit supports.
 
-Where the kit runs without ``make lab`` (a JupyterHub image that ``pip install``-ed it), install the
-spec the same way with ``--prefix`` set to the environment's ``sys.prefix``, or ``--user``.
+Where the kit runs without ``make lab`` (a JupyterHub image that ``pip install``-ed it), ``python -m
+aelab.kernel install`` installs the spec into that Python's environment (``--user``: the user's).
 """
 
 from __future__ import annotations

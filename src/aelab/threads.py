@@ -20,7 +20,7 @@ The policy (:func:`decide`):
 
 The variables must be set before torch starts its thread pool (when it is imported), so the policy
 is applied where a process starts: the notebooks' kernel (:mod:`aelab.kernel`, the kernel spec
-``make lab`` installs), the grader's sandboxes (:func:`aelab.grade.sandbox` builds their
+``make lab`` installs), the grader's sandboxes (:mod:`aelab.grade.sandbox` builds their
 environment from :func:`variables`), the ``aelab`` command (:mod:`aelab.cli`) and the test
 processes (the repository's ``conftest.py``, whose environment nbval's kernels inherit). ``python
 -m aelab.threads`` prints the decision and why.
@@ -169,7 +169,8 @@ def decide(
     environ = os.environ if environ is None else environ
     if share < 1:
         raise ValueError(f"share must be >= 1 (processes that split the CPUs), got {share!r}")
-    if environ.get(OVERRIDE, "").strip():
+    overridden = bool(environ.get(OVERRIDE, "").strip())
+    if overridden:
         threads = _count(OVERRIDE, environ[OVERRIDE])
         reason = f"{OVERRIDE}={threads}"
     elif environ.get("OMP_NUM_THREADS", "").strip():
@@ -184,7 +185,7 @@ def decide(
             why.append(f"shared by {share} processes")
         reason = f"{threads} thread(s): " + ", ".join(why)
     chosen = {name: str(threads) for name in COUNT_VARIABLES}
-    if OVERRIDE not in environ:
+    if not overridden:  # MKL_NUM_THREADS or OPENBLAS_NUM_THREADS set before the kit are kept
         chosen.update({name: environ[name] for name in COUNT_VARIABLES if environ.get(name, "").strip()})
     chosen["OMP_NUM_THREADS"] = str(threads)
     if not any(environ.get(name) for name in WAIT_VARIABLES):
@@ -192,11 +193,9 @@ def decide(
     return Decision(threads, reason, chosen)
 
 
-def variables(threads: int | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The policy's variables for a child process's environment: ``threads`` torch threads (a
-    sandbox's fixed share), or :func:`decide`'s count when None."""
-    if threads is None:
-        return decide(environ).variables
+def variables(threads: int) -> dict[str, str]:
+    """The policy's variables for a child process that runs ``threads`` torch threads whatever this
+    process's environment says (a grading sandbox: one thread, the batch's jobs share the cores)."""
     return decide({OVERRIDE: str(threads)}).variables
 
 
