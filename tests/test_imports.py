@@ -10,7 +10,7 @@ import aelab
 
 ROOT = Path(aelab.__file__).parent
 #: Course tooling: what students and instructors run around the library, never imported by it.
-TOOLING = ("aelab.checks", "aelab.notebooks", "aelab.grade")
+TOOLING = ("aelab.checks", "aelab.notebooks", "aelab.kernel", "aelab.grade")
 #: The command line sits on top of everything.
 TOP = ("aelab.cli", "aelab.commands")
 

@@ -235,10 +235,20 @@ def seed_step_section(seconds: float = 15.0) -> list[Row]:
 # contended: the kit's threads against one thread, with the bench's own busy processes (aelab.threads)
 
 
+#: A plain Python loop that keeps one core busy, and ends by itself if the bench is gone.
+_BUSY_LOOP = """
+import os
+parent = os.getppid()
+while os.getppid() == parent:
+    for _ in range(100_000):
+        pass
+"""
+
+
 def busy_processes(count: int) -> list[subprocess.Popen[bytes]]:
     """``count`` processes that each keep one core busy with a plain Python loop, as a browser tab,
-    a video call or a second kernel would; the caller kills them."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+    a video call or a second kernel would; the caller kills them (a loop whose parent dies ends)."""
+    return [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]  # fmt: skip
 
 

@@ -13,8 +13,8 @@ writes the running kernel's ``kernelspec`` and ``language_info`` into a notebook
 opens it, and marks the notebook modified when they differ from the file's; the labs carry exactly
 these two (:mod:`aelab.notebooks`), so a lab opens unmodified on every Python the kit supports.
 
-Where the kit runs without ``make lab`` (a JupyterHub image that ``pip install``-ed it), install the
-spec the same way with ``--prefix`` set to the environment's ``sys.prefix``, or ``--user``.
+Where the kit runs without ``make lab`` (a JupyterHub image that ``pip install``-ed it), ``python -m
+aelab.kernel install`` installs the spec into that Python's environment (``--user``: the user's).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DISPLAY_NAME", "KERNELSPEC", "LANGUAGE_INFO", "NAME", "install", "spec"]
 
@@ -41,14 +42,13 @@ LANGUAGE_INFO = {
 }
 
 
-def spec(python: str = sys.executable) -> dict[str, object]:
-    """The kernel spec (``kernel.json``'s content) that starts this kernel with ``python``."""
-    return {
-        "argv": [python, "-m", "aelab.kernel", "-f", "{connection_file}"],
-        "display_name": DISPLAY_NAME,
-        "language": "python",
-        "metadata": {"debugger": True},
-    }
+def spec(python: str = sys.executable) -> dict[str, Any]:
+    """The kernel spec (``kernel.json``'s content) that starts this kernel with ``python``: ipykernel's
+    own (its protocol version, its debugger, the encryption it supports), another command and name."""
+    from ipykernel.kernelspec import get_kernel_dict
+
+    return {**get_kernel_dict(), "argv": [python, "-m", "aelab.kernel", "-f", "{connection_file}"],
+            "display_name": DISPLAY_NAME, "language": "python"}
 
 
 def install(prefix: str | None = None, user: bool = False) -> Path:

@@ -4,8 +4,8 @@ OpenMP, which runs torch's parallel CPU ops, has two costs on a shared machine. 
 cores, not the CPUs a process may use (its affinity, a container's cgroup CPU quota), so a
 JupyterHub pod limited to one CPU runs as many threads as the host has cores. And after each
 parallel op its threads spin at a barrier before they sleep: when another program holds a core,
-the op waits for a thread the operating system has descheduled, and a step that takes 0.1 s on a
-quiet 2-core machine takes seconds (docs/benchmarks.md, "Threads on a busy machine").
+the op waits for a thread the operating system has descheduled, and a training step takes many
+times longer than on one thread (docs/benchmarks.md, "Threads on a busy machine").
 
 The policy (:func:`decide`):
 
@@ -14,14 +14,13 @@ The policy (:func:`decide`):
   (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``) rounded down, at least 1;
   divided among processes started together (``share``: pytest-xdist workers, torchrun ranks);
 - **waiting**: ``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT`: a thread spins that long at a barrier, then
-  sleeps, so a busy core costs a short wait instead of a collapse (:data:`SPIN_COUNT` says what was
-  measured);
+  sleeps, so a busy core costs a short wait instead of a collapse (:data:`SPIN_COUNT` says why);
 - **overrides**: ``AELAB_THREADS=N`` sets the count; else an ``OMP_NUM_THREADS`` already set is
   kept; a ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` already set is kept.
 
 The variables must be set before torch starts its thread pool (when it is imported), so the policy
 is applied where a process starts: the notebooks' kernel (:mod:`aelab.kernel`, the kernel spec
-``make lab`` installs), the grader's sandboxes (:func:`aelab.grade.sandbox` builds their
+``make lab`` installs), the grader's sandboxes (:mod:`aelab.grade.sandbox` builds their
 environment from :func:`variables`), the ``aelab`` command (:mod:`aelab.cli`) and the test
 processes (the repository's ``conftest.py``, whose environment nbval's kernels inherit). ``python
 -m aelab.threads`` prints the decision and why.
@@ -46,15 +45,19 @@ OVERRIDE = "AELAB_THREADS"
 COUNT_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Variables that set how OpenMP's threads wait; one already set is kept.
 WAIT_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
-#: Iterations a GNU OpenMP thread spins at a barrier before it sleeps (libgomp's default: 300,000,
-#: and 1,000 when it runs more threads than CPUs). PLACEHOLDER: set from the bench measurements.
-SPIN_COUNT = 10_000
+#: Iterations a GNU OpenMP thread (torch's Linux builds) spins at a barrier before it sleeps.
+#: libgomp's default, 300,000, spins for milliseconds: with a core busy, every op then waits that
+#: long for a descheduled thread, and two threads run many times slower than one. 1,000 (what libgomp
+#: itself spins when it runs more threads than CPUs) does not collapse, and unlike 0 (sleep at once,
+#: wake for every op) it covers the short gaps between a step's ops on a quiet machine. The
+#: measurements: docs/benchmarks.md, "Threads on a busy machine".
+SPIN_COUNT = 1_000
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What :func:`decide` chose: the thread count, why (one line, e.g. "2 CPUs: affinity 2 of 8,
-    no cgroup quota"), and the variables to set (``variables``: name -> value)."""
+    """What :func:`decide` chose: the thread count, why (one line, e.g. "2 thread(s): 8 CPU(s) by
+    affinity, cgroup quota 2 CPUs"), and the variables to set (``variables``: name -> value)."""
 
     threads: int
     reason: str
@@ -166,7 +169,8 @@ def decide(
     environ = os.environ if environ is None else environ
     if share < 1:
         raise ValueError(f"share must be >= 1 (processes that split the CPUs), got {share!r}")
-    if environ.get(OVERRIDE, "").strip():
+    overridden = bool(environ.get(OVERRIDE, "").strip())
+    if overridden:
         threads = _count(OVERRIDE, environ[OVERRIDE])
         reason = f"{OVERRIDE}={threads}"
     elif environ.get("OMP_NUM_THREADS", "").strip():
@@ -181,7 +185,7 @@ def decide(
             why.append(f"shared by {share} processes")
         reason = f"{threads} thread(s): " + ", ".join(why)
     chosen = {name: str(threads) for name in COUNT_VARIABLES}
-    if OVERRIDE not in environ:
+    if not overridden:  # MKL_NUM_THREADS or OPENBLAS_NUM_THREADS set before the kit are kept
         chosen.update({name: environ[name] for name in COUNT_VARIABLES if environ.get(name, "").strip()})
     chosen["OMP_NUM_THREADS"] = str(threads)
     if not any(environ.get(name) for name in WAIT_VARIABLES):
@@ -189,11 +193,9 @@ def decide(
     return Decision(threads, reason, chosen)
 
 
-def variables(threads: int | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The policy's variables for a child process's environment: ``threads`` torch threads (a
-    sandbox's fixed share), or :func:`decide`'s count when None."""
-    if threads is None:
-        return decide(environ).variables
+def variables(threads: int) -> dict[str, str]:
+    """The policy's variables for a child process that runs ``threads`` torch threads whatever this
+    process's environment says (a grading sandbox: one thread, the batch's jobs share the cores)."""
     return decide({OVERRIDE: str(threads)}).variables
 
 
