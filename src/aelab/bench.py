@@ -240,20 +240,12 @@ def ddp_section() -> list[Row]:
     return bench_section()
 
 
-def grading_section() -> list[Row]:
-    """Grading throughput at 1 and 2 workers (:func:`aelab.grade.bench.grading_section`)."""
-    from aelab.grade.bench import grading_section as section
-
-    return section()
-
-
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "faces": faces_section,
     "train": train_step_section,
     "time-to-ssim": time_to_ssim_section,
     "ddp": ddp_section,
     "seed": seed_step_section,
-    "grading": grading_section,
 }
 
 
