@@ -354,7 +354,7 @@ def test_every_solution_exercise_carries_its_number_and_a_hint(solution: Path) -
 
 
 def test_the_grading_bench_section_reports_both_worker_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aelab import bench
+    from aelab.commands import bench
     from aelab.grade import bench as grading
 
     monkeypatch.setattr(grading, "notebook_seconds", lambda path: 4.0)

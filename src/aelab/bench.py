@@ -331,13 +331,6 @@ def ddp_section() -> list[Row]:
     return bench_section()
 
 
-def grading_section() -> list[Row]:
-    """Grading throughput at 1 and 2 workers (:func:`aelab.grade.bench.grading_section`)."""
-    from aelab.grade.bench import grading_section as section
-
-    return section()
-
-
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "faces": faces_section,
     "train": train_step_section,
@@ -345,7 +338,6 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "ddp": ddp_section,
     "seed": seed_step_section,
     "contended": contended_section,
-    "grading": grading_section,
 }
 
 

@@ -161,7 +161,7 @@ def write_report(results: list[Result], given: dict[str, str], out: Path) -> str
     tampered = [r for r in results if r.integrity]
     lines = [f"# Integrity report: {len(results)} submissions", "",
              "For the instructor: no student's page shows any of this.", "",
-             f"## Tampering neutralised ({len(tampered)} submissions)", ""]  # fmt: skip
+             f"## Tampering neutralised ({len(tampered)} submission{'s' * (len(tampered) != 1)})", ""]  # fmt: skip
     if tampered:
         lines += ["| submission | what |", "|---|---|"]
         lines += [f"| {r.submission} | {_cell(what)} |" for r in tampered for what in r.integrity]

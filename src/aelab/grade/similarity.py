@@ -29,7 +29,7 @@ __all__ = ["K", "WINDOW", "Pair", "fingerprints", "rank"]
 
 #: Tokens per hashed run, and hashes per winnowing window.
 K, WINDOW = 5, 4
-#: A fingerprint in more than this share of the submissions (and at least 3) is common code.
+#: A fingerprint in more than this share of the submissions (and in more than 2) is common code.
 COMMON_SHARE = 0.3
 #: A pair is listed when it shares at least this many fingerprints and this share of the smaller one's.
 MIN_SHARED, MIN_SCORE = 4, 0.5

@@ -30,6 +30,9 @@ MAX_EVIDENCE_CHARS = 8 * 2**20
 #: The most evidence kept from one cell: items, and characters in all (within the grader's line limit).
 MAX_EVIDENCE_ITEMS = 64
 MAX_STEP_EVIDENCE_CHARS = 12 * 2**20
+#: Seconds to wait for a cell's outputs (its evidence) after its reply: nbclient's 4 s loses them on
+#: a loaded machine.
+IOPUB_WAIT = 30
 
 
 class _Events:
@@ -91,6 +94,7 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
         allow_errors=True,
         startup_timeout=int(limits.startup),
         shutdown_kernel="immediate",
+        iopub_timeout=IOPUB_WAIT,
         resources={"metadata": {"path": workdir}},
     )
     try:
@@ -100,13 +104,31 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
         events.end("kernel-died", detail=f"the kernel did not start: {str(exc)[:MAX_ERROR_CHARS]}")
 
 
+def _interrupt(client: Any, wait: float) -> bool:
+    """Interrupt the kernel's running cell and wait up to ``wait`` seconds for its reply, so that the
+    interruption cannot reach the next cell; False when the cell did not stop."""
+    from queue import Empty
+
+    from nbclient.util import run_sync
+
+    run_sync(client.km.interrupt_kernel)()
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = run_sync(client.kc.shell_channel.get_msg)(timeout=left)
+        except Empty:
+            return False
+        if message.get("msg_type") == "execute_reply":
+            return True
+    return False
+
+
 def _run_cells(client: Any, steps: list[dict[str, Any]], limits: Limits, events: _Events) -> None:
     """Run every cell in ``client``'s kernel, reporting each. A cell past ``limits.cell_timeout`` is
     interrupted (KeyboardInterrupt in the kernel) and reported as a ``CellTimeout`` error, and the
     next cell runs; past ``limits.timeout`` for all cells (or ``startup`` for the grader's set-up
     cell), or with a dead kernel, the run ends."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from nbclient.util import run_sync
 
     deadline = time.monotonic() + limits.startup  # for the grader's set-up cell, then the student's
     for index, cell in enumerate(client.nb.cells):
@@ -124,7 +146,9 @@ def _run_cells(client: Any, steps: list[dict[str, Any]], limits: Limits, events:
             if not per_cell:
                 events.end("timeout", f"stopped in {steps[index]['label']}")
                 return
-            run_sync(client.km.interrupt_kernel)()
+            if not _interrupt(client, limits.cell_timeout):
+                events.end("timeout", f"{steps[index]['label']} ran past its limit and did not stop when interrupted")
+                return
             client.error = ["CellTimeout", f"the cell ran past its limit of {limits.cell_timeout:g} s and was "
                             "interrupted; the next cells ran"]  # fmt: skip
         except DeadKernelError:
