@@ -269,7 +269,7 @@ def _alternated(work: Callable[[], object], counts: tuple[int, ...], seconds: fl
 def _versus(counts: tuple[int, ...], values: list[float], form: str, *, rate: bool) -> str:
     """'112 ms on 2 threads, 180 ms on 1: 1.61x one thread's speed'; the last count is one thread's,
     ``rate``: the values are rates (higher is faster), else times."""
-    text = ", ".join(form.format(value) + f" on {count}" + (" threads" if k == 0 else "")
+    text = ", ".join(form.format(value) + f" on {count}" + ("" if k else " thread" + "s" * (count > 1))
                      for k, (count, value) in enumerate(zip(counts, values)))  # fmt: skip
     if len(values) < 2:
         return text
@@ -315,7 +315,7 @@ def contended_section(seconds: float = 6.0, busy: tuple[int, ...] = (0, 1, 2), p
     finally:
         torch.set_num_threads(threads)
     waiting = ", ".join(f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ)
-    rows.append(("threads", f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'its default'}); "
+    rows.append(("threads", f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'not set'}); "
                             f"step: {preset} preset, render: {resolution} px in batches of {batch_size}; "
                             f"'quiet' is this machine's own load"))
     return rows

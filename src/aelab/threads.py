@@ -13,8 +13,9 @@ The policy (:func:`decide`):
   3.13, else ``os.sched_getaffinity``, else ``os.cpu_count``), capped by the cgroup CPU quota
   (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``) rounded down, at least 1;
   divided among processes started together (``share``: pytest-xdist workers, torchrun ranks);
-- **waiting**: ``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT`: a thread spins that long at a barrier, then
-  sleeps, so a busy core costs a short wait instead of a collapse (:data:`SPIN_COUNT` says why);
+- **waiting**: with more than one thread, ``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT`: a thread spins
+  that long at a barrier, then sleeps, so a busy core costs a short wait instead of a collapse
+  (:data:`SPIN_COUNT` says why);
 - **overrides**: ``AELAB_THREADS=N`` sets the count; else an ``OMP_NUM_THREADS`` already set is
   kept; a ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` already set is kept.
 
@@ -188,7 +189,7 @@ def decide(
     if not overridden:  # MKL_NUM_THREADS or OPENBLAS_NUM_THREADS set before the kit are kept
         chosen.update({name: environ[name] for name in COUNT_VARIABLES if environ.get(name, "").strip()})
     chosen["OMP_NUM_THREADS"] = str(threads)
-    if not any(environ.get(name) for name in WAIT_VARIABLES):
+    if threads > 1 and not any(environ.get(name) for name in WAIT_VARIABLES):  # one thread: nobody waits
         chosen["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     return Decision(threads, reason, chosen)
 
