@@ -30,9 +30,6 @@ MAX_EVIDENCE_CHARS = 8 * 2**20
 #: The most evidence kept from one cell: items, and characters in all (within the grader's line limit).
 MAX_EVIDENCE_ITEMS = 64
 MAX_STEP_EVIDENCE_CHARS = 12 * 2**20
-#: Seconds to wait for a cell's outputs (its evidence) after its reply: nbclient's 4 s loses them on
-#: a loaded machine.
-IOPUB_WAIT = 30
 
 
 class _Events:
@@ -94,7 +91,6 @@ def _run(steps: list[dict[str, Any]], limits: Limits, workdir: str, events: _Eve
         allow_errors=True,
         startup_timeout=int(limits.startup),
         shutdown_kernel="immediate",
-        iopub_timeout=IOPUB_WAIT,
         resources={"metadata": {"path": workdir}},
     )
     try:
