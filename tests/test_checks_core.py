@@ -49,17 +49,63 @@ def test_probe_returns_plain_evidence_and_judge_recomputes(
     assert check_half.judge(0.25) == Feedback("check_half", False, "your value is 0.250")
 
 
-def test_calling_a_check_prints_and_raises_only_on_failure(
+def test_calling_a_check_prints_its_verdict_and_raises_only_for_an_exercise_not_done(
     check_half: checks.Check, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert check_half(lambda: 0.5) is None  # nothing for a notebook to display twice
     assert capsys.readouterr().out == "[PASSED] check_half: your value is 0.500\n"
-    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: your value is 0.250$") as failure:
-        check_half(lambda: 0.25)
+    assert check_half(lambda: 0.25) is None  # a wrong answer: shown, and "Run All" goes on
+    assert capsys.readouterr().out == "[NOT YET] check_half: your value is 0.250\n"
+
+    def unfinished() -> float:
+        raise NotImplementedError("Exercise 0.1 half: return one half")
+
+    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: this exercise is not done yet") as failure:
+        check_half(unfinished)  # "Run All" stops at the first exercise left to do
     assert capsys.readouterr().out == ""  # shown once: by the exception, as its message alone
-    assert failure.value._render_traceback_() == ["CheckFailed: [NOT YET] check_half: your value is 0.250"]
+    (line,) = failure.value._render_traceback_()
+    assert line.startswith("CheckFailed: [NOT YET] check_half: this exercise is not done yet")
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
     assert issubclass(CheckFailed, AssertionError)
+
+
+def test_under_nbgrader_any_failure_raises(
+    check_half: checks.Check, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # nbgrader scores a cell by whether it raises
+    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: your value is 0.250$"):
+        check_half(lambda: 0.25)
+    assert capsys.readouterr().out == ""
+
+
+def test_require_raises_for_any_failure(check_half: checks.Check, capsys: pytest.CaptureFixture[str]) -> None:
+    check_half.require(lambda: 0.5)
+    assert capsys.readouterr().out == "[PASSED] check_half: your value is 0.500\n"
+    with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_half: your value is 0.250$") as failure:
+        check_half.require(lambda: 0.25)
+    assert failure.value._render_traceback_() == ["CheckFailed: [NOT YET] check_half: your value is 0.250"]
+
+
+def test_verified_returns_the_answer_or_the_reference_naming_the_exercise(
+    check_half: checks.Check, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def good() -> float:
+        return 0.5
+
+    def wrong() -> float:
+        return 0.25
+
+    def reference() -> float:
+        return 0.5
+
+    assert checks.verified(check_half, good, exercise="0.1", reference=reference) is good
+    assert capsys.readouterr().out == ""
+    assert checks.verified(check_half, wrong, exercise="0.1", reference=reference) is reference
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("[NOT YET] exercise 0.1: your answer does not pass check_half yet")
+    assert line.endswith("go back to exercise 0.1.")
+    with pytest.raises(TypeError, match="takes a check first"):
+        checks.verified(good, good, exercise="0.1", reference=reference)  # type: ignore[arg-type]
 
 
 def test_unfinished_exercise_gives_not_implemented_evidence_naming_it(check_half: checks.Check) -> None:

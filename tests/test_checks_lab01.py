@@ -110,7 +110,7 @@ def test_the_library_passes_its_own_checks() -> None:
 
 def test_a_failed_check_raises_with_its_message_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_dssim: .*divide by 2") as failure:
-        lab01.check_dssim(lambda x, y, **o: 1 - ssim(x, y, **o))
+        lab01.check_dssim.require(lambda x, y, **o: 1 - ssim(x, y, **o))
     assert capsys.readouterr().out == ""  # the exception carries the message; nothing printed besides
     (line,) = failure.value._render_traceback_()  # what IPython shows: the message, no library frames
     assert line.startswith("CheckFailed: [NOT YET] check_dssim:")

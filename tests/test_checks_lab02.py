@@ -101,7 +101,7 @@ def test_a_passing_check_prints_and_a_failing_one_raises(capsys: pytest.CaptureF
     lab02.check_kl_term(kl_term)
     assert "[PASSED] check_kl_term" in capsys.readouterr().out
     with pytest.raises(CheckFailed, match="NOT YET"):
-        lab02.check_kl_term(lambda mu, logvar: 2 * kl_term(mu, logvar))
+        lab02.check_kl_term.require(lambda mu, logvar: 2 * kl_term(mu, logvar))
 
 
 # --- 2.1 PCA --------------------------------------------------------------------------------------------

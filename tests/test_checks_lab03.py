@@ -161,5 +161,5 @@ def test_identity_leak_mistakes_are_named(wrong: Any, message: str) -> None:
 
 def test_a_failed_check_raises_check_failed(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_identity_leak:"):
-        lab03.check_identity_leak(lambda s, t, d: {k: 0.5 for k in s})
+        lab03.check_identity_leak.require(lambda s, t, d: {k: 0.5 for k in s})
     assert capsys.readouterr().out == ""  # the message shows once, carried by the exception

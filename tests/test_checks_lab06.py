@@ -112,5 +112,5 @@ def test_coverage_mistakes_are_named(wrong: Any, message: str) -> None:
 
 def test_a_failed_check_raises_check_failed(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(CheckFailed, match=r"^\[NOT YET\] check_coverage:"):
-        lab06.check_coverage(lambda r, f, k: 0.5)
+        lab06.check_coverage.require(lambda r, f, k: 0.5)
     assert capsys.readouterr().out == ""  # the message is shown once, by the exception

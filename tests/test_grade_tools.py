@@ -114,7 +114,7 @@ def test_export_otter_writes_exception_based_tests_with_the_hidden_calls() -> No
     assert sorted(tests) == ["check-mean", "check-normalize"]
     text = tests["check-normalize"]
     assert "OK_FORMAT = False" in text and "points = 2" in text
-    assert "@test_case(points=1, hidden=False)\ndef check_normalize_1(env):\n    check_normalize(env['normalize'])" in text
+    assert "@test_case(points=1, hidden=False)\ndef check_normalize_1(env):\n    check_normalize.require(env['normalize'])" in text
     assert "@test_case(points=1, hidden=True)\ndef check_normalize_constant_2(env):" in text
     compile(text, "check-normalize.py", "exec")
 

@@ -25,9 +25,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from aelab.stats import Called, Interval
 from aelab.validate import check_float, check_int
 
-__all__ = ["FigureOutOfBand", "figure", "figures", "measured", "repeats", "table", "MEASURED_SIGN"]
+__all__ = [
+    "FigureOutOfBand",
+    "called",
+    "figure",
+    "figures",
+    "interval",
+    "measured",
+    "repeats",
+    "table",
+    "MEASURED_SIGN",
+]
 
 #: The sign that precedes every measured figure; sanitize.cfg masks the number after it.
 MEASURED_SIGN = "≈"
@@ -36,7 +47,13 @@ Band = tuple[float, float]
 
 
 class FigureOutOfBand(AssertionError):
-    """A measured figure fell outside the band that every machine and seed is expected to reach."""
+    """A measured figure fell outside the band that every machine and seed is expected to reach.
+
+    IPython shows it as its message alone, in one line: the frames are the kit's, not the reader's.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"FigureOutOfBand: {self}"]
 
 
 def measured(value: float, digits: int = 3, width: int = 0) -> str:
@@ -52,19 +69,25 @@ def measured(value: float, digits: int = 3, width: int = 0) -> str:
     return f"{MEASURED_SIGN} {_format(float(value), digits):>{width}}"
 
 
-def figure(name: str, value: float, band: Band, *, digits: int = 3, unit: str = "") -> float:
+def figure(
+    name: str, value: float, band: Band, *, digits: int = 3, unit: str = "", source: str | None = None
+) -> float:
     """Print ``name ≈ value  (expected lo – hi: ok)`` and return ``value`` as a float.
 
     Raises :class:`FigureOutOfBand` (after printing the line, with ``OUT OF BAND`` as its verdict)
-    when ``value`` lies outside ``band`` = (lo, hi), both inclusive, or is not finite.
+    when ``value`` lies outside ``band`` = (lo, hi), both inclusive, or is not finite. With
+    ``source`` (the exercise whose answer computed the figure, e.g. ``"6.1"``), an out-of-band figure
+    is not an error but a student's lead: one more line names that exercise, and the notebook goes on
+    (the printed verdict still fails nbval in a solution).
     """
-    return figures({name: (value, band)}, digits=digits, unit=unit)[name]
+    return figures({name: (value, band)}, digits=digits, unit=unit, source=source)[name]
 
 
 def figures(
-    table: Mapping[str, tuple[float, Band]], *, digits: int = 3, unit: str = ""
+    table: Mapping[str, tuple[float, Band]], *, digits: int = 3, unit: str = "", source: str | None = None
 ) -> dict[str, float]:
-    """Print one aligned line per figure, as :func:`figure` does, then raise once for all that missed.
+    """Print one aligned line per figure, as :func:`figure` does, then raise once for all that missed
+    (or, with ``source``, name the exercise that computed them: see :func:`figure`).
 
     ``table`` maps each figure's name to ``(value, (lo, hi))``. Returns ``{name: value}``.
     """
@@ -86,21 +109,98 @@ def figures(
         values[str(name)] = value
         if not ok:
             missed.append(f"{name} = {value!r} is outside its band [{lo!r}, {hi!r}]")
-    _raise_if(missed)
+    _raise_if(missed, source)
     return values
 
 
-def _raise_if(missed: list[str]) -> None:
-    if missed:
-        raise FigureOutOfBand(
-            "; ".join(missed)
-            + ". Bands hold on every machine and seed the kit was measured on: a figure outside its band "
-            "means the code above changed what it computes (or the band is wrong: see docs/DEVELOPING.md)."
+def _raise_if(missed: list[str], source: str | None = None) -> None:
+    """Report the figures outside their bands: name the exercise behind them, or raise."""
+    if not missed:
+        return
+    if source is not None:
+        print(
+            f"[NOT YET] exercise {source}: the figures above come from your answer to exercise {source} "
+            f"and fall outside what the reference gives; go back to exercise {source}."
         )
+        return
+    raise FigureOutOfBand(
+        "; ".join(missed) + ". The bands hold on every machine and seed the lab was measured on, so the "
+        "code above computes something other than the lab's reference."
+    )
+
+
+def interval(
+    name: str,
+    ci: Interval,
+    band: Band | None = None,
+    *,
+    digits: int = 3,
+    unit: str = "",
+    source: str | None = None,
+) -> float:
+    """Print ``name ≈ 0.812  (95 % CI ≈ 0.790 – ≈ 0.833)``, with the band's verdict when one is given.
+
+    Every number is measured (masked by nbval); with ``band``, the estimate is checked as
+    :func:`figure` checks a figure. Returns the estimate.
+    """
+    if not isinstance(ci, Interval):
+        raise TypeError(f"interval {name!r} must be a stats.Interval, got {type(ci).__name__}")
+    digits = check_int("digits", digits, minimum=0, maximum=12)
+    suffix = f" {unit}" if unit else ""
+    text = (
+        f"{name} {measured(ci.estimate, digits)}{suffix}  ({ci.level * 100:g} % CI "
+        f"{measured(ci.low, digits)} – {measured(ci.high, digits)}{suffix}"
+    )
+    if band is None:
+        print(text + ")")
+        return ci.estimate
+    value, (lo, hi) = _entry(name, (ci.estimate, band))
+    ok = math.isfinite(value) and lo <= value <= hi
+    print(f"{text}; expected {_format(lo, digits)} – {_format(hi, digits)}{suffix}: {'ok' if ok else 'OUT OF BAND'})")
+    if not ok:
+        _raise_if([f"{name} = {value!r} is outside its band [{lo!r}, {hi!r}]"], source)
+    return value
+
+
+def called(
+    family: Mapping[str, Called],
+    *,
+    digits: int = 3,
+    higher: str = "higher",
+    lower: str = "lower",
+    none: str = "no difference shown",
+) -> dict[str, str]:
+    """Print a family of comparisons (``stats.family``): one line each, its verdict compared by nbval.
+
+    Each line: the name, the difference and its 95 % interval, the Holm-adjusted p (all measured),
+    and the verdict -- ``higher`` or ``lower`` where the rule calls the difference, else ``none``.
+    Returns ``{name: verdict}``.
+    """
+    if not isinstance(family, Mapping) or not family:
+        raise TypeError("family must be a non-empty mapping {name: stats.Called}, as stats.family returns")
+    digits = check_int("digits", digits, minimum=0, maximum=12)
+    width = max(len(str(name)) for name in family)
+    verdicts: dict[str, str] = {}
+    for name, entry in family.items():
+        if not isinstance(entry, Called):
+            raise TypeError(f"comparison {name!r} must be a stats.Called, got {type(entry).__name__}")
+        verdict = {"higher": higher, "lower": lower, "none": none}[entry.direction]
+        ci = entry.difference
+        print(
+            f"{str(name):<{width}}  difference {measured(ci.estimate, digits)}  ({ci.level * 100:g} % CI "
+            f"{measured(ci.low, digits)} – {measured(ci.high, digits)}; Holm p {measured(entry.p_holm, 3)}): "
+            f"{verdict}"
+        )
+        verdicts[str(name)] = verdict
+    return verdicts
 
 
 def table(
-    rows: Mapping[str, Mapping[str, tuple[float, Band]]], *, digits: int | Mapping[str, int] = 2, label: str = ""
+    rows: Mapping[str, Mapping[str, tuple[float, Band]]],
+    *,
+    digits: int | Mapping[str, int] = 2,
+    label: str = "",
+    source: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Print measured figures as a table, one line per row, and raise once for all that missed.
 
@@ -112,7 +212,7 @@ def table(
 
     A cell given as ``(value, None)`` is shown and not checked: a timing, or a row no band can be
     known for (a student's own model). A row without any checked cell says ``shown`` in place of
-    ``ok``.
+    ``ok``. ``source`` names the exercise that computed the figures, as in :func:`figure`.
     """
     if not isinstance(rows, Mapping) or not rows:
         raise TypeError("rows must be a non-empty mapping {row: {column: (value, (lo, hi))}}")
@@ -134,7 +234,7 @@ def table(
         print(f"{row:>{first}}{text}  {verdict}")
         values[row] = {c: v for c, (v, _) in cells.items()}
         missed += [f"{row} {c} = {banded[c][0]!r} is outside its band [{banded[c][1][0]!r}, {banded[c][1][1]!r}]" for c in out]
-    _raise_if(missed)
+    _raise_if(missed, source)
     return values
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import pkgutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,7 @@ __all__ = [
     "shape",
     "tensor",
     "upstream",
+    "verified",
 ]
 
 
@@ -87,6 +89,9 @@ class Feedback:
 
 #: Every check by name; filled by :func:`check` as the lab modules are imported (see :func:`load_checks`).
 REGISTRY: dict[str, "Check"] = {}
+
+#: How the feedback of an exercise left as the lab ships it begins.
+NOT_DONE = "this exercise is not done yet"
 
 #: How much of a student's exception message the evidence keeps.
 _DETAIL_CHARS = 500
@@ -138,7 +143,7 @@ class Check:
             if isinstance(evidence, dict) and "error" in evidence:
                 detail = str(evidence.get("detail", ""))[:_DETAIL_CHARS]
                 if evidence["error"] == "NotImplementedError":
-                    return Feedback(self.name, False, f"this exercise is not done yet: NotImplementedError: {detail}")
+                    return Feedback(self.name, False, f"{NOT_DONE}: NotImplementedError: {detail}")
                 return Feedback(self.name, False, f"your code raised {evidence['error']}: {detail}")
             passed, message = self._judge(evidence)
             return Feedback(self.name, bool(passed), str(message))
@@ -147,13 +152,30 @@ class Check:
                 self.name, False, f"the answer could not be checked ({type(exc).__name__}: {_describe(exc)})."
             )
 
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        """What a student runs: probe, judge; print the feedback if it passes, else raise
-        :class:`CheckFailed` with it (so the message shows once).
+    def verdict(self, *args: Any, **kwargs: Any) -> Feedback:
+        """Probe and judge, as the grader does (the evidence crosses a JSON round trip); the feedback."""
+        return self.judge(json.loads(json.dumps(self.probe(*args, **kwargs))))
 
-        Returns None, so that a check cell shows the printed feedback only once.
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        """What a student runs: probe, judge, and show the feedback.
+
+        A pass prints ``[PASSED] ...``. A wrong answer prints ``[NOT YET] ...`` and returns, so that
+        "Run All" goes on and every other exercise still gets its feedback (``aelab grade`` judges
+        each check on its own either way). An exercise not done yet (its stub raises
+        NotImplementedError) raises :class:`CheckFailed`, so "Run All" stops at the first exercise
+        left to do. Under nbgrader's autograder and validator (which set ``NBGRADER_EXECUTION``), any
+        failure raises, because nbgrader scores a test cell by whether it raises. Returns None, so
+        that a check cell shows its feedback only once.
         """
-        feedback = self.judge(json.loads(json.dumps(self.probe(*args, **kwargs))))
+        feedback = self.verdict(*args, **kwargs)
+        strict = bool(os.environ.get("NBGRADER_EXECUTION"))
+        if not feedback.passed and (strict or feedback.message.startswith(NOT_DONE)):
+            raise CheckFailed(str(feedback)) from None
+        print(feedback)
+
+    def require(self, *args: Any, **kwargs: Any) -> None:
+        """Like calling the check, but raise :class:`CheckFailed` for any failure (otter's test cases)."""
+        feedback = self.verdict(*args, **kwargs)
         if not feedback.passed:
             raise CheckFailed(str(feedback)) from None
         print(feedback)
@@ -296,3 +318,26 @@ def upstream(answer: Callable[..., Any], **references: Callable[..., Any]) -> It
         yield
     finally:
         namespace.update(saved)
+
+
+def verified(check_: Check, *args: Any, exercise: str, reference: Callable[..., Any], **kwargs: Any) -> Any:
+    """The student's answer (``args[0]``) for a later cell to use, or ``reference`` while its check fails.
+
+    A downstream guard: a cell that builds on an earlier exercise calls
+    ``profile = verified(check_azimuthal_average, azimuthal_average, exercise="7.1",
+    reference=spectra.azimuthal_average)``. When the check passes, the student's own function comes
+    back; when it does not, one line names the exercise to revisit and the kit's reference comes back,
+    so the figures below stay right instead of failing far away or passing silently with wrong inputs.
+    """
+    if not isinstance(check_, Check):
+        raise TypeError(f"verified() takes a check first (e.g. check_ssim), got {type(check_).__name__}")
+    if not args:
+        raise TypeError("verified() needs the student's answer after the check, as the check itself takes it")
+    feedback = check_.verdict(*args, **kwargs)
+    if feedback.passed:
+        return args[0]
+    print(
+        f"[NOT YET] exercise {exercise}: your answer does not pass {check_.name} yet, so the cells below use "
+        f"the kit's reference in its place; go back to exercise {exercise}."
+    )
+    return reference

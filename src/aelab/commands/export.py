@@ -10,10 +10,10 @@ writes
 
 - ``DIR/<name>.ipynb``: the student notebook (as ``aelab make-labs`` writes it);
 - ``DIR/tests/<grade_id>.py``: one otter test file per check cell, in otter's *exception-based*
-  format (``OK_FORMAT = False``): each call to a check becomes a test case that calls it, and a
-  check raises :class:`~aelab.checks.CheckFailed` when it fails, which is what fails an otter test
-  case. The calls between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` become hidden test
-  cases; a check cell's points are shared equally by its calls, as ``aelab grade`` shares them.
+  format (``OK_FORMAT = False``): each call to a check becomes a test case that calls its
+  ``require``, which raises :class:`~aelab.checks.CheckFailed` for any failure, and that is what
+  fails an otter test case. The calls between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
+  become hidden test cases; a check cell's points are shared equally by its calls, as ``aelab grade`` shares them.
 
 Written answers (graded by hand) have no test file: give their points in otter's manual grading,
 or use ``aelab grade``, which collects them (see docs/instructors.md).
@@ -51,7 +51,8 @@ def _case(call: notebooks.CheckCall, number: int, points: float) -> str:
     rewrite = _FromEnvironment()
     arguments = [rewrite.visit(arg) for arg in copy.args]
     keywords = [ast.keyword(k.arg, rewrite.visit(k.value)) for k in copy.keywords]
-    rewritten = ast.fix_missing_locations(ast.Call(ast.Name(call.check, ast.Load()), arguments, keywords))
+    strict = ast.Attribute(ast.Name(call.check, ast.Load()), "require", ast.Load())  # raises: fails the case
+    rewritten = ast.fix_missing_locations(ast.Call(strict, arguments, keywords))
     return (f"@test_case(points={points:g}, hidden={call.hidden})\n"
             f"def {call.check}_{number}(env):\n"
             f"    {ast.unparse(rewritten)}\n")
