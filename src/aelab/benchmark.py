@@ -55,7 +55,7 @@ from aelab.validate import check_int, check_seed
 __all__ = ["MODELS", "POSE", "MERGE_MASK", "MERGE", "COLUMNS", "SEED_COLUMNS", "TEST_FACES", "REAL_SEED",
            "SPECTRAL_DEGRADE", "SEED_TABLES", "Judges", "Row", "Measured", "Seeds", "build", "spec_of", "load", "trainer",
            "step_time", "judges", "merged_frames", "blend_members", "measure", "spectral_detector",
-           "spectral_scores", "row", "score", "record", "floor", "leader", "share", "seed_table", "table", "pareto_front", "figure"]
+           "spectral_scores", "row", "score", "rounded", "record", "floor", "leader", "share", "seed_table", "table", "pareto_front", "figure"]
 
 #: The benchmark's models at lab size (32 px, lab 03's): name -> spec (``archi``, ``resolution`` and
 #: the archi's dims). DF and LIAE are lab 03's (``ae_dims`` 32, ``e_dims`` 16, ``d_dims`` 8,
@@ -354,10 +354,10 @@ _PER_FACE = {"SSIM": "ssim", "PSNR": "psnr", "pose R²": "pose", "leak": "leak"}
 _PER_SET = {"FD": "fd", "KID": "kid", "precision": "precision", "recall": "recall"}
 
 
-def _rounded(values: torch.Tensor | float) -> Any:
+def rounded(values: torch.Tensor | float) -> Any:
     """Numbers as JSON keeps them: 5 significant digits."""
     if isinstance(values, torch.Tensor):
-        return [float(f"{v:.5g}") for v in values.double().flatten().tolist()] if values.dim() < 2 else [_rounded(v) for v in values]
+        return [float(f"{v:.5g}") for v in values.double().flatten().tolist()] if values.dim() < 2 else [rounded(v) for v in values]
     return float(f"{values:.5g}")
 
 
@@ -365,10 +365,10 @@ def record(measured: Measured, spectral: tuple[torch.Tensor, torch.Tensor]) -> d
     """What results.json keeps of one trained model: its per-face figures, its set figures, each blend
     member's and the spectral detector's scores of its merged test frames (``spectral``: the real and
     fake scores of :func:`spectral_scores`)."""
-    return {"ssim": _rounded(measured.ssim), "psnr": _rounded(measured.psnr), "pose": _rounded(measured.pose),
-            "leak": _rounded(measured.leak), "fd": _rounded(measured.fd), "kid": _rounded(measured.kid),
-            "precision": _rounded(measured.precision), "recall": _rounded(measured.recall),
-            "blend": _rounded(measured.blend), "spectral": {"real": _rounded(spectral[0]), "fake": _rounded(spectral[1])}}
+    return {"ssim": rounded(measured.ssim), "psnr": rounded(measured.psnr), "pose": rounded(measured.pose),
+            "leak": rounded(measured.leak), "fd": rounded(measured.fd), "kid": rounded(measured.kid),
+            "precision": rounded(measured.precision), "recall": rounded(measured.recall),
+            "blend": rounded(measured.blend), "spectral": {"real": rounded(spectral[0]), "fake": rounded(spectral[1])}}
 
 
 def floor(judges: Judges, others: faces.FaceBatch) -> dict[str, float]:
