@@ -9,14 +9,15 @@ The exercises (``solutions/08-architecture-benchmark.ipynb``):
 - ``check_pareto_front(pareto_front)``: ``pareto_front(points)`` returns the names of the points (name ->
   (quality, detectability)) that no other dominates -- at least as good on both, better on one;
   quality higher and detectability lower is better -- in the order given
-  (:func:`aelab.benchmark.pareto_front`), on a hand case, a case with ties and a random one.
+  (:func:`aelab.benchmark.pareto_front`), on a hand case, a case with ties, one whose names are not
+  in alphabetical order and a random one.
 - ``check_variant(make_variant, rows)``: the interface of the student's own model, not its quality:
   ``make_variant()`` returns an :class:`aelab.models.SwapModel` at 32 px that is none of the
   benchmark's five (:data:`aelab.benchmark.MODELS`), whose forward pass returns
   :class:`aelab.models.SAEHDOutput` and ``swap`` :class:`aelab.models.SAEHDSwap` of the right shapes
   with values in [0, 1], which one step of the benchmark's trainer trains to a finite loss; and
-  ``rows`` (name -> :class:`aelab.benchmark.Row`) holds the five models and a row with the
-  variant's parameter count. The write-up that places it in the table is graded by hand.
+  ``rows`` (name -> :class:`aelab.benchmark.Row`) holds a row with the variant's parameter count. The
+  write-up that places it in the table is graded by hand.
 
 Each judge rebuilds the fixed inputs, recomputes the reference with the library and, when the answer
 is off, says which usual mistake it looks like.
@@ -105,21 +106,34 @@ def check_h128_parameters(h128_parameters: Callable[[int, int, int], int]) -> li
 
 
 def _front_cases() -> list[dict[str, tuple[float, float]]]:
-    """A hand case, one with a tie and a duplicate, and 12 random points (quality, detectability)."""
+    """A hand case, one with a tie and a duplicate, one whose names are not in alphabetical order (so
+    that sorting them shows), and 12 random points (quality, detectability)."""
     generator = torch.Generator().manual_seed(80)
     random = torch.rand(12, 2, generator=generator).mul(100).round().div(100).tolist()
     return [
         {"A": (0.7, 0.9), "B": (0.6, 0.6), "C": (0.5, 0.8), "D": (0.8, 1.0)},
         {"A": (0.7, 0.9), "B": (0.7, 0.8), "C": (0.6, 0.8), "D": (0.6, 0.5), "E": (0.6, 0.5)},
+        {"LIAE": (0.9, 0.95), "DF": (0.5, 0.3), "H128": (0.7, 0.6), "AE": (0.4, 0.8), "LIAE-ud": (0.6, 0.7)},
         {f"m{k}": (q, d) for k, (q, d) in enumerate(random)},
     ]
 
 
+_CASE_NAMES = ("the hand case", "the case with ties", "the case in no alphabetical order", "12 random points")
+
+
 def _front_mistakes(points: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
     """What the usual mistakes return."""
+    front = benchmark.pareto_front(points)
     higher_both = benchmark.pareto_front({n: (q, -d) for n, (q, d) in points.items()})
+    lower_both = benchmark.pareto_front({n: (-q, d) for n, (q, d) in points.items()})
+    reversed_both = benchmark.pareto_front({n: (-q, -d) for n, (q, d) in points.items()})
     strict = [n for n, (q, d) in points.items() if not any(q2 >= q and d2 <= d for m, (q2, d2) in points.items() if m != n)]
     return {"treats a higher detectability as better; a swap that is harder to detect scores lower": higher_both,
+            "treats a lower quality as better; quality is higher-is-better": lower_both,
+            "reverses the dominance: a point is dominated by one with a quality >= and a detectability <= its own":
+                reversed_both,
+            "returns the dominated points; return those that no other point dominates":
+                [n for n in points if n not in front],
             "drops points that tie with another; a point is dominated only by one better on at least one axis": strict}
 
 
@@ -127,14 +141,15 @@ def _judge_pareto_front(evidence: Any) -> tuple[bool, str]:
     cases = _front_cases()
     if not isinstance(evidence, list) or len(evidence) != len(cases):
         return False, f"the check expected your front of {len(cases)} fixed cases from its probe."
-    for got, points, label in zip(evidence, cases, ("the hand case", "the case with ties", "12 random points")):
+    for got, points, label in zip(evidence, cases, _CASE_NAMES):
         if not isinstance(got, list) or not all(isinstance(name, str) for name in got):
             return False, f"on {label} your pareto_front returned {str(got)[:60]}; return a list of the names."
         expected = benchmark.pareto_front(points)
         if got == expected:
             continue
         if sorted(got) == sorted(expected):
-            return False, f"on {label} your front has the right names in another order; keep the order of the points."
+            how = "sorted by name" if got == sorted(got) else "in another order"
+            return False, f"on {label} your front has the right names, {how}; keep the order of the points."
         for hint, variant in _front_mistakes(points).items():
             if got == variant:
                 return False, f"on {label} your pareto_front {hint}."
@@ -191,9 +206,6 @@ def _judge_variant(evidence: Any) -> tuple[bool, str]:
     rows = evidence["rows"]
     if not isinstance(rows, dict) or any(not isinstance(v, int) for v in rows.values()):
         return False, "rows must map each model's name to its benchmark.Row (from benchmark.score)."
-    missing = [name for name in benchmark.MODELS if name not in rows]
-    if missing:
-        return False, f"rows lacks the benchmark's {', '.join(missing)}; add your row to the table of the five."
     if evidence["parameters"] not in [count for name, count in rows.items() if name not in benchmark.MODELS]:
         return False, (f"rows has no row for your variant ({evidence['parameters']:,} parameters); score it with "
                        "benchmark.score and add it under a name of its own.")
