@@ -335,11 +335,9 @@ def _answer_cells(solution: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "solution",
-    [pytest.param(path, marks=pytest.mark.xfail(reason="lab 07's aelab metadata is added on another branch (issue 26)",
-                                                 strict=False)) if path.name.startswith("07") else path
-     for path in sorted((ROOT / "solutions").glob("*.ipynb"))],
+    sorted((ROOT / "solutions").glob("*.ipynb")),
     ids=lambda path: path.stem[:2],
-)  # fmt: skip
+)
 def test_every_solution_exercise_carries_its_number_and_a_hint(solution: Path) -> None:
     """Feedback names an exercise by its ``aelab: {exercise}`` metadata ("7.1 azimuthal average"),
     not by its grade_id, and the lab's stub gives its ``hint``."""
