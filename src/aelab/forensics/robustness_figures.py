@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from torch import Tensor
 
 from aelab.forensics.calibration import Reliability
@@ -16,6 +17,15 @@ from aelab.forensics.evaluation import roc_curve
 from aelab.plotting import Figure
 
 __all__ = ["operating_roc_figure", "reliability_figure", "epsilon_figure", "attacked_figure"]
+
+
+def _label(ax: Axes, xlabel: str, ylabel: str, legend: str, title: str) -> None:
+    """The axes' labels, a light grid, the legend at ``legend`` and the title, as every figure here has."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc=legend)
+    ax.set_title(title, fontsize=9)
 
 
 def operating_roc_figure(curves: Mapping[str, tuple[object, object, tuple[float, float]]], *,
@@ -31,11 +41,8 @@ def operating_roc_figure(curves: Mapping[str, tuple[object, object, tuple[float,
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("false positive rate (log; 0 drawn at 1e-4)")
-    ax.set_ylabel("true positive rate")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title or "ROC; dots: the threshold from calibration, on test", fontsize=9)
+    _label(ax, "false positive rate (log; 0 drawn at 1e-4)", "true positive rate", "lower right",
+           title or "ROC; dots: the threshold from calibration, on test")
     return figure
 
 
@@ -47,11 +54,7 @@ def reliability_figure(diagrams: Mapping[str, Reliability], *, title: str | None
     for name, diagram in diagrams.items():
         filled = diagram.counts > 0
         ax.plot(diagram.confidence[filled], diagram.accuracy[filled], "o-", label=f"{name} (ECE {diagram.ece:.3f})")
-    ax.set_xlabel("mean confidence in the bin")
-    ax.set_ylabel("accuracy in the bin")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title(title or "reliability diagram", fontsize=9)
+    _label(ax, "mean confidence in the bin", "accuracy in the bin", "upper left", title or "reliability diagram")
     return figure
 
 
@@ -67,12 +70,8 @@ def epsilon_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float], 
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("ε (in 1/255)")
-    ax.set_ylabel("AUC under PGD (95 % CI)")
     ax.set_ylim(0, 1.02)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(title or "white-box PGD against each detector", fontsize=9)
+    _label(ax, "ε (in 1/255)", "AUC under PGD (95 % CI)", "lower left", title or "white-box PGD against each detector")
     return figure
 
 
