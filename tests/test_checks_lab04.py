@@ -144,15 +144,6 @@ def test_per_seed_reads_one_figure_per_run() -> None:
     assert recipe.per_seed(runs, "pretrain", "swap_error") == []
 
 
-def test_seed_effect_compares_any_metric_with_the_baseline_seeds() -> None:
-    row = recipe.seed_effect("rct", "delta_e", [20.0, 21.0, 22.0], [25.0, 25.5])
-    assert (row.option, row.metric, row.baseline, row.value) == ("rct", "delta_e", 21.0, 25.25)
-    assert row.spread == pytest.approx(1.0) and row.noise == pytest.approx(2.0) and row.called
-    assert not recipe.seed_effect("idt", "delta_e", [20.0, 21.0, 22.0], [22.5]).called
-    with pytest.raises(ValueError, match="at least 2 seeds"):
-        recipe.seed_effect("rct", "delta_e", [20.0], [25.0])
-
-
 def test_config_for_switches_one_option() -> None:
     base = recipe.config_for(None)
     switched = recipe.config_for("random_warp")

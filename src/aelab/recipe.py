@@ -20,14 +20,11 @@ every option are trained with several seeds; an option's effect is the differenc
 seeds from the baseline's, with a 95 % interval from Welch's t over the per-seed figures
 (:func:`aelab.stats.seed_difference`), and the options form one family: an effect is *called* where
 its interval excludes 0 after Holm's correction for all of them (:func:`called`, :data:`aelab.stats.RULE`).
-:func:`seed_effect` is the older rule (twice the baseline's standard deviation) that lab 05 still uses.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -38,7 +35,7 @@ from aelab.train import Config, Trainer
 from aelab.validate import check_int
 
 __all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "per_seed", "comparisons",
-           "called", "Effect", "seed_effect"]
+           "called"]
 
 #: The seed card's recipe at lab size: masked training, learned mask, eyes and mouth priority,
 #: random warp, DFL's flips (dst only), no pretraining; LIAE at 32 px with narrow layers, AdaBelief at
@@ -129,32 +126,6 @@ def measure(trainer: Trainer, reader: metrics.FactorReader, *, n: int = 128) -> 
     }
 
 
-@dataclass(frozen=True)
-class Effect:
-    """One option's row of the table: its metric, the baseline's mean and spread over seeds, the
-    option's mean, the effect (option - baseline) and whether it is called (|effect| > noise)."""
-
-    option: str
-    metric: str
-    baseline: float
-    spread: float
-    value: float
-    effect: float
-    noise: float
-    called: bool
-
-    @property
-    def better(self) -> bool:
-        """Whether the switched option scores better than the baseline on its metric."""
-        return self.effect < 0 if self.metric in LOWER_IS_BETTER else self.effect > 0
-
-
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return mean, sd
-
-
 def per_seed(runs: Sequence[Mapping[str, Any]], option: str | None, metric: str) -> list[float]:
     """One figure per seed: ``metric`` of every run ``{"option", "seed", "metrics"}`` of ``option``
     (None: the baseline), in the order of the runs."""
@@ -183,18 +154,3 @@ def called(runs: Sequence[Mapping[str, Any]], *, alpha: float = 0.05) -> dict[st
     from the baseline on its own metric, its p-value, Holm's adjusted p-value and whether it is called
     (the family-wise rate of false calls at most ``alpha``)."""
     return stats.family(comparisons(runs), alpha=alpha)
-
-
-def seed_effect(option: str, metric: str, baseline: Sequence[float], values: Sequence[float]) -> Effect:
-    """One row: an option's runs ``values`` (one per seed) against the ``baseline`` runs (at least two
-    seeds); the effect is called where |its mean - the baseline's mean| exceeds twice the baseline's
-    standard deviation across seeds. Lab 05 uses it for its ct_modes and GAN powers."""
-    if len(baseline) < 2 or not values:
-        raise ValueError(
-            f"seed_effect needs the baseline with at least 2 seeds and the option with 1, got {len(baseline)} and "
-            f"{len(values)} runs of {option!r}"
-        )
-    mean, spread = _mean_sd([float(v) for v in baseline])
-    value = sum(float(v) for v in values) / len(values)
-    effect = value - mean
-    return Effect(option, metric, mean, spread, value, effect, 2 * spread, abs(effect) > 2 * spread)
