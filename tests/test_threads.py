@@ -136,3 +136,44 @@ def test_the_test_processes_run_under_the_policy() -> None:
     """The repository's conftest set the variables before torch started (xdist workers: their share)."""
     count = int(os.environ["OMP_NUM_THREADS"])
     assert count == 1 or os.environ.get("GOMP_SPINCOUNT") or os.environ.get("OMP_WAIT_POLICY")
+
+
+def test_one_thread_gives_the_count_back_even_after_an_error() -> None:
+    import torch
+
+    from aelab.runtime import one_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="inside"), one_thread():
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_renderer_draws_on_one_thread_and_gives_the_count_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from aelab.data import faces
+
+    seen: list[int] = []
+    draw_chunk = faces._draw_chunk
+
+    def spy(*args: object) -> None:
+        seen.append(torch.get_num_threads())
+        draw_chunk(*args)
+
+    monkeypatch.setattr(faces, "_draw_chunk", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        batch = faces.render(3, resolution=16, seed=5)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.setattr(faces, "_draw_chunk", draw_chunk)
+    assert torch.equal(batch.images, faces.render(3, resolution=16, seed=5).images)

@@ -316,7 +316,8 @@ def contended_section(seconds: float = 6.0, busy: tuple[int, ...] = (0, 1, 2), p
         torch.set_num_threads(threads)
     waiting = ", ".join(f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ)
     rows.append(("threads", f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'not set'}); "
-                            f"step: {preset} preset, render: {resolution} px in batches of {batch_size}; "
+                            f"step: {preset} preset, render: {resolution} px in batches of {batch_size} "
+                            f"(the renderer runs one thread whatever the count: aelab.runtime.one_thread); "
                             f"'quiet' is this machine's own load"))
     return rows
 
