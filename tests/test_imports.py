@@ -5,6 +5,7 @@ function -- only from its own layer or the ones below; no module imports in a cy
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import aelab
@@ -133,3 +134,18 @@ def test_the_table_places_modules_as_documented() -> None:
     assert layer("aelab") == 0 and layer("aelab.data.faces") == 1 and layer("aelab.forensics.spectra") == 5
     assert layer("aelab.course.lab08") == layer("aelab.grade.results") == 6 and layer("aelab.commands.bench") == 7
     assert "aelab.plotting" in GRAPH["aelab.runfolder"] and layer("aelab.plotting") < layer("aelab.runfolder")
+
+
+def test_asset_commands_only_run_their_lab_s_recipe_and_nothing_imports_them() -> None:
+    """``python -m aelab.assets.make_labNN`` parses its arguments and runs ``aelab.course.labNN``; the
+    checks, the notebooks and the tests import recipes from aelab.course, never from an asset command."""
+    commands = [name for name in MODULES if name.startswith("aelab.assets.make_")]
+    assert len(commands) == 10
+    for name in commands:
+        lab = name.rpartition("make_")[2]
+        assert GRAPH[name] == {"aelab.assets", f"aelab.course.{lab}"}, name
+    assert not [name for name in MODULES if GRAPH[name] & set(commands)]
+    solutions = sorted((ROOT.parents[1] / "solutions").glob("*.ipynb"))
+    tests = sorted(Path(__file__).parent.glob("*.py"))
+    imports = re.compile(r"(from|import) aelab\.assets(\.make_| import [\w, ]*make_)")
+    assert solutions and not [path.name for path in solutions + tests if imports.search(path.read_text(encoding="utf-8"))]
