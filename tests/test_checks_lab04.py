@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import torch
 
-from aelab import losses, recipe, stats
+from aelab import losses, stats
 from aelab.checks import lab04, verified
+from aelab.course import lab04 as recipe
 from checks_support import verdict
 
 
@@ -115,7 +116,7 @@ def test_the_fixed_families_intervals_agree_with_their_p_values() -> None:
             assert lab04._comparison(p).difference.excludes(0.0) == (p < 0.05)
 
 
-# ---------------------------------------------------------------- aelab.recipe
+# ---------------------------------------------------------------- aelab.course.lab04
 
 
 def seeded_runs(option_values: dict[str | None, tuple[float, ...]], metric: str = "swap_error") -> list[dict]:
@@ -156,14 +157,8 @@ def test_config_for_switches_one_option() -> None:
 def test_measure_returns_every_metric_on_an_untrained_model() -> None:
     torch.set_num_threads(1)
     trainer = recipe.train_run(None, 0, 1, pool_size=8)
-    reader = lab04_reader()
-    scores = recipe.measure(trainer, reader, n=8)
+    scores = recipe.measure(trainer, recipe.load_reader(), n=8)
     assert set(scores) == set(recipe.LOWER_IS_BETTER) | {"mask_iou", "carry_over"}
     assert all(isinstance(v, float) for v in scores.values())
     assert 0.0 <= scores["mask_iou"] <= 1.0
 
-
-def lab04_reader() -> Any:
-    from aelab.assets import make_lab04
-
-    return make_lab04.load_reader()

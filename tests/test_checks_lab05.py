@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from aelab import appearance, color, losses
-from aelab.assets import make_lab05
 from aelab.checks import lab05
+from aelab.course import lab05 as recipe
 from aelab.data import faces
 from aelab.forensics.spectra import luminance
 from checks_support import verdict
@@ -136,7 +136,7 @@ def test_measures_rank_blurred_below_sharp() -> None:
     assert torch.allclose(appearance.edge_ratio(images, images), torch.ones(4))
     mask = torch.ones(4, 1, 32, 32)
     assert torch.allclose(appearance.lab_error(images, images, mask), torch.zeros(4))
-    spectrum, spectrum_blurred = make_lab05.spectrum(images), make_lab05.spectrum(blurred)
+    spectrum, spectrum_blurred = recipe.spectrum(images), recipe.spectrum(blurred)
     assert len(spectrum) == 23 and spectrum_blurred[-1] < spectrum[-1]  # rings of radius 0 .. 22 at 32 px
 
 

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 from torch import nn
 
-from aelab import benchmark, models
-from aelab import checks
+from aelab import checks, models, stats
 from aelab.checks import CheckFailed, lab08
+from aelab.course import lab08 as recipe
 
 
 def _count(module: nn.Module) -> int:
@@ -31,7 +31,7 @@ def test_h128_parameters() -> None:
 
 
 def _front(points: dict) -> list:
-    return benchmark.pareto_front(points)
+    return stats.pareto_front(points)
 
 
 #: Lab 08's mistake catalogue for 8.2: each wrong pareto_front and the words its message must hold.
@@ -55,7 +55,7 @@ FRONT_MISTAKES = {
 
 def test_pareto_front() -> None:
     check = lab08.check_pareto_front
-    assert check.judge(check.probe(benchmark.pareto_front)).passed
+    assert check.judge(check.probe(stats.pareto_front)).passed
 
 
 @pytest.mark.parametrize("mistake", list(FRONT_MISTAKES))
@@ -68,15 +68,15 @@ def test_pareto_front_mistakes_name_their_fault(mistake: str) -> None:
 
 def test_a_wrong_front_downstream_names_exercise_8_2_and_the_reference_takes_over(capsys: pytest.CaptureFixture[str]) -> None:
     wrong, _ = FRONT_MISTAKES["reversed dominance"]
-    used = checks.verified(lab08.check_pareto_front, wrong, exercise="8.2", reference=benchmark.pareto_front)
-    assert used is benchmark.pareto_front
+    used = checks.verified(lab08.check_pareto_front, wrong, exercise="8.2", reference=stats.pareto_front)
+    assert used is stats.pareto_front
     assert "exercise 8.2" in capsys.readouterr().out
-    assert checks.verified(lab08.check_pareto_front, _front, exercise="8.2", reference=benchmark.pareto_front) is _front
+    assert checks.verified(lab08.check_pareto_front, _front, exercise="8.2", reference=stats.pareto_front) is _front
 
 
-def _row(parameters: int) -> benchmark.Row:
-    fields = [f.name for f in dataclasses.fields(benchmark.Row)]
-    return benchmark.Row(**{name: (parameters if name == "parameters" else 0.5) for name in fields})
+def _row(parameters: int) -> recipe.Row:
+    fields = [f.name for f in dataclasses.fields(recipe.Row)]
+    return recipe.Row(**{name: (parameters if name == "parameters" else 0.5) for name in fields})
 
 
 def _lighter() -> models.H128:
@@ -85,12 +85,12 @@ def _lighter() -> models.H128:
 
 def test_variant() -> None:
     check = lab08.check_variant
-    rows = {name: _row(_count(benchmark.build(spec))) for name, spec in benchmark.MODELS.items()}
+    rows = {name: _row(_count(models.from_spec(spec))) for name, spec in recipe.MODELS.items()}
     feedback = check.judge(check.probe(_lighter, {**rows, "mine": _row(_count(_lighter()))}))
     assert feedback.passed, feedback.message
     feedback = check.judge(check.probe(_lighter, rows))
     assert not feedback.passed and "no row for your variant" in feedback.message
-    feedback = check.judge(check.probe(lambda: benchmark.build(benchmark.MODELS["DF"], seed=3), rows))
+    feedback = check.judge(check.probe(lambda: models.from_spec(recipe.MODELS["DF"], seed=3), rows))
     assert not feedback.passed and "the benchmark's DF itself" in feedback.message
     feedback = check.judge(check.probe(lambda: models.H128(resolution=64, ae_dims=32, e_dims=16), rows))
     assert not feedback.passed and "at 32 px" in feedback.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -162,30 +163,85 @@ def test_repeats_is_the_mean_relative_step_difference(capsys: pytest.CaptureFixt
 
 # --- aelab.assets --------------------------------------------------------------------------------
 
-def test_assets_resolve_verify_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_assets_resolve_verify_against_the_manifest_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "labXX").mkdir()
-    file = tmp_path / "labXX" / "w.pt"
-    file.write_bytes(b"weights")
+    file = tmp_path / "labXX" / "w.json"
+    file.write_text('{"w": 1}')
+    manifest = tmp_path / "manifest.json"
+    entry = {"sha256": assets.sha256(file), "size": file.stat().st_size, "command": "python -m aelab.assets.make_labXX w"}
+    manifest.write_text(json.dumps({"labXX/w.json": entry}))
+    monkeypatch.setattr(assets, "MANIFEST", manifest)
     monkeypatch.setenv(assets.ENV, str(tmp_path))
-    digest = assets.sha256(file)
-    assert assets.verify("labXX/w.pt", digest) == file
-    with pytest.raises(assets.AssetError, match="make_labXX"):
-        assets.verify("labXX/w.pt", "0" * 64)
+    assert assets.verified("labXX/w.json") == file and assets.load("labXX/w.json") == {"w": 1}
+    file.write_text('{"w": 2}')  # the same size, another digest
+    with pytest.raises(assets.AssetError) as error:
+        assets.verified("labXX/w.json")
+    assert entry["sha256"] in str(error.value) and assets.sha256(file) in str(error.value)
+    assert "python -m aelab.assets.make_labXX w" in str(error.value) and "w.json" in str(error.value)
+    with pytest.raises(assets.AssetError, match="not in the manifest"):
+        assets.verified("labXX/other.pt")
     with pytest.raises(assets.AssetError, match="not found"):
         assets.path("labXX/missing.pt")
     with pytest.raises(ValueError):
         assets.path("../etc/passwd")
 
 
-def test_make_one_saves_the_asset_and_prints_its_sha256(
+def test_save_writes_prints_and_records_in_the_manifest_on_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    monkeypatch.setattr(assets, "MANIFEST", manifest)
     monkeypatch.setenv(assets.ENV, str(tmp_path))
-    threads: list[int] = []
-    monkeypatch.setattr(torch, "set_num_threads", threads.append)  # (this test process keeps its threads)
-    assert assets.make_one([], "labXX/w.pt", lambda: {"w": torch.ones(2)}) == 0
-    digest = assets.sha256(tmp_path / "labXX" / "w.pt")
-    assert capsys.readouterr().out == f"{digest}  w.pt\n" and threads == [1]
-    assert torch.load(assets.verify("labXX/w.pt", digest), weights_only=True)["w"].tolist() == [1.0, 1.0]
-    assert assets.make_one(["df"], "labXX/w.pt", dict) == 2
-    assert "usage: python -m aelab.assets.make_labXX (no arguments)" in capsys.readouterr().err
+    path = assets.save("labXX/w.pt", {"w": torch.ones(2)}, command="python -m aelab.assets.make_labXX")
+    digest = assets.sha256(path)
+    assert capsys.readouterr().out.startswith(f"{digest}  labXX/w.pt  {path.stat().st_size} bytes  (not as in")
+    assert assets.manifest() == {}
+    assets.save("labXX/w.pt", {"w": torch.ones(2)}, command="python -m aelab.assets.make_labXX", write_manifest=True)
+    assert assets.manifest()["labXX/w.pt"] == {"sha256": digest, "size": path.stat().st_size,
+                                                "command": "python -m aelab.assets.make_labXX"}
+    assert assets.load("labXX/w.pt")["w"].tolist() == [1.0, 1.0]
+    capsys.readouterr()
+    assets.save("labXX/w.pt", {"w": torch.ones(2)}, command="python -m aelab.assets.make_labXX")
+    assert capsys.readouterr().out.endswith("(as in the manifest)\n")
+    assets.save("labXX/t.json", "{}\n", command="python -m aelab.assets.make_labXX")
+    assert (tmp_path / "labXX" / "t.json").read_text() == "{}\n" and sorted(assets.manifest()) == ["labXX/w.pt"]
+
+
+def test_asset_command_lines() -> None:
+    args = assets.arguments("labXX", [], ("df", "liae"), workers=2)
+    assert args.targets == ["df", "liae"] and args.workers == 2 and not args.write_manifest
+    args = assets.arguments("labXX", ["liae", "--write-manifest", "--workers", "3"], ("df", "liae"), workers=2)
+    assert args.targets == ["liae"] and args.workers == 3 and args.write_manifest
+    with pytest.raises(SystemExit) as exit_:
+        assets.arguments("labXX", ["reader"], ("df", "liae"))
+    assert exit_.value.code == 2
+
+
+def test_the_manifest_lists_exactly_the_shipped_files() -> None:
+    """Every file in aelab/assets/lab*/ but the READMEs is in the manifest with its size and SHA-256,
+    made by its lab's command, and the manifest lists nothing else."""
+    folder = Path(assets.__file__).parent
+    shipped = {f.relative_to(folder).as_posix(): f for f in folder.glob("lab*/*") if f.name != "README.md"}
+    manifest = assets.manifest()
+    assert sorted(manifest) == sorted(shipped)
+    for name, file in shipped.items():
+        assert manifest[name]["size"] == file.stat().st_size, name
+        assert manifest[name]["sha256"] == assets.sha256(file), name
+        assert manifest[name]["command"].startswith(f"python -m aelab.assets.make_{name.split('/')[0]}"), name
+
+
+#: The only SHA-256 literals outside the manifest: the published digests of the digit data sets that
+#: aelab.data.digits downloads and checks (the data layer reads no course file).
+_DOWNLOADED = ("src/aelab/data/digits.py",)
+
+
+def test_no_sha256_literal_outside_the_manifest() -> None:
+    hexes = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+    found = []
+    for folder in ("src", "solutions", "tests"):
+        for file in sorted((ROOT / folder).rglob("*")):
+            relative = file.relative_to(ROOT).as_posix()
+            if file.suffix in (".py", ".ipynb", ".md", ".json") and file != assets.MANIFEST and relative not in _DOWNLOADED:
+                found += [f"{relative}: {match}" for match in hexes.findall(file.read_text(encoding="utf-8"))]
+    assert not found, found

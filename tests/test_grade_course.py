@@ -22,7 +22,7 @@ from aelab.grade import grade
 from aelab.grade.csvfile import read_table
 from aelab.grade.gradebook import CANVAS_COLUMNS, MOODLE_COLUMNS
 from aelab.grade.plan import Lab, read_submission
-from aelab.grade.report import Result, assess, for_students, write_feedback
+from aelab.grade.results import Result, assess, for_students, write_feedback
 from aelab.grade.sandbox import Outcome
 from aelab.grade.similarity import rank
 from aelab.notebooks import make_lab
@@ -246,7 +246,7 @@ def test_the_lab_s_given_code_is_not_counted_as_shared() -> None:
 def _lab_folder(root: Path, scores: dict[str, tuple[float, float]], max_score: float) -> Path:
     """An ``aelab grade`` output folder whose submissions have these (auto, manual) scores."""
     from aelab.grade.plan import Mark, Question
-    from aelab.grade.report import write_grades
+    from aelab.grade.results import write_grades
 
     (root / "feedback").mkdir(parents=True)
     (root / "results").mkdir()

@@ -1,18 +1,33 @@
-"""The direction of imports inside src/aelab (docs/DEVELOPING.md, "Map of the modules"): no module
-imports in a cycle, lazily or not, and the library never imports the course tooling."""
+"""The direction of imports inside src/aelab, enforced: the layer table of docs/DEVELOPING.md ("Map of
+the modules") puts every module of aelab in one layer, and a module imports -- at the top or inside a
+function -- only from its own layer or the ones below; no module imports in a cycle."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import aelab
 
 ROOT = Path(aelab.__file__).parent
-#: Course tooling: what students and instructors run around the library, never imported by it.
-TOOLING = ("aelab.checks", "aelab.notebooks", "aelab.kernel", "aelab.grade")
-#: The command line sits on top of everything.
-TOP = ("aelab.cli", "aelab.commands")
+#: The layers, bottom to top: a module or package (with everything inside it) per entry.
+LAYERS: dict[str, tuple[str, ...]] = {
+    # what everything stands on: argument checks, statistics, devices and threads, printed figures,
+    # and drawn figures (plotting imports validate and stats only, so the run folder may draw)
+    "foundation": ("aelab", "aelab.validate", "aelab.stats", "aelab.runtime", "aelab.threads", "aelab.report",
+                   "aelab.plotting"),
+    "data": ("aelab.data",),
+    "models": ("aelab.models",),
+    "ops": ("aelab.losses", "aelab.augment", "aelab.color", "aelab.optim"),
+    "training": ("aelab.train", "aelab.fitting", "aelab.distributed", "aelab.runfolder"),
+    "analysis": ("aelab.metrics", "aelab.latent", "aelab.realism", "aelab.appearance", "aelab.merge",
+                 "aelab.forensics", "aelab.provenance", "aelab.scorecard"),
+    # each lab's recipe, its files, its checks, solutions -> labs, the grader, the course's tools
+    "course": ("aelab.course", "aelab.assets", "aelab.checks", "aelab.notebooks", "aelab.grade", "aelab.portable",
+               "aelab.speed", "aelab.kernel"),
+    "interface": ("aelab.commands", "aelab.cli"),
+}
 
 
 def _module_name(path: Path) -> str:
@@ -88,15 +103,49 @@ def test_no_module_imports_in_a_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-def test_the_library_never_imports_the_course_tooling() -> None:
-    library = [name for name in MODULES if not _in(name, TOOLING + TOP)]
-    wrong = {name: sorted(t for t in GRAPH[name] if _in(t, TOOLING + TOP)) for name in library}
-    assert not {name: targets for name, targets in wrong.items() if targets}
+def layer(name: str) -> int:
+    """The layer of a module (its index in :data:`LAYERS`): the most specific entry that holds it."""
+    found = [(len(entry), index) for index, entries in enumerate(LAYERS.values()) for entry in entries
+             if name == entry or (entry != "aelab" and name.startswith(entry + "."))]
+    if not found:
+        raise KeyError(f"{name} is in no layer: add it to LAYERS and to docs/DEVELOPING.md's map")
+    return max(found)[1]
 
 
-def test_only_the_course_tooling_and_the_asset_commands_import_the_course() -> None:
-    # the course (a lab's recipe) sits on the library; the library never reads a lab's recipe
-    allowed = TOOLING + TOP + ("aelab.course", "aelab.assets")
-    wrong = {name: sorted(t for t in GRAPH[name] if _in(t, ("aelab.course",)))
-             for name in MODULES if not _in(name, allowed)}
-    assert not {name: targets for name, targets in wrong.items() if targets}
+def test_every_module_is_in_a_layer_and_every_entry_is_a_module() -> None:
+    placed = {name: any(name == e or (e != "aelab" and name.startswith(e + ".")) for es in LAYERS.values() for e in es)
+              for name in MODULES}
+    missing = [name for name, found in placed.items() if not found]
+    assert not missing, f"add these modules to LAYERS and to docs/DEVELOPING.md's map: {missing}"
+    entries = [entry for entries in LAYERS.values() for entry in entries]
+    assert len(entries) == len(set(entries)), "an entry is in two layers"
+    assert not [entry for entry in entries if entry not in MODULES], "an entry names no module or package"
+
+
+def test_no_module_imports_from_a_higher_layer() -> None:
+    names = list(LAYERS)
+    upward = {f"{name} ({names[layer(name)]})": [f"{t} ({names[layer(t)]})" for t in sorted(GRAPH[name])
+                                                 if layer(t) > layer(name)]
+              for name in MODULES}
+    assert not {name: targets for name, targets in upward.items() if targets}
+
+
+def test_the_table_places_modules_as_documented() -> None:
+    assert layer("aelab") == 0 and layer("aelab.data.faces") == 1 and layer("aelab.forensics.spectra") == 5
+    assert layer("aelab.course.lab08") == layer("aelab.grade.results") == 6 and layer("aelab.commands.bench") == 7
+    assert "aelab.plotting" in GRAPH["aelab.runfolder"] and layer("aelab.plotting") < layer("aelab.runfolder")
+
+
+def test_asset_commands_only_run_their_lab_s_recipe_and_nothing_imports_them() -> None:
+    """``python -m aelab.assets.make_labNN`` parses its arguments and runs ``aelab.course.labNN``; the
+    checks, the notebooks and the tests import recipes from aelab.course, never from an asset command."""
+    commands = [name for name in MODULES if name.startswith("aelab.assets.make_")]
+    assert len(commands) == 10
+    for name in commands:
+        lab = name.rpartition("make_")[2]
+        assert GRAPH[name] == {"aelab.assets", f"aelab.course.{lab}"}, name
+    assert not [name for name in MODULES if GRAPH[name] & set(commands)]
+    solutions = sorted((ROOT.parents[1] / "solutions").glob("*.ipynb"))
+    tests = sorted(Path(__file__).parent.glob("*.py"))
+    imports = re.compile(r"(from|import) aelab\.assets(\.make_| import [\w, ]*make_)")
+    assert solutions and not [path.name for path in solutions + tests if imports.search(path.read_text(encoding="utf-8"))]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import stats as scipy_stats
 
-from aelab import assets
+from aelab import assets, models
 from aelab.course import lab10
 from aelab.data import faces
 from aelab.forensics.degrade import compress, png_roundtrip
@@ -56,7 +56,7 @@ def lab() -> dict:
     dst = faces.render(64, resolution=32, domain="B", seed=7)
     with torch.no_grad():
         signed = lab10.load_signed(liae_state, load("lab10/signed.pt")).swap(dst.images).pred_src_dst
-        unsigned = lab10.load_liae(liae_state).swap(dst.images).pred_src_dst
+        unsigned = models.from_checkpoint(liae_state).swap(dst.images).pred_src_dst
     return {"extractor": lab10.load_extractor(load("lab10/extractor.pt")), "key": lab10.key(),
             "signed": signed, "unsigned": unsigned, "real": dst.images}
 

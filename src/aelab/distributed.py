@@ -210,7 +210,7 @@ def barrier(context: Context) -> None:
         dist.barrier()
 
 
-# -- speed: python -m aelab.bench --only ddp ------------------------------------------------------
+# -- speed: aelab bench --only ddp (aelab.speed) ---------------------------------------------------
 
 
 def bench_section(seconds: float = 20.0) -> list[tuple[str, str]]:

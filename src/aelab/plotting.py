@@ -14,6 +14,8 @@ masks (N, 1, H, W) in [0, 1] are images with one channel.
   smoothed (the list that :func:`aelab.fitting.fit_autoencoder` returns, or a dict of them).
 - :func:`rate_distortion` -- quality measures against the size of a code (latent dims, bits), one
   panel per measure.
+- :func:`trade_off` -- several swapping models: their swaps, and one figure against another with
+  95 % intervals and the Pareto front (lab 08's benchmark).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import numpy as np
 import torch
 from matplotlib import figure as mpl_figure
 
+from aelab.stats import Interval, pareto_front
 from aelab.validate import check_float, check_images, check_positive_int
 
-__all__ = ["image_grid", "loss_curves", "rate_distortion"]
+__all__ = ["image_grid", "loss_curves", "rate_distortion", "trade_off"]
 
 
 class Figure(mpl_figure.Figure):
@@ -227,3 +230,49 @@ def rate_distortion(
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
+
+
+def trade_off(intervals: Mapping[str, Mapping[str, Interval]], parameters: Mapping[str, int],
+           swaps: Mapping[str, torch.Tensor], dst: torch.Tensor, truth: torch.Tensor, *,
+           quality: str, detectability: str) -> Figure:
+    """Several swapping models in one picture: left, each model's swaps (images (n, 3, R, R) in [0, 1])
+    under the dst faces and their true swaps; right, every model's ``quality`` (higher is better)
+    against its ``detectability`` (lower is better), two figures of ``intervals`` (model -> figure ->
+    its mean and 95 % interval, drawn as error bars), the marker's area growing with its
+    ``parameters``, the Pareto front of the means (:func:`aelab.stats.pareto_front`) marked, and
+    joined where it holds more than one model."""
+    for name in intervals:
+        for column in (quality, detectability):
+            if column not in intervals[name]:
+                raise ValueError(f"intervals of {name!r} have no {column!r}; they have {', '.join(intervals[name])}")
+    names = list(intervals)
+    shown = [dst, truth, *(swaps[name] for name in names)]
+    n = len(dst)
+    result = Figure(figsize=(0.75 * n + 5.2, 0.75 * len(shown) + 0.6), layout="constrained")
+    left, right = result.subfigures(1, 2, width_ratios=[0.75 * n, 4.4])
+    axes = left.subplots(len(shown), n, squeeze=False)
+    for r, (label, images) in enumerate(zip(["dst", "true swap", *names], shown)):
+        for c in range(n):
+            axes[r, c].imshow(images[c].detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    left.suptitle("swaps of held-out dst faces (seed 0)", fontsize=9)
+    ax = right.subplots()
+    largest = max(parameters[name] for name in names)
+    points = {}
+    for name in names:
+        q, d = intervals[name][quality], intervals[name][detectability]
+        points[name] = (q.estimate, d.estimate)
+        drawn = ax.scatter(d.estimate, q.estimate, s=40 + 400 * parameters[name] / largest, alpha=0.6)
+        ax.errorbar(d.estimate, q.estimate, xerr=[[d.estimate - d.low], [d.high - d.estimate]],
+                    yerr=[[q.estimate - q.low], [q.high - q.estimate]], color=drawn.get_facecolor()[0], alpha=0.6,
+                    linewidth=1)
+        ax.annotate(name, (d.estimate, q.estimate), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    front = sorted((points[name][1], points[name][0]) for name in pareto_front(points))
+    ax.plot([d for d, _ in front], [q for _, q in front], color="grey", linestyle=":", marker="o", markersize=13,
+            markerfacecolor="none", label="Pareto front (of the means)")
+    ax.set(xlabel=f"{detectability} (lower: harder to detect)", ylabel=f"{quality} (higher: better)")
+    ax.legend(fontsize=7)
+    right.suptitle("quality against detectability, 95 % intervals (area: parameters)", fontsize=9)
+    return result

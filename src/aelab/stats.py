@@ -17,7 +17,8 @@ Which interval fits which data:
   :func:`seeds_items_difference`, which add the seed and the item components of the error;
 - an **AUC** and the difference of two AUCs on the same items: :func:`auc_interval`,
   :func:`auc_difference` (DeLong, DeLong & Clarke-Pearson 1988, in Sun & Xu's 2014 fast form);
-- a **family** of comparisons: :func:`holm_adjusted` (Holm 1979) and :func:`family`.
+- a **family** of comparisons: :func:`holm_adjusted` (Holm 1979) and :func:`family`;
+- a **trade-off** of two figures: :func:`pareto_front`, the points no other dominates.
 
 Inputs are 1-D sequences of numbers (lists, NumPy arrays, tensors); outputs are plain floats.
 """
@@ -49,6 +50,7 @@ __all__ = [
     "holm_adjusted",
     "holm",
     "family",
+    "pareto_front",
 ]
 
 #: The decision rule every lab states, in one sentence.
@@ -376,3 +378,12 @@ def family(comparisons: Mapping[str, Comparison], *, alpha: float = 0.05) -> dic
     return {
         n: Called(n, comparisons[n].difference, comparisons[n].p_value, q, q < alpha) for n, q in zip(names, adjusted)
     }
+
+
+def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
+    """The names of ``points`` (name -> (quality, detectability): higher is better, then lower is better)
+    that no other point dominates: none has a quality at least as high and a detectability at least as
+    low, one of them strictly. In the order given."""
+    items = [(str(name), float(q), float(d)) for name, (q, d) in points.items()]
+    return [name for name, q, d in items
+            if not any(q2 >= q and d2 <= d and (q2 > q or d2 < d) for _, q2, d2 in items)]

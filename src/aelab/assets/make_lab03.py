@@ -5,17 +5,11 @@ factor reader that scores their swaps.
     .venv/bin/python -m aelab.assets.make_lab03 reader     # or some of: df liae reader
 
 writes ``df.pt``, ``liae.pt`` and ``reader.pt`` into ``lab03/`` of the assets folder
-(:func:`aelab.assets.root`) and prints their SHA-256 (compare
-with ``lab03/README.md``). Everything runs on one torch thread with fixed seeds: the bytes repeat with
-the same torch version and the same aelab code (thread count and kernels change float rounding).
-Each file holds tensors, numbers and strings only -- read it with ``torch.load(path, weights_only=True)``.
-
-- ``df.pt``, ``liae.pt``: ``config`` (the :class:`aelab.train.Config` as a dict), ``iteration``,
-  ``history`` (``src_total`` and ``dst_total`` of every step) and ``state_dict`` (the weights, as
-  float16 to keep the files small): ``Trainer(LAB_CONFIG with archi, seed=0, pool_size=512)``
-  trained for :data:`ITERATIONS` steps.
-- ``reader.pt``: :meth:`aelab.metrics.FactorReader.state_dict` of ``FactorReader.for_faces(
-  resolution=32, steps=READER_STEPS, seed=0)`` (the network's weights as float16).
+(:func:`aelab.assets.root`) and prints their SHA-256 and sizes beside the manifest's
+(``--write-manifest`` records them). The recipe and the files' contents are
+:mod:`aelab.course.lab03`'s; this command only runs it. Everything runs on one torch thread with fixed
+seeds: the bytes repeat with the same torch version and the same aelab code (thread count and kernels
+change float rounding).
 """
 
 from __future__ import annotations
@@ -25,50 +19,15 @@ import sys
 import torch
 
 from aelab import assets
-from aelab.metrics import FactorReader
-from aelab.train import Config, Trainer
-
-#: The lab's recipe: the seed model card's loss switches (masked training, learned mask, eyes and mouth
-#: priority) and DeepFaceLab's flips (dst only; Config's defaults) at 32 px with narrow layers, without
-#: pretraining or random warp, AdaBelief at lr 5e-4 -- small and fast enough that both archis learn to
-#: swap on a laptop CPU. Without random warp DeepFaceLab trains LIAE's encoder, inter_B and decoder
-#: only: inter_AB keeps its initial weights (seed 0), and so it does here.
-LAB_CONFIG = {
-    "resolution": 32, "ae_dims": 32, "e_dims": 16, "d_dims": 8, "d_mask_dims": 8, "batch_size": 8,
-    "pretrain": False, "random_warp": False, "optimizer": "adabelief", "lr": 5e-4, "target_iter": 0,
-}
-ITERATIONS = 3000
-READER_STEPS = 4000
-
-
-def make_model(archi: str) -> dict:
-    """Train ``archi`` ("df" or "liae") with :data:`LAB_CONFIG`; return what its file holds."""
-    config = Config(archi=archi, **LAB_CONFIG)
-    trainer = Trainer(config, device="cpu", seed=0, pool_size=512)
-    trainer.fit(ITERATIONS)
-    return {
-        "config": config.to_dict(),
-        "iteration": trainer.iteration,
-        "history": {key: trainer.history[key] for key in ("src_total", "dst_total")},
-        "state_dict": {k: v.half() for k, v in trainer.model.state_dict().items()},
-    }
-
-
-def make_reader() -> dict:
-    """Train the factor reader on rendered "mixed" faces; return what its file holds."""
-    state = FactorReader.for_faces(resolution=32, steps=READER_STEPS, seed=0).state_dict()
-    state["net"] = {k: v.half() if v.is_floating_point() else v for k, v in state["net"].items()}
-    return state
+from aelab.course import lab03
 
 
 def main(argv: list[str]) -> int:
+    args = assets.arguments("lab03", argv, lab03.FILES, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
-    makers = {"df": lambda: make_model("df"), "liae": lambda: make_model("liae"), "reader": make_reader}
-    for name in argv or list(makers):
-        path = assets.root() / "lab03" / f"{name}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(makers[name](), path)
-        print(f"{assets.sha256(path)}  {path.name}")
+    for name in args.targets:
+        assets.save(f"lab03/{name}.pt", lab03.make(name), command=f"python -m aelab.assets.make_lab03 {name}",
+                    write_manifest=args.write_manifest)
     return 0
 
 

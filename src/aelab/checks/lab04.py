@@ -12,7 +12,7 @@ The exercises (``solutions/04-training-recipe.ipynb``):
 - ``check_options_that_matter(options_that_matter)``: ``options_that_matter(comparisons)`` applies Holm's
   step-down to a family ``{option: stats.Comparison}`` at a family-wise error rate of 5 % and returns the
   set of options it calls -- :func:`aelab.stats.holm`. Checked on the shipped table
-  (``lab04/results.json``, :func:`aelab.recipe.comparisons`, recomputed by the judge) and on two fixed
+  (``lab04/results.json``, :func:`aelab.course.lab04.comparisons`, recomputed by the judge) and on two fixed
   families whose p-values tell Holm from no correction, Bonferroni, Hochberg's step-up and a step-down
   that does not stop.
 
@@ -21,14 +21,14 @@ Images are tensors (N, 3, H, W) of float32 in [0, 1]; masks (N, 1, H, W).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from statistics import NormalDist
 from typing import Any
 
 import torch
 
-from aelab import assets, losses, recipe, stats
+from aelab import assets, losses, stats
+from aelab.course import lab04
 from aelab.data import faces
 
 from . import check, floats
@@ -37,8 +37,6 @@ __all__ = ["check_masked_target", "check_eyes_mouth_term", "check_options_that_m
 
 _TOLERANCE = 1e-5
 _RESOLUTIONS = (32, 64)
-#: The shipped table the reading exercise is judged against (file, SHA-256): see make_lab04.
-RESULTS = ("lab04/results.json", "9d81d60c7f70052602c5a519132bc5d8dc6236e69faa07662a704dde0dbc5a7b")
 
 
 def _masks(resolution: int) -> torch.Tensor:
@@ -148,9 +146,9 @@ _ALPHA = 0.05
 
 
 def _shipped_comparisons() -> dict[str, stats.Comparison]:
-    """The family of the shipped table (lab04/results.json, SHA-256 verified): each option against the baseline."""
-    results = json.loads(assets.verify(*RESULTS).read_text(encoding="utf-8"))
-    return recipe.comparisons(results["runs"])
+    """The family of the shipped table (lab04/results.json, verified against the assets' manifest): each
+    option against the baseline."""
+    return lab04.comparisons(assets.load("lab04/results.json")["runs"])
 
 
 def _comparison(p_value: float) -> stats.Comparison:

@@ -9,14 +9,14 @@ The exercises (``solutions/08-architecture-benchmark.ipynb``):
 - ``check_pareto_front(pareto_front)``: ``pareto_front(points)`` returns the names of the points (name ->
   (quality, detectability)) that no other dominates -- at least as good on both, better on one;
   quality higher and detectability lower is better -- in the order given
-  (:func:`aelab.benchmark.pareto_front`), on a hand case, a case with ties, one whose names are not
+  (:func:`aelab.stats.pareto_front`), on a hand case, a case with ties, one whose names are not
   in alphabetical order and a random one.
 - ``check_variant(make_variant, rows)``: the interface of the student's own model, not its quality:
   ``make_variant()`` returns an :class:`aelab.models.SwapModel` at 32 px that is none of the
-  benchmark's five (:data:`aelab.benchmark.MODELS`), whose forward pass returns
+  benchmark's five (:data:`aelab.course.lab08.MODELS`), whose forward pass returns
   :class:`aelab.models.SAEHDOutput` and ``swap`` :class:`aelab.models.SAEHDSwap` of the right shapes
   with values in [0, 1], which one step of the benchmark's trainer trains to a finite loss; and
-  ``rows`` (name -> :class:`aelab.benchmark.Row`) holds a row with the variant's parameter count. The
+  ``rows`` (name -> :class:`aelab.course.lab08.Row`) holds a row with the variant's parameter count. The
   write-up that places it in the table is graded by hand.
 
 Each judge rebuilds the fixed inputs, recomputes the reference with the library and, when the answer
@@ -31,8 +31,9 @@ from typing import Any
 
 import torch
 
-from aelab import benchmark, models
-from aelab.assets.make_lab03 import LAB_CONFIG
+from aelab import models, stats
+from aelab.course import lab08
+from aelab.course.lab03 import LAB_CONFIG
 from aelab.data import faces
 
 from . import check, floats
@@ -123,10 +124,10 @@ _CASE_NAMES = ("the hand case", "the case with ties", "the case in no alphabetic
 
 def _front_mistakes(points: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
     """What the usual mistakes return."""
-    front = benchmark.pareto_front(points)
-    higher_both = benchmark.pareto_front({n: (q, -d) for n, (q, d) in points.items()})
-    lower_both = benchmark.pareto_front({n: (-q, d) for n, (q, d) in points.items()})
-    reversed_both = benchmark.pareto_front({n: (-q, -d) for n, (q, d) in points.items()})
+    front = stats.pareto_front(points)
+    higher_both = stats.pareto_front({n: (q, -d) for n, (q, d) in points.items()})
+    lower_both = stats.pareto_front({n: (-q, d) for n, (q, d) in points.items()})
+    reversed_both = stats.pareto_front({n: (-q, -d) for n, (q, d) in points.items()})
     strict = [n for n, (q, d) in points.items() if not any(q2 >= q and d2 <= d for m, (q2, d2) in points.items() if m != n)]
     return {"treats a higher detectability as better; a swap that is harder to detect scores lower": higher_both,
             "treats a lower quality as better; quality is higher-is-better": lower_both,
@@ -144,7 +145,7 @@ def _judge_pareto_front(evidence: Any) -> tuple[bool, str]:
     for got, points, label in zip(evidence, cases, _CASE_NAMES):
         if not isinstance(got, list) or not all(isinstance(name, str) for name in got):
             return False, f"on {label} your pareto_front returned {str(got)[:60]}; return a list of the names."
-        expected = benchmark.pareto_front(points)
+        expected = stats.pareto_front(points)
         if got == expected:
             continue
         if sorted(got) == sorted(expected):
@@ -198,17 +199,17 @@ def _judge_variant(evidence: Any) -> tuple[bool, str]:
                            f"expected a {kind} of shapes {shapes}.")
         if not (0.0 <= floats(got["low"]) and floats(got["high"]) <= 1.0):
             return False, f"{what} returned values outside [0, 1]; end each image and mask in a sigmoid."
-    same = [name for name, spec in benchmark.MODELS.items() if repr(benchmark.build(spec)) == evidence["repr"]]
+    same = [name for name, spec in lab08.MODELS.items() if repr(models.from_spec(spec)) == evidence["repr"]]
     if same:
         return False, f"your variant is the benchmark's {same[0]} itself; change one thing (its dims, its upsampling, its wiring ...)."
     if not all(math.isfinite(v) for v in floats(evidence["losses"])):
         return False, "one step of the benchmark's trainer gave your model a loss that is not finite."
     rows = evidence["rows"]
     if not isinstance(rows, dict) or any(not isinstance(v, int) for v in rows.values()):
-        return False, "rows must map each model's name to its benchmark.Row (from benchmark.score)."
-    if evidence["parameters"] not in [count for name, count in rows.items() if name not in benchmark.MODELS]:
+        return False, "rows must map each model's name to its lab08.Row (from lab08.score)."
+    if evidence["parameters"] not in [count for name, count in rows.items() if name not in lab08.MODELS]:
         return False, (f"rows has no row for your variant ({evidence['parameters']:,} parameters); score it with "
-                       "benchmark.score and add it under a name of its own.")
+                       "lab08.score and add it under a name of its own.")
     return True, f"your variant ({evidence['parameters']:,} parameters) swaps faces like the five, trains, and has its row."
 
 
@@ -224,8 +225,8 @@ def check_variant(make_variant: Callable[[], Any], rows: dict) -> dict[str, Any]
     model.eval()
     with torch.no_grad():
         evidence.update(forward=_outputs(model(src, dst)), swap=_outputs(model.swap(dst)))
-    terms = benchmark.trainer(model, LAB_CONFIG, pool_size=LAB_CONFIG["batch_size"]).step()
+    terms = lab08.trainer(model, LAB_CONFIG, pool_size=LAB_CONFIG["batch_size"]).step()
     evidence.update(repr=repr(model), parameters=models.count_parameters(model),
                     losses=[terms["src_total"], terms["dst_total"]],
-                    rows={str(name): row.parameters if isinstance(row, benchmark.Row) else None for name, row in rows.items()})
+                    rows={str(name): row.parameters if isinstance(row, lab08.Row) else None for name, row in rows.items()})
     return evidence

@@ -1,7 +1,8 @@
 """Lab 09's recipe: the frames a platform sees, the detectors it runs, and how the shipped ones train.
 
-The lab and its asset command (:mod:`aelab.assets.make_lab09`) share everything here, so that the
-notebook can rerun the first steps of a shipped training exactly.
+The lab and its asset command (``python -m aelab.assets.make_lab09``, which writes what
+:func:`make_detectors` returns as ``lab09/detectors.pt``) share everything here, so that the notebook
+can rerun the first steps of a shipped training exactly.
 
 **The frames** (32 px, everything rendered, so every fake has the truth it pretends to be). A split
 is a set of dst frames of domain B (lab 03's dst) drawn from its seed in :data:`SPLITS`; its
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 
-from aelab import models
+from aelab import assets, models
 from aelab.data import faces
 from aelab.forensics.defences import AdversarialCNNDetector
 from aelab.forensics.detectors import CNNDetector, SpectralDetector
@@ -34,7 +35,8 @@ from aelab.merge import merge, working_mask
 from aelab.validate import check_choice, check_int
 
 __all__ = ["RESOLUTION", "SPLITS", "SEEDS", "CNN_RECIPE", "TRAIN_EPSILON", "ADVERSARIAL_RECIPE", "Split",
-           "load_df", "split", "cnn", "adversarial_cnn", "augmented_cnn", "spectral", "KINDS", "restore", "train"]
+           "split", "cnn", "adversarial_cnn", "augmented_cnn", "spectral", "KINDS", "restore", "train",
+           "make_detectors"]
 
 RESOLUTION = 32
 #: split name -> (render seed of its dst frames, fakes, reals): the first ``fakes`` frames are swapped;
@@ -79,13 +81,6 @@ class Split:
         count = len(self.fakes)
         frames = merge(self.dst[:count], self.fakes, self.masks, blur_mask_modifier=BLUR_MASK_MODIFIER)
         return self.dst[count: 2 * count], frames.images
-
-
-def load_df(saved: dict) -> torch.nn.Module:
-    """Lab 03's DF from its file's contents (``torch.load(lab03/df.pt, weights_only=True)``), in eval mode."""
-    model = models.build(saved["config"])
-    model.load_state_dict({key: value.float() for key, value in saved["state_dict"].items()})
-    return model.eval()
 
 
 @torch.no_grad()
@@ -136,3 +131,11 @@ def train(kind: str, seed: int, data: Split, *, steps: int | None = None, progre
     if steps is not None:
         detector.steps = check_int("steps", steps, minimum=1)
     return detector.fit(*data.labelled())
+
+
+def make_detectors() -> dict:
+    """Every shipped detector's state (``lab09/detectors.pt``): ``{kind: [state per seed of SEEDS]}`` for
+    each kind of :data:`KINDS`, each a :meth:`aelab.forensics.CNNDetector.state_dict` (its settings,
+    every step's loss, float16 weights) fit on the train split with lab 03's DF."""
+    data = split("train", models.from_checkpoint(assets.load("lab03/df.pt")))
+    return {kind: [train(kind, seed, data, progress=True).state_dict() for seed in SEEDS] for kind in KINDS}

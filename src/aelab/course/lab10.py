@@ -30,15 +30,15 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from aelab import benchmark, merge
+from aelab import assets, merge, models
 from aelab.data import faces
 from aelab.losses import reconstruction_loss
 from aelab.provenance import hidden, signing
-from aelab.validate import check_int
+from aelab.validate import check_choice, check_int
 
 __all__ = ["BITS", "FPR", "KEY_SEED", "EXTRACTOR", "SIGNING", "FORGER", "key", "face_pool", "train_extractor",
-           "load_liae", "sign_decoder", "remove_by_finetuning", "extractor_file", "load_extractor", "signed_file",
-           "load_signed"]
+           "sign_decoder", "remove_by_finetuning", "extractor_file", "load_extractor", "signed_file",
+           "load_signed", "FILES", "make"]
 
 #: The key's length: Stable Signature's 48 bits.
 BITS = 48
@@ -101,11 +101,6 @@ def train_extractor(config: Mapping[str, Any] = EXTRACTOR, *, steps: int | None 
         if step % 50 == 49:
             bar.set_postfix(bit_accuracy=f"{sum(history['bit_accuracy'][-50:]) / 50:.3f}")
     return encoder.eval(), extractor.eval(), history
-
-
-def load_liae(saved: Mapping[str, Any]) -> nn.Module:
-    """Lab 03's LIAE from its file's contents (``torch.load(..., weights_only=True)``), in eval mode."""
-    return benchmark.load(saved)
 
 
 def _frozen(module: nn.Module) -> nn.Module:
@@ -172,16 +167,28 @@ def load_extractor(saved: Mapping[str, Any]) -> hidden.Extractor:
 def signed_file(liae: Mapping[str, Any], extractor: Mapping[str, Any]) -> dict[str, Any]:
     """What ``lab10/signed.pt`` holds: LIAE's decoder signed by :func:`sign_decoder` (float16 weights),
     the key, the config and the history; from the contents of ``lab03/liae.pt`` and ``lab10/extractor.pt``."""
-    signed, history = sign_decoder(load_liae(liae), load_extractor(extractor))
+    signed, history = sign_decoder(models.from_checkpoint(liae), load_extractor(extractor))
     return {"config": dict(SIGNING), "key": key(), "history": history,
             "decoder": {k: v.half() for k, v in signed.decoder.state_dict().items()}}
 
 
 def load_signed(liae: Mapping[str, Any], saved: Mapping[str, Any]) -> nn.Module:
     """Lab 03's LIAE with the signed decoder of ``lab10/signed.pt``'s contents, frozen, in eval mode."""
-    model = load_liae(liae)
+    model = models.from_checkpoint(liae)
     model.decoder.load_state_dict({k: v.float() for k, v in saved["decoder"].items()})
     return _frozen(model)
+
+
+#: The files (``lab10/<name>.pt``), in the order the command makes them (``signed`` reads ``extractor``).
+FILES = ("extractor", "signed")
+
+
+def make(name: str) -> dict[str, Any]:
+    """What the file ``name`` of :data:`FILES` holds: ``signed`` from lab 03's LIAE (verified against the
+    manifest) and the extractor file in the assets folder as it is (the command may just have made it)."""
+    if check_choice("name", name, FILES) == "extractor":
+        return extractor_file()
+    return signed_file(assets.load("lab03/liae.pt"), torch.load(assets.path("lab10/extractor.pt"), weights_only=True))
 
 
 def remove_by_finetuning(signed: nn.Module, checkpoints: Sequence[int], config: Mapping[str, Any] = FORGER, *,

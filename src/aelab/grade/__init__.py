@@ -7,7 +7,7 @@
 
 For each submission the grader builds the cells to run from the trusted solution (:mod:`.plan`),
 runs them in a fresh worker and kernel under limits and an identity of its own (:mod:`.sandbox`,
-:mod:`.worker`), judges the probes' evidence in its own process and writes (:mod:`.report`,
+:mod:`.worker`), judges the probes' evidence in its own process and writes (:mod:`.results`,
 :mod:`.written`)
 
 - ``DIR/grades.csv``: submission, auto, manual, pending, total, max_score, status, seconds, queued,
@@ -59,7 +59,7 @@ from aelab.checks import load_checks
 from aelab.grade import history, written
 from aelab.grade.integrity import tampering, write_report
 from aelab.grade.plan import Lab, Mark, NotANotebook, SolutionError, read_submission
-from aelab.grade.report import FOLDER_MODE, Result, assess, summarize, ungraded, write_feedback, write_grades
+from aelab.grade.results import FOLDER_MODE, Result, assess, summarize, ungraded, write_feedback, write_grades
 from aelab.grade.sandbox import DEFAULT_UIDS, Identities, Limits, Outcome, SandboxError, hidden_paths, run_worker
 
 __all__ = ["DEFAULT_UIDS", "Limits", "Result", "grade", "main"]

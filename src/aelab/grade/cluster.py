@@ -8,7 +8,7 @@ submission's cells (:mod:`aelab.grade.plan`), and sends only those cells to a Da
 worker runs them exactly as a local batch does, in the same sandbox (:func:`run_on_worker` calls
 :func:`aelab.grade.sandbox.run_worker`: its own process, kernel, limits and, as root, a user of
 its own and a private mount namespace), and sends back the worker's events, plain JSON data. The
-instructor's machine judges them (:func:`aelab.grade.report.assess`) and writes the grades and
+instructor's machine judges them (:func:`aelab.grade.results.assess`) and writes the grades and
 feedback there, atomically, as a local batch does; the checks never run on a worker.
 
 Failures. A worker that dies while it runs a submission (its machine fails, the batch system

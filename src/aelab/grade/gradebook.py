@@ -42,7 +42,7 @@ from pathlib import Path
 
 from aelab.grade.csvfile import read_table, write_table
 from aelab.grade.history import read_grades
-from aelab.grade.report import FILE_MODE, FOLDER_MODE, write_atomically
+from aelab.grade.results import FILE_MODE, FOLDER_MODE, write_atomically
 
 __all__ = ["CANVAS_COLUMNS", "MOODLE_COLUMNS", "ROSTER_COLUMNS", "Course", "Student", "build", "main", "pack",
            "read_roster", "write"]  # fmt: skip

@@ -7,7 +7,7 @@ Three parts:
   changed, where the grader ran the lab's own copy; an answer cell that redefines a check, patches
   ``aelab.checks``, numpy or torch, publishes evidence, registers a kernel hook or writes to
   another process's file descriptors (read from its code: :func:`tampering`); evidence that came
-  back from a cell without a check, or twice for one check (from the run: :func:`aelab.grade.report.assess`).
+  back from a cell without a check, or twice for one check (from the run: :func:`aelab.grade.results.assess`).
 - **Similarity hints** (:mod:`aelab.grade.similarity`): pairs of submissions whose exercise code is
   unusually alike, with the lines they share. A hint of where to look, never a verdict.
 - **Runs.** Each submission's execution time, its time waiting for a worker, and its retries.
@@ -21,7 +21,7 @@ from typing import Any
 
 from aelab.grade.csvfile import write_table
 from aelab.grade.plan import EVIDENCE_MIME, PROBE_HELPER, Lab, source_of
-from aelab.grade.report import Result, write_atomically
+from aelab.grade.results import Result, write_atomically
 from aelab.grade.similarity import rank
 
 __all__ = ["tampering", "write_report"]

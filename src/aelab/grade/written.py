@@ -28,7 +28,7 @@ from pathlib import Path
 
 from aelab.grade.csvfile import number, read_table, write_table
 from aelab.grade.plan import Mark, Question
-from aelab.grade.report import write_atomically
+from aelab.grade.results import write_atomically
 
 __all__ = ["COLUMNS", "PLACEHOLDER", "Mark", "answered", "effective", "export", "read_marks", "reconcile"]
 

@@ -13,7 +13,9 @@
 - :mod:`aelab.models.codediscriminator` -- ``core/leras/models/CodeDiscriminator.py``: ``CodeDiscriminator``
   (SAEHD's true_face_power);
 - :mod:`aelab.models.h128` -- DeepFaceLab 1.0's ``models/Model_H128``: ``H128`` (for the seed card's
-  benchmark of architectures).
+  benchmark of architectures);
+- :mod:`aelab.models.specs` -- any of these swapping models from a spec (:func:`from_spec`), and a
+  shipped checkpoint's model (:func:`from_checkpoint`).
 
 Every public name is importable from ``aelab.models``. Images are tensors (N, C, H, W) of floats in
 [0, 1]; masks (N, 1, H, W) in [0, 1].
@@ -53,6 +55,7 @@ from aelab.models.saehd import (
     parse_archi,
     summary,
 )
+from aelab.models.specs import from_checkpoint, from_spec, spec_of
 
 __all__ = [
     "H128",
@@ -87,6 +90,9 @@ __all__ = [
     "check_resolution",
     "build",
     "summary",
+    "spec_of",
+    "from_spec",
+    "from_checkpoint",
     "ConvAutoencoder",
     "SwapAutoencoder",
     "VAE",

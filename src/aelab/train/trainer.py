@@ -206,7 +206,7 @@ class Trainer:
         """Train on these src and dst faces instead of the rendered domain pools.
 
         For a face set the domains do not draw, e.g. lab 05's dst faces lit from one side
-        (:mod:`aelab.assets.make_lab05`): DeepFaceLab trains on whatever faces its workspace holds.
+        (:func:`aelab.course.lab05.lit_faces`): DeepFaceLab trains on whatever faces its workspace holds.
         Each batch needs at least ``batch_size`` faces at the config's resolution; it replaces the
         pools until the phase changes (:meth:`end_pretrain` renders the domain pools again), and a
         trainer loaded from a checkpoint renders its domain pools.

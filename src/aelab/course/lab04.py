@@ -1,4 +1,4 @@
-"""The training recipe measured one option at a time (lab 04): runs, held-out metrics, effects vs noise.
+"""Lab 04's recipe: SAEHD's training options measured one at a time -- runs, held-out metrics, effects vs noise.
 
 Each option of SAEHD's recipe (``models/Model_SAEHD/Model.py``, ``on_initialize_options``) is switched
 on its own against a baseline -- the seed model card's recipe at lab size -- and scored on the
@@ -20,22 +20,39 @@ every option are trained with several seeds; an option's effect is the differenc
 seeds from the baseline's, with a 95 % interval from Welch's t over the per-seed figures
 (:func:`aelab.stats.seed_difference`), and the options form one family: an effect is *called* where
 its interval excludes 0 after Holm's correction for all of them (:func:`called`, :data:`aelab.stats.RULE`).
+
+**The shipped study** (:func:`make`, run by ``python -m aelab.assets.make_lab04``): the baseline with
+seeds :data:`BASELINE_SEEDS` and each option of :data:`OPTIONS` switched with seeds
+:data:`OPTION_SEEDS`, each for :data:`STEPS` steps on one torch thread in its own worker process,
+every run scored by :func:`measure` with lab 03's factor reader. Its files in ``lab04/``:
+
+- ``results.json``: ``steps``, ``baseline`` (the config), ``runs`` -- one ``{"option", "seed",
+  "metrics", "history"}`` per run, ``option`` None for the baseline, ``history`` the first
+  :data:`HISTORY_STEPS` values of ``src_total`` (what the lab's short retrain repeats);
+- ``baseline.pt`` and ``masked_training.pt``: the baseline and the run without masked training
+  (seed 0) as ``{"config", "iteration", "state_dict"}`` (float16 weights), for the lab's previews.
+
+Runs are independent and seeded, so the results do not depend on the number of workers; the bytes
+repeat with the same torch version and aelab code on the same CPU kind.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from multiprocessing import get_context
 from typing import Any
 
 import torch
 
-from aelab import losses, metrics, stats
+from aelab import assets, losses, metrics, stats
 from aelab.data import faces
 from aelab.train import Config, Trainer
 from aelab.validate import check_int
 
-__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "config_for", "train_run", "measure", "per_seed", "comparisons",
-           "called"]
+__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "STEPS", "BASELINE_SEEDS", "OPTION_SEEDS", "HISTORY_STEPS",
+           "SHIPPED", "config_for", "train_run", "measure", "per_seed", "comparisons", "called", "load_reader", "run",
+           "make"]
 
 #: The seed card's recipe at lab size: masked training, learned mask, eyes and mouth priority,
 #: random warp, DFL's flips (dst only), no pretraining; LIAE at 32 px with narrow layers, AdaBelief at
@@ -154,3 +171,55 @@ def called(runs: Sequence[Mapping[str, Any]], *, alpha: float = 0.05) -> dict[st
     from the baseline on its own metric, its p-value, Holm's adjusted p-value and whether it is called
     (the family-wise rate of false calls at most ``alpha``)."""
     return stats.family(comparisons(runs), alpha=alpha)
+
+
+# --------------------------------------------------------------------------------------------------
+# The shipped study (python -m aelab.assets.make_lab04)
+
+STEPS = 150
+BASELINE_SEEDS = (0, 1, 2)
+OPTION_SEEDS = (0, 1, 2)
+HISTORY_STEPS = 10
+#: The runs whose weights ship: file stem -> option (None: the baseline), all seed 0.
+SHIPPED = {"baseline": None, "masked_training": "masked_training"}
+
+
+def load_reader() -> metrics.FactorReader:
+    """Lab 03's factor reader, verified against the assets' manifest."""
+    return metrics.FactorReader.from_state_dict(assets.load("lab03/reader.pt"))
+
+
+def run(job: tuple[str | None, int]) -> dict[str, Any]:
+    """Train and score one run ``(option, seed)`` on one torch thread; return its entry of
+    ``results.json`` (and its weights when shipped)."""
+    torch.set_num_threads(1)
+    option, seed = job
+    trainer = train_run(option, seed, STEPS)
+    entry: dict[str, Any] = {
+        "option": option, "seed": seed,
+        "metrics": measure(trainer, load_reader()),
+        "history": trainer.history["src_total"][:HISTORY_STEPS],
+    }
+    if seed == 0 and option in SHIPPED.values():
+        entry["weights"] = {
+            "config": trainer.config.to_dict(), "iteration": trainer.iteration,
+            "state_dict": {k: v.half() for k, v in trainer.model.state_dict().items()},
+        }
+    print(f"done {option or 'baseline'} seed {seed}", flush=True)
+    return entry
+
+
+def make(workers: int = 5) -> dict[str, Any]:
+    """Every run of the study in ``workers`` processes; return the files of ``lab04/``: name -> contents
+    (``results.json`` as its text)."""
+    jobs = [(None, s) for s in BASELINE_SEEDS] + [(o, s) for o in OPTIONS for s in OPTION_SEEDS]
+    jobs.sort(key=lambda job: job[0] != "pretrain")  # the longest run (it trains twice) first
+    with get_context("spawn").Pool(check_int("workers", workers, minimum=1)) as pool:
+        entries = pool.map(run, jobs, chunksize=1)
+    files: dict[str, Any] = {}
+    for stem, option in SHIPPED.items():
+        files[f"{stem}.pt"] = next(e for e in entries if e["option"] == option and e["seed"] == 0).pop("weights")
+    for entry in entries:
+        entry.pop("weights", None)
+    files["results.json"] = json.dumps({"steps": STEPS, "baseline": BASELINE, "runs": entries}, indent=1) + "\n"
+    return files

@@ -1,61 +1,54 @@
-"""The seed card's benchmark of architectures (lab 08): several swapping models, one budget, one table.
+"""Lab 08's recipe: the seed card's benchmark of architectures -- several swapping models, one budget,
+one table.
 
 The seed model card's future work asks for "a benchmark of architectures on perceptual realism". The
-kit answers it on its synthetic faces, where every swap has a true answer. Every model trains on the
-same data (SynthFaces A as src, B as dst), with the same recipe and the same number of steps
-(``python -m aelab.assets.make_lab08``), and every one is then measured on the same held-out dst
-faces (:class:`Judges`), one row of :func:`table` each:
+kit answers it on its synthetic faces, where every swap has a true answer. Every model of
+:data:`MODELS` (built by :func:`aelab.models.from_spec`) trains on the same data (SynthFaces A as src,
+B as dst), with lab 03's recipe and number of steps (:func:`trainer`, :func:`make_model`), and every
+one is then measured on the same held-out dst faces by the same judges (:func:`judges`,
+:mod:`aelab.scorecard`: pixels against the true swap, pose carry-over and identity leak, realism as a
+set, detectability of merged frames by lab 07's blend detector and by a spectral detector fit on
+*other* architectures' frames), one row of :func:`table` each, with the **cost**: parameters, and the
+CPU time of one training step on this machine (shown, never compared: it is not the same on two
+machines).
 
-- **pixels** against the true swap, inside the face: SSIM and PSNR (:func:`aelab.metrics.score_swap_images`);
-- **what carries over and what leaks**, read by lab 03's factor reader: the mean carry-over R² of the
-  pose (yaw, pitch, roll) and the mean identity leak (0: src's identity, 1: dst's);
-- **realism as a set**: Fréchet distance, KID, precision and recall of the merged swaps against the
-  merged true swaps, in lab 06's feature network (:func:`aelab.realism.swap_realism`);
-- **detectability**, as held-out ROC AUC of merged frames (DeepFaceLab's merger, :mod:`aelab.merge`,
-  :data:`MERGE`) against real dst frames (0.5: undetectable): lab 07's blend detector (trained on
-  self-blended real faces only), and a linear spectral detector (Durall et al. 2020) fit on *other*
-  architectures' frames and tested after a resize to half size and back (:data:`SPECTRAL_DEGRADE`),
-  where the plain setting (fit on the model's own swaps, no resize) catches every model;
-- **cost**: parameters, and the CPU time of one training step on this machine (shown, never
-  compared: it is not the same on two machines).
-
-Every model is trained from several seeds (:mod:`aelab.assets.make_lab08`); :func:`record` keeps
-each one's per-face figures, and :class:`Seeds` reads them all back: each figure's mean over seeds
-with its 95 % interval over seeds and test faces (:mod:`aelab.stats`), the leaders' differences, and
-bootstrap tables for how often a ranking or a front holds.
-
-:func:`pareto_front` names the models that no other beats on both quality and detectability;
-:func:`figure` draws the swaps and that trade-off. :data:`MODELS` holds the benchmark's five
-models at lab size (32 px); :func:`build` makes any of them, :func:`trainer` trains a model on the
-benchmark's recipe. Images are tensors (N, 3, H, W) of floats in [0, 1]; masks (N, 1, H, W).
+Every model is trained from several seeds (:data:`SEEDS`); :func:`record` keeps each one's per-face
+figures in ``lab08/results.json`` (:func:`make_results`, run by ``python -m aelab.assets.make_lab08``),
+and :class:`Seeds` reads them all back: each figure's mean over seeds with its 95 % interval over seeds
+and test faces (:mod:`aelab.stats`), the leaders' differences, and bootstrap tables for how often a
+ranking or a front holds. :func:`figure` draws the swaps and the trade-off of quality and
+detectability with its Pareto front (:func:`aelab.stats.pareto_front`). Images are tensors (N, 3, H,
+W) of floats in [0, 1]; masks (N, 1, H, W).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from aelab import losses, merge, metrics, models, realism, report, stats
+from aelab import assets, models, report, stats
+from aelab.course.lab03 import ITERATIONS, LAB_CONFIG
 from aelab.data import faces
-from aelab.forensics import BlendDetector, SpectralDetector, auc, labelled
-from aelab.forensics.degrade import degrade
+from aelab.forensics import BlendDetector, SpectralDetector, auc
 from aelab.metrics import FactorReader
-from aelab.plotting import Figure
+from aelab.plotting import Figure, trade_off
 from aelab.realism import FeatureNet
+from aelab.scorecard import Judges, Measured, blend_members, floor, measure, spectral_detector, spectral_scores
 from aelab.train import EVAL_SEED, Config, Trainer
 from aelab.validate import check_int, check_seed
 
-__all__ = ["MODELS", "POSE", "MERGE_MASK", "MERGE", "COLUMNS", "SEED_COLUMNS", "TEST_FACES", "REAL_SEED",
-           "SPECTRAL_DEGRADE", "SEED_TABLES", "Judges", "Row", "Measured", "Seeds", "build", "spec_of", "load", "trainer",
-           "step_time", "judges", "merged_frames", "blend_members", "measure", "spectral_detector",
-           "spectral_scores", "row", "score", "rounded", "record", "floor", "leader", "share", "seed_table", "table", "pareto_front", "figure"]
+__all__ = ["MODELS", "COLUMNS", "SEED_COLUMNS", "TEST_FACES", "REAL_SEED", "SEED_TABLES", "Row", "Seeds", "trainer",
+           "step_time", "judges", "row", "score", "rounded", "record", "leader", "share", "seed_table", "table", "figure",
+           "STEMS", "SEEDS", "RUNS", "checkpoint", "make_model", "make_results"]
 
 #: The benchmark's models at lab size (32 px, lab 03's): name -> spec (``archi``, ``resolution`` and
 #: the archi's dims). DF and LIAE are lab 03's (``ae_dims`` 32, ``e_dims`` 16, ``d_dims`` 8,
@@ -70,52 +63,12 @@ MODELS: dict[str, dict[str, Any]] = {
     "LIAE-ud": {"archi": "liae-ud", "resolution": 32, "ae_dims": 32, "e_dims": 16, "d_dims": 8, "d_mask_dims": 8},
     "AE": {"archi": "ae", "resolution": 32, "latent_dims": 64, "width": 16},
 }
-#: The factors whose mean carry-over R² is the table's "pose R²".
-POSE: tuple[str, ...] = ("yaw", "pitch", "roll")
-#: How swaps are merged into their frames for the blend detector: DeepFaceLab's default working mask
-#: (learned-prd*learned-dst, :data:`MERGE_MASK`), its edge blurred by 16 pixels of the 4x mask (as in
-#: lab 07), recoloured toward dst by rct -- which hides part of the seam (lab 07), so that the detector
-#: has work to do.
-MERGE_MASK = "learned-prd*learned-dst"
-MERGE: dict[str, Any] = {"blur_mask_modifier": 16, "ct_mode": "rct"}
 #: The table's columns: name -> (decimals, higher is better; None: shown, not ranked).
 COLUMNS: dict[str, tuple[int, bool | None]] = {
     "ms/step": (0, None), "SSIM": (2, True), "PSNR": (1, True), "pose R²": (2, True), "leak": (2, False),
     "FD": (1, False), "KID": (2, False), "precision": (2, True), "recall": (2, True),
     "AUC blend": (2, False), "AUC spectral": (2, False),
 }
-
-
-def spec_of(saved: Mapping[str, Any]) -> dict[str, Any]:
-    """The model spec of a shipped checkpoint: its ``model`` entry (lab 08's files), else the SAEHD
-    archi and dims of its ``config`` (lab 03's), with the resolution."""
-    if "model" in saved:
-        return dict(saved["model"])
-    return {key: saved["config"][key] for key in models.CONFIG_KEYS}
-
-
-def build(spec: Mapping[str, Any], *, seed: int = 0) -> models.SwapModel:
-    """The model a spec describes, its weights drawn from ``seed`` (torch's global generator is left as
-    it was): ``archi`` "h128" (:class:`aelab.models.H128`: ``ae_dims``, ``e_dims``), "ae"
-    (:class:`aelab.models.SwapAutoencoder`: ``latent_dims``, ``width``) or an SAEHD archi such as
-    "liae-ud" (:func:`aelab.models.build`: ``ae_dims``, ``e_dims``, ``d_dims``, ``d_mask_dims``); and
-    ``resolution``."""
-    seed = check_seed("seed", seed)
-    values = dict(spec)
-    archi = values.pop("archi", None)
-    if archi not in ("h128", "ae"):
-        return models.build(dict(spec), seed=seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return models.H128(**values) if archi == "h128" else models.SwapAutoencoder(**values)
-
-
-def load(saved: Mapping[str, Any]) -> models.SwapModel:
-    """A shipped checkpoint's model (lab 03's or lab 08's file, read with ``torch.load(...,
-    weights_only=True)``), its float16 weights as float32, in eval mode."""
-    model = build(spec_of(saved))
-    model.load_state_dict({key: value.float() for key, value in saved["state_dict"].items()})
-    return model.eval()
 
 
 def _config(model: models.SwapModel, recipe: Mapping[str, Any]) -> Config:
@@ -133,9 +86,10 @@ def _config(model: models.SwapModel, recipe: Mapping[str, Any]) -> Config:
 def trainer(model: models.SwapModel, recipe: Mapping[str, Any], *, seed: int = 0, pool_size: int = 512) -> Trainer:
     """A :class:`aelab.train.Trainer` of ``model`` on the benchmark's data with ``recipe`` (the fields of
     :class:`aelab.train.Config` but the archi, e.g. lab 03's ``LAB_CONFIG``). With ``model =
-    build(spec, seed=seed)`` it repeats, step for step, the run that made the shipped checkpoint."""
+    aelab.models.from_spec(spec, seed=seed)`` it repeats, step for step, the run that made the shipped
+    checkpoint."""
     if not isinstance(model, models.SwapModel):
-        raise TypeError(f"model must be an aelab.models.SwapModel (e.g. from benchmark.build), got {type(model).__name__}")
+        raise TypeError(f"model must be an aelab.models.SwapModel (e.g. from aelab.models.from_spec), got {type(model).__name__}")
     return Trainer(_config(model, recipe), device="cpu", seed=seed, pool_size=pool_size, model=model)
 
 
@@ -155,43 +109,6 @@ def step_time(model: models.SwapModel, recipe: Mapping[str, Any], *, steps: int 
 #: :data:`REAL_SEED`, as many, none of them a test face).
 TEST_FACES = 256
 REAL_SEED = 108
-#: The spectral column's setting: every frame (merged swap or real) resized to half its size and back
-#: (:func:`aelab.forensics.degrade.degrade`), as a re-upload does, before a linear spectral detector
-#: that never saw the model it is tested on (:func:`spectral_detector`) reads it.
-SPECTRAL_DEGRADE: dict[str, Any] = {"resize": 0.5}
-
-
-@dataclass(frozen=True)
-class Judges:
-    """What every model is measured with: held-out dst faces (:class:`aelab.data.faces.FaceBatch`, an
-    even number), lab 03's factor reader, lab 06's feature network, lab 07's blend detector, real dst
-    frames (no face of ``dst``; as many as ``dst``), and the domain whose identity the swaps should show.
-
-    Each half has its role: the detectors are tested on the merged frames of ``dst``'s second half
-    against the second half of ``real_frames``; a spectral detector is fit on first halves only."""
-
-    dst: faces.FaceBatch
-    reader: FactorReader
-    net: FeatureNet
-    blend: BlendDetector
-    real_frames: torch.Tensor
-    src_domain: str = "A"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.dst, faces.FaceBatch) or len(self.dst) % 2 or len(self.dst) < 64:
-            raise ValueError("dst must be a FaceBatch of an even number (at least 64) of held-out dst faces")
-        for name, kind in (("reader", FactorReader), ("net", FeatureNet), ("blend", BlendDetector)):
-            if not isinstance(getattr(self, name), kind):
-                raise TypeError(f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
-        if not isinstance(self.real_frames, torch.Tensor) or len(self.real_frames) != len(self.dst):
-            raise ValueError(f"real_frames must hold as many real frames as dst has faces ({len(self.dst)})")
-
-    @property
-    def half(self) -> int:
-        """The number of test frames per side (half the faces)."""
-        return len(self.dst) // 2
-
-
 def judges(reader: FactorReader, net: FeatureNet, blend: BlendDetector) -> Judges:
     """The lab's judges: :data:`TEST_FACES` held-out dst faces and as many real frames
     (:data:`REAL_SEED`), with these three networks."""
@@ -225,98 +142,6 @@ class Row:
         values.pop("parameters")
         values["step_seconds"] *= 1000.0
         return dict(zip(COLUMNS, values.values()))
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One model's figures on :class:`Judges`, per test face where the figure has one.
-
-    ``ssim``, ``psnr`` (N,): each swap against its true swap inside the face. ``pose`` (N,): face i's
-    share of the pose carry-over, 1 − mean over :data:`POSE` of (target − reading)² / var(target), whose
-    mean over the faces is the mean R²; ``leak`` (N,): face i's identity leak, the mean over
-    :data:`aelab.metrics.IDENTITY_READ` of (reading of the swap − reading of the truth) / the mean gap
-    between dst and the truth, whose mean is :func:`aelab.metrics.identity_leak`'s mean. ``fd``,
-    ``kid``, ``precision``, ``recall``: the merged swaps as a set (:func:`aelab.realism.swap_realism`).
-    ``blend`` (members, N/2): each member of the blend detector on the merged frames of the second half
-    (their mean is the detector's score); ``frames`` (N, 3, R, R): the merged frames (:data:`MERGE`)."""
-
-    parameters: int
-    ssim: torch.Tensor
-    psnr: torch.Tensor
-    pose: torch.Tensor
-    leak: torch.Tensor
-    fd: float
-    kid: float
-    precision: float
-    recall: float
-    blend: torch.Tensor
-    frames: torch.Tensor
-
-
-def merged_frames(model: models.SwapModel, judges: Judges) -> tuple[models.SAEHDSwap, torch.Tensor]:
-    """A model's swaps of the judges' dst faces and the frames DeepFaceLab's merger makes of them
-    (:data:`MERGE`, through :data:`MERGE_MASK`)."""
-    if not isinstance(model, models.SwapModel):
-        raise TypeError(f"model must be an aelab.models.SwapModel, got {type(model).__name__}")
-    dst = judges.dst.to("cpu")
-    swap = metrics.swaps_of(model, dst)
-    mask = merge.working_mask(MERGE_MASK, pred_src_dstm=swap.pred_src_dstm, pred_dst_dstm=swap.pred_dst_dstm)
-    return swap, merge.merge(dst.images, swap.pred_src_dst, mask, **MERGE).images
-
-
-def blend_members(judges: Judges, frames: torch.Tensor) -> torch.Tensor:
-    """Each member of the judges' blend detector on ``frames``: (members, N) probabilities."""
-    with torch.no_grad():
-        return torch.stack([torch.sigmoid(net(frames)) for net in judges.blend.nets_])
-
-
-@torch.no_grad()
-def measure(model: models.SwapModel, judges: Judges) -> Measured:
-    """A model's :class:`Measured` figures on ``judges``."""
-    swap, frames = merged_frames(model, judges)
-    dst, half = judges.dst.to("cpu"), judges.half
-    image, mask = swap.pred_src_dst, swap.pred_src_dstm
-    truth = faces.render_swap(dst, judges.src_domain)
-    face = truth.face_mask
-    read_swap = judges.reader.predict(image * mask)
-    read_truth = judges.reader.predict(truth.images * face)
-    read_dst = judges.reader.predict(dst.images * dst.face_mask)
-    targets = metrics.factor_targets(dst.factors)
-    pose = 1.0 - torch.stack([(targets[n].double() - read_swap[n].double()).pow(2) / targets[n].double().var(unbiased=False)
-                              for n in POSE]).mean(0)
-    kept = [n for n in metrics.IDENTITY_READ if n in judges.reader.names]
-    leak = torch.stack([(read_swap[n].double() - read_truth[n].double())
-                        / (read_dst[n].double() - read_truth[n].double()).mean() for n in kept]).mean(0)
-    sets = realism.swap_realism(image, mask, dst, judges.net, src_domain=judges.src_domain)
-    return Measured(
-        parameters=models.count_parameters(model),
-        ssim=losses.ssim(image * face, truth.images * face, reduction="none").double(),
-        psnr=metrics.masked_psnr(image, truth.images, face).double(),
-        pose=pose, leak=leak,
-        fd=sets.fd, kid=sets.kid.mean, precision=sets.prdc.precision, recall=sets.prdc.recall,
-        blend=blend_members(judges, frames[half:]).double(),
-        frames=frames,
-    )
-
-
-def spectral_detector(frames: list[torch.Tensor], judges: Judges) -> SpectralDetector:
-    """A linear spectral detector (Durall et al., azimuthal spectrum) fit on the first half of each of
-    ``frames`` (merged frames of other models, from :func:`merged_frames`) against as many copies of the
-    first half of the real frames, all degraded by :data:`SPECTRAL_DEGRADE`."""
-    if not frames:
-        raise ValueError("give the merged frames of at least one model to fit the spectral detector on")
-    half = judges.half
-    fake = degrade(torch.cat([f[:half] for f in frames]), **SPECTRAL_DEGRADE)
-    real = degrade(judges.real_frames[:half], **SPECTRAL_DEGRADE).repeat(len(frames), 1, 1, 1)
-    return SpectralDetector("azimuthal").fit(*labelled(real, fake))
-
-
-def spectral_scores(detector: SpectralDetector, frames: torch.Tensor, judges: Judges) -> tuple[torch.Tensor, torch.Tensor]:
-    """``detector``'s scores of the real test frames and of the second half of ``frames``, both
-    degraded by :data:`SPECTRAL_DEGRADE`: (real (N/2,), fake (N/2,))."""
-    half = judges.half
-    real, fake = (degrade(x, **SPECTRAL_DEGRADE) for x in (judges.real_frames[half:], frames[half:]))
-    return detector.score(real).double(), detector.score(fake).double()
 
 
 def row(measured: Measured, judges: Judges, *, step_seconds: float, spectral: SpectralDetector) -> Row:
@@ -369,18 +194,6 @@ def record(measured: Measured, spectral: tuple[torch.Tensor, torch.Tensor]) -> d
             "leak": rounded(measured.leak), "fd": rounded(measured.fd), "kid": rounded(measured.kid),
             "precision": rounded(measured.precision), "recall": rounded(measured.recall),
             "blend": rounded(measured.blend), "spectral": {"real": rounded(spectral[0]), "fake": rounded(spectral[1])}}
-
-
-def floor(judges: Judges, others: faces.FaceBatch) -> dict[str, float]:
-    """FD, KID, precision and recall of two real sets: the true swaps of ``others`` (dst faces that are
-    not the judges') against the judges' true swaps, both merged into their frames through their own
-    face masks as :func:`aelab.realism.swap_realism` does -- what a perfect model would score."""
-    def merged(batch: faces.FaceBatch) -> torch.Tensor:
-        truth = faces.render_swap(batch, judges.src_domain)
-        return judges.net.features(merge.merge(batch.images, truth.images, truth.face_mask).images)
-
-    sets = realism.realism(merged(judges.dst.to("cpu")), merged(others.to("cpu")))
-    return {"FD": sets.fd, "KID": sets.kid.mean, "precision": sets.prdc.precision, "recall": sets.prdc.recall}
 
 
 def _auc_matrix(real: Any, fake: Any) -> np.ndarray:
@@ -617,54 +430,83 @@ def table(rows: Mapping[str, Row], bands: Mapping[str, Mapping[str, tuple[float,
                         label=f"{'model':<{width}} {'parameters':>10}")
 
 
-def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
-    """The names of ``points`` (name -> (quality, detectability)) that no other point dominates: none has
-    a quality at least as high and a detectability at least as low, one of them strictly. In the
-    order given."""
-    items = [(str(name), float(q), float(d)) for name, (q, d) in points.items()]
-    return [name for name, q, d in items
-            if not any(q2 >= q and d2 <= d and (q2 > q or d2 < d) for _, q2, d2 in items)]
-
-
 def figure(intervals: Mapping[str, Mapping[str, stats.Interval]], parameters: Mapping[str, int],
            swaps: Mapping[str, torch.Tensor], dst: torch.Tensor, truth: torch.Tensor, *,
            quality: str = "SSIM", detectability: str = "AUC blend") -> Figure:
-    """The benchmark in one picture: left, each model's swaps (images (n, 3, R, R) in [0, 1]) under the dst
-    faces and their true swaps; right, every model's ``quality`` against its ``detectability`` (columns
-    of :data:`SEED_COLUMNS`, ``intervals`` from :meth:`Seeds.intervals`: the mean over seeds and its
-    95 % interval as error bars), the marker's area growing with its ``parameters``, the Pareto front
-    of the means (:func:`pareto_front`) marked, and joined where it holds more than one model."""
+    """The benchmark in one picture (:func:`aelab.plotting.trade_off`): each model's swaps (images (n, 3,
+    R, R) in [0, 1]) under the dst faces and their true swaps, and its ``quality`` against its
+    ``detectability`` (columns of :data:`SEED_COLUMNS`, ``intervals`` from :meth:`Seeds.intervals`), the
+    marker's area growing with its ``parameters``, the Pareto front of the means marked."""
     for column in (quality, detectability):
         if column not in SEED_COLUMNS:
             raise ValueError(f"{column!r} is not a column; choose from {', '.join(SEED_COLUMNS)}")
-    names = list(intervals)
-    shown = [dst, truth, *(swaps[name] for name in names)]
-    n = len(dst)
-    result = Figure(figsize=(0.75 * n + 5.2, 0.75 * len(shown) + 0.6), layout="constrained")
-    left, right = result.subfigures(1, 2, width_ratios=[0.75 * n, 4.4])
-    axes = left.subplots(len(shown), n, squeeze=False)
-    for r, (label, images) in enumerate(zip(["dst", "true swap", *names], shown)):
-        for c in range(n):
-            axes[r, c].imshow(images[c].detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    left.suptitle("swaps of held-out dst faces (seed 0)", fontsize=9)
-    ax = right.subplots()
-    largest = max(parameters[name] for name in names)
-    points = {}
-    for name in names:
-        q, d = intervals[name][quality], intervals[name][detectability]
-        points[name] = (q.estimate, d.estimate)
-        drawn = ax.scatter(d.estimate, q.estimate, s=40 + 400 * parameters[name] / largest, alpha=0.6)
-        ax.errorbar(d.estimate, q.estimate, xerr=[[d.estimate - d.low], [d.high - d.estimate]],
-                    yerr=[[q.estimate - q.low], [q.high - q.estimate]], color=drawn.get_facecolor()[0], alpha=0.6,
-                    linewidth=1)
-        ax.annotate(name, (d.estimate, q.estimate), fontsize=8, xytext=(4, 4), textcoords="offset points")
-    front = sorted((points[name][1], points[name][0]) for name in pareto_front(points))
-    ax.plot([d for d, _ in front], [q for _, q in front], color="grey", linestyle=":", marker="o", markersize=13,
-            markerfacecolor="none", label="Pareto front (of the means)")
-    ax.set(xlabel=f"{detectability} (lower: harder to detect)", ylabel=f"{quality} (higher: better)")
-    ax.legend(fontsize=7)
-    right.suptitle("quality against detectability, 95 % intervals (area: parameters)", fontsize=9)
-    return result
+    return trade_off(intervals, parameters, swaps, dst, truth, quality=quality, detectability=detectability)
+
+
+# --------------------------------------------------------------------------------------------------
+# The shipped files (python -m aelab.assets.make_lab08)
+
+#: model name -> file stem.
+STEMS = {"H128": "h128", "DF": "df", "LIAE": "liae", "LIAE-ud": "liae_ud", "AE": "ae"}
+#: The training seeds of every model.
+SEEDS = (0, 1, 2)
+#: Where the checkpoints that are not shipped go, under the working folder.
+RUNS = Path("runs") / "lab08"
+
+
+def checkpoint(name: str, seed: int) -> Path:
+    """Where model ``name`` trained from ``seed`` lies: the shipped file for seed 0, else under :data:`RUNS`."""
+    if seed == 0:
+        return assets.root() / ("lab03" if name in ("DF", "LIAE") else "lab08") / f"{STEMS[name]}.pt"
+    return RUNS / f"{STEMS[name]}-seed{seed}.pt"
+
+
+def make_model(name: str, seed: int = 0) -> tuple[dict, float]:
+    """Train the benchmark model ``name`` (an entry of :data:`MODELS`) from ``seed`` on lab 03's budget
+    (:data:`aelab.course.lab03.LAB_CONFIG`, :data:`~aelab.course.lab03.ITERATIONS` steps); return what its
+    file holds, and the CPU seconds per step."""
+    spec = MODELS[name]
+    run = trainer(models.from_spec(spec, seed=seed), LAB_CONFIG, seed=seed, pool_size=512)
+    start = time.process_time()
+    run.fit(ITERATIONS)
+    seconds = (time.process_time() - start) / ITERATIONS
+    return {
+        "model": dict(spec),
+        "config": run.config.to_dict(),
+        "iteration": run.iteration,
+        "history": {key: run.history[key] for key in ("src_total", "dst_total")},
+        "state_dict": {k: v.half() for k, v in run.model.state_dict().items()},
+    }, seconds
+
+
+def make_results() -> str:
+    """Measure every model from every seed of :data:`SEEDS` whose checkpoint is there (:func:`checkpoint`)
+    on the lab's judges; return results.json's text. Each architecture's spectral detector is fit on the
+    seed-0 frames of the other four, and scores every seed of it."""
+    lab = judges(reader=FactorReader.from_state_dict(assets.load("lab03/reader.pt")),
+                 net=FeatureNet.from_state_dict(assets.load("lab06/features.pt")),
+                 blend=BlendDetector.from_state_dict(assets.load("lab07/blend.pt")))
+    others = faces.render(2 * TEST_FACES, resolution=32, domain="B", seed=EVAL_SEED)[TEST_FACES:]
+    trained = {(name, seed): path for seed in SEEDS for name in STEMS if (path := checkpoint(name, seed)).is_file()}
+    missing = [f"{name} from seed {seed}" for seed in SEEDS for name in STEMS if (name, seed) not in trained]
+    if any((name, 0) not in trained for name in STEMS):
+        raise SystemExit("make_lab08 results needs the five models from seed 0: run make_lab03 and "
+                         "make_lab08 h128 liae_ud ae")
+    measured = {key: measure(models.from_checkpoint(torch.load(path, weights_only=True)), lab)
+                for key, path in trained.items()}
+    detectors = {name: spectral_detector([measured[other, 0].frames for other in STEMS if other != name], lab)
+                 for name in STEMS}
+    results = {}
+    for name in STEMS:
+        seeds = [seed for seed in SEEDS if (name, seed) in trained]
+        runs = [record(measured[name, seed], spectral_scores(detectors[name], measured[name, seed].frames, lab))
+                for seed in seeds]
+        results[name] = {"parameters": measured[name, 0].parameters, "seeds": seeds, "runs": runs}
+    if missing:
+        print("not trained yet (make_lab08 seeds), so not in results.json:", ", ".join(missing), flush=True)
+    return json.dumps({
+        "about": "lab 08's benchmark: python -m aelab.assets.make_lab08 results (aelab.course.lab08.Seeds reads it)",
+        "floor": {key: rounded(value) for key, value in floor(lab, others).items()},
+        "real_blend": rounded(blend_members(lab, lab.real_frames[lab.half:])),
+        "models": results,
+    }, separators=(",", ":")) + "\n"
