@@ -9,7 +9,8 @@ Images are tensors (N, C, H, W) of floats in [0, 1] with C = 1 (drawn in grey) o
 masks (N, 1, H, W) in [0, 1] are images with one channel.
 
 - :func:`image_grid` -- a batch as a grid, with optional titles per image and labels per row
-  (previews, side-by-side reconstructions, masks).
+  (previews, side-by-side reconstructions, masks): the kit's one image grid, which its other
+  figures of images call (e.g. :func:`faces_grid`, the SynthFaces of docs/images/synthfaces_grid.png).
 - :func:`loss_curves` -- one or several loss histories against the step, log scale, optionally
   smoothed (the list that :func:`aelab.fitting.fit_autoencoder` returns, or a dict of them).
 - :func:`rate_distortion` -- quality measures against the size of a code (latent dims, bits), one
@@ -26,9 +27,10 @@ import numpy as np
 import torch
 from matplotlib import figure as mpl_figure
 
-from aelab.validate import check_float, check_images, check_positive_int
+from aelab.data import faces
+from aelab.validate import check_float, check_images, check_positive_int, check_strings
 
-__all__ = ["image_grid", "loss_curves", "rate_distortion"]
+__all__ = ["image_grid", "faces_grid", "loss_curves", "rate_distortion"]
 
 
 class Figure(mpl_figure.Figure):
@@ -38,16 +40,6 @@ class Figure(mpl_figure.Figure):
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", bbox_inches="tight")
         return buffer.getvalue()
-
-
-def _check_labels(name: str, labels: Sequence[str] | None, count: int, what: str) -> list[str] | None:
-    if labels is None:
-        return None
-    if isinstance(labels, str) or not isinstance(labels, Sequence):
-        raise TypeError(f"{name} must be a sequence of strings (one per {what}), got {type(labels).__name__}")
-    if len(labels) != count:
-        raise ValueError(f"{name} must hold one string per {what}: expected {count}, got {len(labels)}")
-    return [str(label) for label in labels]
 
 
 def image_grid(
@@ -84,8 +76,8 @@ def image_grid(
     n = images.shape[0]
     columns = min(nrow, n)
     rows = math.ceil(n / columns)
-    titles = _check_labels("titles", titles, n, "image")
-    row_labels = _check_labels("row_labels", row_labels, rows, "row")
+    titles = None if titles is None else check_strings("titles", titles, count=n, per="image")
+    row_labels = None if row_labels is None else check_strings("row_labels", row_labels, count=rows, per="row")
     pixels = images.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
 
     titled_rows = sum(any(titles[row * columns:(row + 1) * columns]) for row in range(rows)) if titles else 0
@@ -112,6 +104,23 @@ def image_grid(
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
+
+
+def faces_grid(columns: int = 8, resolution: int = 64, seed: int = 0) -> Figure:
+    """SynthFaces (:mod:`aelab.data.faces`), ``columns`` per row: domains A, B and mixed, another A and
+    its true swap into B (:func:`~aelab.data.faces.render_swap`), as an :func:`image_grid`. README's
+    picture: ``faces_grid().savefig("docs/images/synthfaces_grid.png", dpi=150)``."""
+    columns = check_positive_int("columns", columns)
+    source = faces.render(columns, resolution=resolution, domain="A", seed=seed + 1)
+    rows = {
+        "A": faces.render(columns, resolution=resolution, domain="A", seed=seed),
+        "B": faces.render(columns, resolution=resolution, domain="B", seed=seed),
+        "mixed": faces.render(columns, resolution=resolution, domain="mixed", seed=seed),
+        "another A": source,
+        "true swap\nA → B": faces.render_swap(source, "B"),
+    }
+    return image_grid(torch.cat([batch.images for batch in rows.values()]), nrow=columns, row_labels=list(rows),
+                      cell_size=0.9)
 
 
 def _as_histories(history: Sequence[float] | Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
