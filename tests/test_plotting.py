@@ -37,6 +37,14 @@ def test_image_grid_draws_masks_in_grey_and_clips() -> None:
     assert shown.get_cmap().name == "gray" and shown.get_array().min() == 0.0 and shown.get_array().max() == 1.0
 
 
+def test_image_grid_leaves_label_width_for_the_row_labels() -> None:
+    images = torch.rand(6, 3, 8, 8)
+    assert image_grid(images, nrow=3).get_size_inches()[0] == pytest.approx(3.0)
+    assert image_grid(images, nrow=3, row_labels=["a", "b"]).get_size_inches()[0] == pytest.approx(3.9)
+    wide = image_grid(images, nrow=3, row_labels=["a\n(x10 diff)", "b"], label_width=1.4)
+    assert wide.get_size_inches()[0] == pytest.approx(4.4)
+
+
 def test_faces_grid_shows_five_labelled_rows(tmp_path: Path) -> None:
     figure = faces_grid(2, resolution=32)
     assert len(_visible_axes(figure)) == 10

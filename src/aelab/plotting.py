@@ -49,6 +49,7 @@ def image_grid(
     titles: Sequence[str] | None = None,
     row_labels: Sequence[str] | None = None,
     cell_size: float = 1.0,
+    label_width: float = 0.9,
     title: str | None = None,
 ) -> Figure:
     """A grid of images (N, C, H, W) in [0, 1], ``nrow`` images per row (like torchvision's make_grid).
@@ -61,6 +62,7 @@ def image_grid(
             none, e.g. to title the first row only.
         row_labels: one label per row, drawn at its left (e.g. "target", "MSE", "DSSIM").
         cell_size: the side of one image in inches.
+        label_width: the room in inches left of the grid for ``row_labels`` (longer labels want more).
         title: a title for the whole figure.
 
     To show several batches of the same size side by side, one batch per row::
@@ -73,6 +75,7 @@ def image_grid(
         raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
     nrow = check_positive_int("nrow", nrow)
     cell_size = check_float("cell_size", cell_size, minimum=0, min_inclusive=False)
+    label_width = check_float("label_width", label_width, minimum=0)
     n = images.shape[0]
     columns = min(nrow, n)
     rows = math.ceil(n / columns)
@@ -81,7 +84,7 @@ def image_grid(
     pixels = images.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
 
     titled_rows = sum(any(titles[row * columns:(row + 1) * columns]) for row in range(rows)) if titles else 0
-    label_room = 0.9 if row_labels else 0.0
+    label_room = label_width if row_labels else 0.0
     figure = Figure(
         figsize=(columns * cell_size + label_room, rows * cell_size + titled_rows * 0.22 + (0.35 if title else 0.0)),
         layout="constrained",

@@ -84,4 +84,4 @@ def attacked_figure(rows: Mapping[str, Tensor], clean: Tensor, *, amplify: float
     for name, attacked in rows.items():
         images[name] = attacked[:count]
         images[f"{name}\n(x{amplify:g} diff)"] = (0.5 + amplify * (attacked[:count] - clean)).clamp(0, 1)
-    return image_grid(torch.cat(list(images.values())), nrow=len(clean), row_labels=list(images))
+    return image_grid(torch.cat(list(images.values())), nrow=len(clean), row_labels=list(images), label_width=1.4)
