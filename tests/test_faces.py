@@ -236,9 +236,3 @@ def test_draw_checks_its_factors() -> None:
         draw({**f, "yaw": torch.zeros(2)})
     with pytest.raises(ValueError, match="factors_at|indices must be >= 0"):
         faces.factors_at([3, -1])
-
-
-def test_grid_command_writes_a_png(tmp_path) -> None:
-    target = tmp_path / "grid.png"
-    assert faces.main(["--grid", str(target), "--columns", "2", "--resolution", "32"]) == 0
-    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

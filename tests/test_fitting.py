@@ -1,11 +1,11 @@
-"""aelab.fitting.fit_autoencoder: a repeatable loop that learns, and clear errors."""
+"""aelab.fitting: the one training loop (fit_steps) and fit_autoencoder: repeatable, learning, clear errors."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from aelab.fitting import _batch_indices, fit_autoencoder
+from aelab.fitting import _batch_indices, fit_autoencoder, fit_steps
 from aelab.losses import kl_divergence
 from aelab.models import VAE, ConvAutoencoder
 
@@ -91,3 +91,34 @@ def test_bad_images_losses_and_models_are_refused() -> None:
         fit_autoencoder(_model(), _images(), lambda t, o: _mse(t, o) * float("nan"), steps=1, batch_size=8, progress=False)
     with pytest.raises(TypeError, match="nn.Module"):
         fit_autoencoder(lambda x: x, _images(), _mse, steps=1, progress=False)  # type: ignore[arg-type]
+
+
+def test_fit_steps_calls_the_loss_of_each_step_in_order_and_leaves_eval_mode() -> None:
+    model = torch.nn.Linear(2, 1)
+    x, y = torch.randn(16, 2, generator=torch.Generator().manual_seed(1)), torch.zeros(16, 1)
+    seen: list[int] = []
+
+    def step_loss(step: int) -> torch.Tensor:
+        seen.append(step)
+        assert model.training
+        return ((model(x) - y) ** 2).mean()
+
+    history = fit_steps(model, step_loss, steps=30, lr=0.05, progress=False)
+    assert seen == list(range(30)) and len(history) == 30 and all(isinstance(v, float) for v in history)
+    assert history[-1] < history[0] and not model.training
+
+
+def test_fit_steps_trains_only_trainable_parameters_and_names_a_bad_step() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.clone()
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(2))
+    fit_steps(model, lambda _: model(x).pow(2).mean(), steps=3, lr=0.1, progress=False)
+    assert torch.equal(model[0].weight, frozen)
+    with pytest.raises(ValueError, match="became inf at step 3"):
+        fit_steps(model, lambda k: model(x).pow(2).mean() * (float("inf") if k == 2 else 1.0), steps=4, lr=0.1,
+                  progress=False)
+    with pytest.raises(ValueError, match="step 1 must be a scalar tensor"):
+        fit_steps(model, lambda _: model(x), steps=1, lr=0.1, progress=False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        fit_steps(torch.nn.Identity(), lambda _: torch.zeros(()), steps=1, lr=0.1, progress=False)

@@ -71,6 +71,46 @@ def test_check_images_shapes_dtypes_and_range() -> None:
         validate.check_mask("m", torch.rand(3, 1, 8, 8), like=x)
 
 
+def test_check_int_multiple_of_and_square_images() -> None:
+    assert validate.check_int("resolution", 48, minimum=16, multiple_of=16) == 48
+    with pytest.raises(ValueError, match=r"resolution must be a multiple of 16 \(16, 32, 48, ...\), got 40"):
+        validate.check_int("resolution", 40, minimum=16, multiple_of=16)
+    with pytest.raises(ValueError, match="square images"):
+        validate.check_images("x", torch.rand(2, 3, 8, 6), square=True)
+
+
+def test_check_range_instance_and_strings() -> None:
+    assert validate.check_range("scale_range", (-0.1, 0.2)) == (-0.1, 0.2)
+    with pytest.raises(ValueError, match="low <= high.*swap them"):
+        validate.check_range("scale_range", (0.2, -0.1))
+    with pytest.raises(TypeError, match=r"scale_range must be a pair \(low, high\)"):
+        validate.check_range("scale_range", 0.1)
+    g = torch.Generator()
+    assert validate.check_instance("g", g, torch.Generator) is g
+    with pytest.raises(TypeError, match=r"batch must be a Generator \(from torch.Generator\), got int"):
+        validate.check_instance("batch", 3, torch.Generator, made_by="torch.Generator")
+    assert validate.check_strings("titles", ("a", 1), count=2, per="image") == ["a", "1"]
+    with pytest.raises(ValueError, match="one string per row: expected 3, got 2"):
+        validate.check_strings("row_labels", ["a", "b"], count=3, per="row")
+    with pytest.raises(TypeError, match="sequence of strings"):
+        validate.check_strings("titles", "ab", count=2, per="image")
+
+
+def test_check_columns_and_binary_labels() -> None:
+    columns = {"a": torch.zeros(3), "b": torch.ones(3), "extra": torch.zeros(5)}
+    assert validate.check_columns("factors", columns, ("a", "b"), fix="see sample_factors") == 3
+    with pytest.raises(ValueError, match=r"factors lack \['c'\]; see sample_factors"):
+        validate.check_columns("factors", columns, ("a", "c"), fix="see sample_factors")
+    with pytest.raises(ValueError, match="one length N"):
+        validate.check_columns("factors", columns, ("a", "extra"), fix="")
+    labels = validate.check_binary_labels("labels", [0, 1, 1], count=3)
+    assert labels.dtype == torch.float32 and labels.tolist() == [0.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r"one label per image \(2\), got 3"):
+        validate.check_binary_labels("labels", [0, 1, 1], count=2)
+    with pytest.raises(ValueError, match=r"0 \(real\) or 1 \(generated\)"):
+        validate.check_binary_labels("labels", torch.tensor([0, 2]), count=2)
+
+
 # --- aelab.report: measured digits masked, verdicts compared ----------------------------------------
 
 def _sanitize(text: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from aelab.data.faces import faces_grid
 from aelab.plotting import _moving_average, image_grid, loss_curves, rate_distortion
 
 
@@ -35,6 +36,23 @@ def test_image_grid_draws_masks_in_grey_and_clips() -> None:
     assert len(figure.axes) == 2  # fewer images than nrow: one row of two
     shown = figure.axes[0].images[0]
     assert shown.get_cmap().name == "gray" and shown.get_array().min() == 0.0 and shown.get_array().max() == 1.0
+
+
+def test_image_grid_leaves_label_width_for_the_row_labels() -> None:
+    images = torch.rand(6, 3, 8, 8)
+    assert image_grid(images, nrow=3).get_size_inches()[0] == pytest.approx(3.0)
+    assert image_grid(images, nrow=3, row_labels=["a", "b"]).get_size_inches()[0] == pytest.approx(3.9)
+    wide = image_grid(images, nrow=3, row_labels=["a\n(x10 diff)", "b"], label_width=1.4)
+    assert wide.get_size_inches()[0] == pytest.approx(4.4)
+
+
+def test_faces_grid_shows_five_labelled_rows(tmp_path: Path) -> None:
+    figure = faces_grid(2, resolution=32)
+    assert len(_visible_axes(figure)) == 10
+    labels = [figure.axes[i].get_ylabel() for i in range(0, 10, 2)]
+    assert labels == ["A", "B", "mixed", "another A", "true swap\nA → B"]
+    figure.savefig(tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(

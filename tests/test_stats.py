@@ -65,6 +65,15 @@ def test_auc_interval_agrees_with_sklearn_and_a_bootstrap() -> None:
     assert ci.high - ci.low == pytest.approx(boot.high - boot.low, rel=0.25)
 
 
+def test_auc_interval_counts_ties_half_as_the_forensics_auc_does() -> None:
+    from aelab.forensics import auc
+
+    rng = np.random.default_rng(6)
+    labels = np.r_[np.zeros(80), np.ones(60)]
+    scores = np.round(np.r_[rng.normal(0, 1, 80), rng.normal(0.8, 1, 60)] * 2) / 2  # many ties
+    assert stats.auc_interval(labels, scores).estimate == pytest.approx(auc(scores, labels), abs=1e-12)
+
+
 def test_auc_difference_of_a_detector_with_itself_is_zero_and_a_better_one_is_called() -> None:
     rng = np.random.default_rng(5)
     labels = np.r_[np.zeros(200), np.ones(200)]

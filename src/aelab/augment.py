@@ -59,8 +59,10 @@ from aelab.validate import (
     check_float,
     check_generator,
     check_images,
+    check_instance,
     check_int,
     check_mask,
+    check_range,
 )
 
 __all__ = [
@@ -133,24 +135,6 @@ class AugmentedBatch:
     target: torch.Tensor
     masks: list[torch.Tensor]
     params: WarpParams
-
-
-def _check_range(name: str, value: object) -> tuple[float, float]:
-    """A (low, high) pair of numbers with low <= high."""
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise TypeError(f"{name} must be a pair (low, high) of numbers, got {value!r}")
-    low, high = check_float(f"{name}[0]", value[0]), check_float(f"{name}[1]", value[1])
-    if low > high:
-        raise ValueError(f"{name} must be a pair (low, high) with low <= high, got {value!r}; swap them")
-    return low, high
-
-
-def _check_square(name: str, x: object) -> torch.Tensor:
-    """(N, C, R, R) float images: DeepFaceLab's samples are square."""
-    x = check_images(name, x)
-    if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"{name} must be square images (N, C, R, R), got shape {tuple(x.shape)}; crop or resize them")
-    return x
 
 
 def _truncated_normal(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
@@ -227,11 +211,11 @@ def gen_warp_params(
     resolution = check_int("resolution", resolution, minimum=2)
     generator = check_generator("generator", generator)
     flip = check_bool("flip", flip)
-    rotation_range = _check_range("rotation_range", rotation_range)
-    scale_range = _check_range("scale_range", scale_range)
+    rotation_range = check_range("rotation_range", rotation_range)
+    scale_range = check_range("scale_range", scale_range)
     if scale_range[0] >= 1:
         raise ValueError(f"scale_range[0] must be < 1 (the smallest scale is 1 / (1 - low)), got {scale_range!r}")
-    tx_range, ty_range = _check_range("tx_range", tx_range), _check_range("ty_range", ty_range)
+    tx_range, ty_range = check_range("tx_range", tx_range), check_range("ty_range", ty_range)
     warp_strength = check_float("warp_strength", warp_strength, minimum=0.0)
     warp_field = check_choice("warp_field", warp_field, WARP_FIELDS)
     size = max(resolution, _MIN_SIZE)
@@ -287,17 +271,6 @@ def _warp_affine(x: torch.Tensor, rmat: torch.Tensor, interpolation: str, border
     return _sample(x, p[:, 0], p[:, 1], interpolation, "border" if border_replicate else "zeros")
 
 
-def _check_params(params: WarpParams, x: torch.Tensor, name: str) -> None:
-    if not isinstance(params, WarpParams):
-        raise TypeError(f"params must be WarpParams from gen_warp_params, got {type(params).__name__}")
-    if x.shape[0] != params.flip.shape[0] or tuple(x.shape[2:]) != (params.resolution, params.resolution):
-        raise ValueError(
-            f"{name} of shape {tuple(x.shape)} does not match the parameters (made for "
-            f"{params.flip.shape[0]} images of side {params.resolution}); call gen_warp_params "
-            "with the batch's size and resolution"
-        )
-
-
 def warp_by_params(
     x: torch.Tensor,
     params: WarpParams,
@@ -317,8 +290,13 @@ def warp_by_params(
     images) or "bilinear" (``cv2.INTER_LINEAR``, what ``SampleProcessor`` uses for masks). Like
     DeepFaceLab's, the result is not clipped: bicubic filtering may overshoot [0, 1] a little.
     """
-    _check_square("x", x)
-    _check_params(params, x, "x")
+    check_images("x", x, square=True)
+    check_instance("params", params, WarpParams, made_by="gen_warp_params")
+    if x.shape[0] != params.flip.shape[0] or tuple(x.shape[2:]) != (params.resolution, params.resolution):
+        raise ValueError(
+            f"x of shape {tuple(x.shape)} does not match the parameters (made for {params.flip.shape[0]} "
+            f"images of side {params.resolution}); call gen_warp_params with the batch's size and resolution"
+        )
     interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
     resize = (can_warp or can_transform) and params.resolution < params.size
     if resize:
@@ -409,7 +387,7 @@ def random_affine(
     ty_range: tuple[float, float] = (-0.05, 0.05),
 ) -> torch.Tensor:
     """Rotate, scale and shift each (N, C, R, R) image in [0, 1] at random (SAEHD's ranges), clipped to [0, 1]."""
-    _check_square("images", images)
+    check_images("images", images, square=True)
     params = gen_warp_params(
         images.shape[0], images.shape[-1], generator=generator, flip=False, rotation_range=rotation_range,
         scale_range=scale_range, tx_range=tx_range, ty_range=ty_range,
@@ -420,7 +398,7 @@ def random_affine(
 
 def random_flip(images: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
     """Mirror each (N, C, R, R) image in [0, 1] left-right with probability 0.4 (DeepFaceLab's)."""
-    _check_square("images", images)
+    check_images("images", images, square=True)
     params = gen_warp_params(images.shape[0], images.shape[-1], generator=generator)
     return warp_by_params(images, params, can_warp=False, can_transform=False, can_flip=True, border_replicate=True)
 
@@ -433,7 +411,7 @@ def random_warp(
     ``strength`` scales the control-point moves (times the cell size); ``warp_field`` is one of
     :data:`WARP_FIELDS`. Even at strength 0 the image moves by DeepFaceLab's half-pixel offset.
     """
-    _check_square("images", images)
+    check_images("images", images, square=True)
     params = gen_warp_params(
         images.shape[0], images.shape[-1], generator=generator, warp_strength=strength, warp_field=warp_field
     )
@@ -463,7 +441,7 @@ def augment_batch(
     the side's flip option (SAEHD's ``random_src_flip`` / ``random_dst_flip``). Deterministic given
     ``generator``.
     """
-    _check_square("images", images)
+    check_images("images", images, square=True)
     masks = list(masks)
     for i, mask in enumerate(masks):
         check_mask(f"masks[{i}]", mask, like=images)

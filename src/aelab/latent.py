@@ -235,20 +235,20 @@ class FactorDirection:
 def factor_direction(codes: Tensor, factor: Tensor, *, ridge: float = 1e-3) -> FactorDirection:
     """Fit the read-out of ``factor`` (N,) from ``codes`` (N, D) by ridge-regularised least squares.
 
-    The ridge term, ``ridge · N`` times the identity on the weights (not the bias), keeps the direction
-    stable when some code dimensions are nearly constant or redundant. Fitted on every sample: to
-    measure how well a factor is read (held-out R²) use :func:`aelab.metrics.linear_probe`.
+    scikit-learn's ``Ridge`` with ``alpha = ridge · N``: the penalty is on the weights, not the bias
+    (``ridge = 0``: ``LinearRegression``). It keeps the direction stable when some code dimensions
+    are nearly constant or redundant. Fitted on every sample: to measure how well a factor is read
+    (held-out R², the same fit) use :func:`aelab.metrics.linear_probe`.
     """
+    from sklearn.linear_model import LinearRegression, Ridge
+
     x = _flat("codes", codes)
     y = check_tensor("factor", factor).detach().double().cpu().flatten()
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"factor has {y.shape[0]} values for {x.shape[0]} codes")
     ridge = check_float("ridge", ridge, minimum=0)
-    mean_x, mean_y = x.mean(0), y.mean()
-    centred = x - mean_x
-    gram = centred.T @ centred + ridge * x.shape[0] * torch.eye(x.shape[1], dtype=x.dtype)
-    weights = torch.linalg.solve(gram, centred.T @ (y - mean_y))
-    return FactorDirection(weights.float(), float(mean_y - mean_x @ weights))
+    fitted = (Ridge(alpha=ridge * x.shape[0]) if ridge > 0 else LinearRegression()).fit(x.numpy(), y.numpy())
+    return FactorDirection(torch.from_numpy(fitted.coef_).float(), float(fitted.intercept_))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from aelab.validate import (
 
 __all__ = [
     "gaussian_window",
+    "separable_filter",
     "gaussian_blur",
     "ssim",
     "dssim",
@@ -82,11 +83,12 @@ def gaussian_window(kernel_size: int, sigma: float) -> torch.Tensor:
     return torch.softmax(-(d**2) / (2.0 * sigma**2), dim=0).float()
 
 
-def _separable_filter(x: torch.Tensor, window: torch.Tensor, border: str | None) -> torch.Tensor:
-    """Filter each channel of (N, C, H, W) ``x`` with ``window`` along H and W.
+def separable_filter(x: torch.Tensor, window: torch.Tensor, border: str | None) -> torch.Tensor:
+    """Filter each channel of (N, C, H, W) ``x`` with the 1-D ``window`` along W, then along H.
 
     ``border=None`` is a valid convolution (output shrinks by ``len(window) - 1``); "zeros" and
-    "replicate" pad by ``len(window) // 2`` on each side (odd windows keep the size).
+    "replicate" pad by ``len(window) // 2`` on each side (odd windows keep the size). The blur of
+    :func:`gaussian_blur`, :func:`ssim` and :func:`aelab.merge.merge_mask`.
     """
     c, k = x.shape[1], window.numel()
     if border is not None:
@@ -112,7 +114,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float, *, border: str = "zeros") -> to
     kernel_size = max(3, int(2 * 2 * sigma))
     if kernel_size % 2 == 0:
         kernel_size += 1
-    return _separable_filter(x, gaussian_window(kernel_size, sigma), border)
+    return separable_filter(x, gaussian_window(kernel_size, sigma), border)
 
 
 def ssim(
@@ -142,7 +144,7 @@ def ssim(
         )
     window = gaussian_window(kernel_size, sigma)
     c1, c2 = k1**2, k2**2
-    stats = _separable_filter(torch.cat([x, y, x * y, x * x + y * y], dim=1), window, None)
+    stats = separable_filter(torch.cat([x, y, x * y, x * x + y * y], dim=1), window, None)
     mu_x, mu_y, mu_xy, mu_sq = stats.chunk(4, dim=1)
     num0 = 2.0 * mu_x * mu_y
     den0 = mu_x**2 + mu_y**2

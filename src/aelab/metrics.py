@@ -22,17 +22,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from aelab import losses
 from aelab.data import faces
+from aelab.fitting import fit_steps
 from aelab.models import SAEHDSwap
 from aelab.report import measured
 from aelab.validate import (
     check_choice,
+    check_columns,
     check_float,
     check_image_pair,
     check_images,
+    check_instance,
     check_int,
     check_mask,
     check_positive_int,
@@ -102,9 +104,13 @@ def linear_probe(
     """Held-out R² of a ridge-regularised linear read-out of each factor from the codes.
 
     ``codes``: (N, D) (or (N, ...) flattened); ``factors``: name -> (N,) tensor. The samples are split
-    once at random (seeded) into train and test; codes are standardised on the train part. An R² near
-    1 means the factor is linearly readable from the code; near 0 (or below) means it is not.
+    once at random (seeded) into train and test; codes are standardised on the train part. The
+    read-out is the ridge of :func:`aelab.latent.factor_direction`: scikit-learn's ``Ridge`` with
+    ``alpha = ridge · (train samples)``, the bias not penalised (``ridge = 0``: ``LinearRegression``).
+    An R² near 1 means the factor is linearly readable from the code; near 0 (or below) means it is not.
     """
+    from sklearn.linear_model import LinearRegression, Ridge
+
     test_fraction = check_float("test_fraction", test_fraction, minimum=0, maximum=1, min_inclusive=False,
                                 max_inclusive=False)
     ridge = check_float("ridge", ridge, minimum=0)
@@ -117,15 +123,16 @@ def linear_probe(
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     train, test = order[n_test:], order[:n_test]
     mean, std = x[train].mean(0), x[train].std(0).clamp_min(1e-8)
-    x = torch.cat([(x - mean) / std, torch.ones(n, 1, dtype=x.dtype)], dim=1)
-    gram = x[train].T @ x[train] + ridge * len(train) * torch.eye(x.shape[1], dtype=x.dtype)
+    x, train, test = ((x - mean) / std).numpy(), train.numpy(), test.numpy()
+    model = Ridge(alpha=ridge * len(train)) if ridge > 0 else LinearRegression()
     scores = {}
     for name, values in factors.items():
         y = values.detach().double().cpu().flatten()
         if y.shape[0] != n:
             raise ValueError(f"factor {name!r} has {y.shape[0]} values for {n} codes")
-        weights = torch.linalg.solve(gram, x[train].T @ y[train])
-        scores[name] = r2_score(y[test], x[test] @ weights)
+        y = y.numpy()
+        prediction = model.fit(x[train], y[train]).predict(x[test])
+        scores[name] = r2_score(torch.from_numpy(y[test]), torch.from_numpy(prediction))
     return scores
 
 
@@ -201,31 +208,24 @@ class FactorReader:
 
     def _targets(self, factors: Mapping[str, torch.Tensor], n: int) -> torch.Tensor:
         targets = factor_targets(factors)
-        missing = [name for name in self.names if name not in targets]
-        if missing:
-            raise ValueError(f"factors lack {missing}; the reader reads {list(self.names)}")
-        y = torch.stack([targets[name] for name in self.names], dim=1)
-        if y.shape[0] != n:
-            raise ValueError(f"factors hold {y.shape[0]} values per name for {n} images")
-        return y
+        length = check_columns("factors", targets, self.names, fix=f"the reader reads {list(self.names)}")
+        if length != n:
+            raise ValueError(f"factors hold {length} values per name for {n} images")
+        return torch.stack([targets[name] for name in self.names], dim=1)
 
     def _train(self, draw: Callable[[int], tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float,
-               progress: bool) -> FactorReader:
-        """``steps`` Adam steps on the batches ``draw(step) -> (images, targets)``; targets standardised."""
-        steps = check_positive_int("steps", steps)
-        lr = check_float("lr", lr, minimum=0, min_inclusive=False)
+               progress: bool, desc: str) -> list[float]:
+        """``steps`` Adam steps (:func:`aelab.fitting.fit_steps`) on the batches ``draw(step) -> (images,
+        targets)``, the MSE on standardised targets; returns the loss of each step."""
         device = next(self.net.parameters()).device
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
-        self.net.train()
-        for step in tqdm(range(steps), desc="factor reader", disable=not progress):
+
+        def step_loss(step: int) -> torch.Tensor:
             images, y = draw(step)
-            loss = F.mse_loss(self.net(images.to(device)), ((y - self._mean) / self._std).to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        self.net.eval()
+            return F.mse_loss(self.net(images.to(device)), ((y - self._mean) / self._std).to(device))
+
+        history = fit_steps(self.net, step_loss, steps=steps, lr=lr, progress=progress, desc=desc)
         self.fitted = True
-        return self
+        return history
 
     def fit(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor], *, steps: int = 600,
             batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> FactorReader:
@@ -241,7 +241,8 @@ class FactorReader:
             index = torch.randint(len(y), (batch_size,), generator=generator)
             return images[index], y[index]
 
-        return self._train(draw, steps, lr, progress)
+        self._train(draw, steps, lr, progress, "factor reader")
+        return self
 
     @classmethod
     def for_faces(cls, *, resolution: int = 32, steps: int = 600, batch_size: int = 64, lr: float = 2e-3,
@@ -253,17 +254,26 @@ class FactorReader:
         then read images masked the same way. Other keyword arguments go to the constructor.
         """
         reader = cls(resolution=resolution, seed=seed, **kwargs)
+        reader._fit_faces(steps, batch_size, lr, seed, masked=masked, reference_start=steps * batch_size,
+                          progress=progress, desc="factor reader")
+        return reader
+
+    def _fit_faces(self, steps: int, batch_size: int, lr: float, seed: int, *, masked: bool, reference_start: int,
+                   progress: bool, desc: str) -> list[float]:
+        """Train on ``batch_size`` new "mixed" faces (stream ``seed``) at each step, through their face masks
+        if ``masked``; the targets standardised with the 1024 faces of the stream from ``reference_start``
+        (which training never reaches). Returns the loss of each step."""
+        resolution = self.resolution
 
         def draw(step: int) -> tuple[torch.Tensor, torch.Tensor]:
             batch = faces.render(batch_size, resolution=resolution, domain="mixed", seed=seed, start=step * batch_size)
             images = batch.images * batch.face_mask if masked else batch.images
-            return images, reader._targets(batch.factors, batch_size)
+            return images, self._targets(batch.factors, batch_size)
 
-        # Standardise the targets with 1024 faces of the same stream that training never reaches.
-        reference = faces.render(1024, resolution=resolution, domain="mixed", seed=seed, start=steps * batch_size)
-        y = reader._targets(reference.factors, len(reference))
-        reader._mean, reader._std = y.mean(0), y.std(0).clamp_min(1e-6)
-        return reader._train(draw, steps, lr, progress)
+        reference = faces.render(1024, resolution=resolution, domain="mixed", seed=seed, start=reference_start)
+        y = self._targets(reference.factors, len(reference))
+        self._mean, self._std = y.mean(0), y.std(0).clamp_min(1e-6)
+        return self._train(draw, steps, lr, progress, desc)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
@@ -351,8 +361,7 @@ def swaps_of(model: torch.nn.Module, dst: faces.FaceBatch, *, batch_size: int = 
     """A swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`), on the CPU: its
     :class:`aelab.models.SAEHDSwap` (images (N, 3, R, R), their masks and dst's as the model draws it,
     (N, 1, R, R), in [0, 1]), drawn in eval mode ``batch_size`` at a time (the model's mode is restored)."""
-    if not isinstance(dst, faces.FaceBatch):
-        raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
+    faces.check_face_batch("dst", dst)
     batch_size = check_positive_int("batch_size", batch_size)
     device = next(model.parameters()).device
     was_training = model.training
@@ -369,8 +378,7 @@ def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorRead
     """Score a swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`; DF, LIAE or any
     :class:`aelab.models.SwapModel`) against the true swaps: :func:`swaps_of`, then
     :func:`score_swap_images`."""
-    if not isinstance(reader, FactorReader):
-        raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
+    check_instance("reader", reader, FactorReader, made_by="FactorReader.for_faces")
     swap = swaps_of(model, dst, batch_size=batch_size)
     return score_swap_images(swap.pred_src_dst, swap.pred_src_dstm, dst, reader, src_domain=src_domain)
 
@@ -391,10 +399,8 @@ def score_swap_images(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.Fa
     mask ``swap_mask``, the truth and dst through their rendered masks -- never the truth's mask on
     the swap, whose outline alone would give the pose away.
     """
-    if not isinstance(dst, faces.FaceBatch):
-        raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
-    if not isinstance(reader, FactorReader):
-        raise TypeError(f"reader must be a FactorReader, got {type(reader).__name__}")
+    faces.check_face_batch("dst", dst)
+    check_instance("reader", reader, FactorReader, made_by="FactorReader.for_faces")
     dst = dst.to("cpu")
     swap = check_images("swap", swap, channels=3, resolution=dst.images.shape[-1]).detach().cpu()
     swap_mask = check_mask("swap_mask", swap_mask, like=swap).detach().cpu()

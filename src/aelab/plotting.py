@@ -9,7 +9,8 @@ Images are tensors (N, C, H, W) of floats in [0, 1] with C = 1 (drawn in grey) o
 masks (N, 1, H, W) in [0, 1] are images with one channel.
 
 - :func:`image_grid` -- a batch as a grid, with optional titles per image and labels per row
-  (previews, side-by-side reconstructions, masks).
+  (previews, side-by-side reconstructions, masks): the kit's one image grid, which its other
+  figures of images call (e.g. :func:`aelab.data.faces.faces_grid`, docs/images/synthfaces_grid.png).
 - :func:`loss_curves` -- one or several loss histories against the step, log scale, optionally
   smoothed (the list that :func:`aelab.fitting.fit_autoencoder` returns, or a dict of them).
 - :func:`rate_distortion` -- quality measures against the size of a code (latent dims, bits), one
@@ -29,7 +30,7 @@ import torch
 from matplotlib import figure as mpl_figure
 
 from aelab.stats import Interval, pareto_front
-from aelab.validate import check_float, check_images, check_positive_int
+from aelab.validate import check_float, check_images, check_positive_int, check_strings
 
 __all__ = ["image_grid", "loss_curves", "rate_distortion", "trade_off"]
 
@@ -43,16 +44,6 @@ class Figure(mpl_figure.Figure):
         return buffer.getvalue()
 
 
-def _check_labels(name: str, labels: Sequence[str] | None, count: int, what: str) -> list[str] | None:
-    if labels is None:
-        return None
-    if isinstance(labels, str) or not isinstance(labels, Sequence):
-        raise TypeError(f"{name} must be a sequence of strings (one per {what}), got {type(labels).__name__}")
-    if len(labels) != count:
-        raise ValueError(f"{name} must hold one string per {what}: expected {count}, got {len(labels)}")
-    return [str(label) for label in labels]
-
-
 def image_grid(
     images: torch.Tensor,
     nrow: int = 8,
@@ -60,6 +51,7 @@ def image_grid(
     titles: Sequence[str] | None = None,
     row_labels: Sequence[str] | None = None,
     cell_size: float = 1.0,
+    label_width: float = 0.9,
     title: str | None = None,
 ) -> Figure:
     """A grid of images (N, C, H, W) in [0, 1], ``nrow`` images per row (like torchvision's make_grid).
@@ -72,6 +64,7 @@ def image_grid(
             none, e.g. to title the first row only.
         row_labels: one label per row, drawn at its left (e.g. "target", "MSE", "DSSIM").
         cell_size: the side of one image in inches.
+        label_width: the room in inches left of the grid for ``row_labels`` (longer labels want more).
         title: a title for the whole figure.
 
     To show several batches of the same size side by side, one batch per row::
@@ -84,15 +77,16 @@ def image_grid(
         raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
     nrow = check_positive_int("nrow", nrow)
     cell_size = check_float("cell_size", cell_size, minimum=0, min_inclusive=False)
+    label_width = check_float("label_width", label_width, minimum=0)
     n = images.shape[0]
     columns = min(nrow, n)
     rows = math.ceil(n / columns)
-    titles = _check_labels("titles", titles, n, "image")
-    row_labels = _check_labels("row_labels", row_labels, rows, "row")
+    titles = None if titles is None else check_strings("titles", titles, count=n, per="image")
+    row_labels = None if row_labels is None else check_strings("row_labels", row_labels, count=rows, per="row")
     pixels = images.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
 
     titled_rows = sum(any(titles[row * columns:(row + 1) * columns]) for row in range(rows)) if titles else 0
-    label_room = 0.9 if row_labels else 0.0
+    label_room = label_width if row_labels else 0.0
     figure = Figure(
         figsize=(columns * cell_size + label_room, rows * cell_size + titled_rows * 0.22 + (0.35 if title else 0.0)),
         layout="constrained",

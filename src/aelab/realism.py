@@ -35,13 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import t as t_distribution
-from tqdm.auto import tqdm
 
 from aelab import losses, stats
 from aelab.data import faces
 from aelab.merge import merge
 from aelab.metrics import FactorReader
-from aelab.validate import check_float, check_images, check_int, check_seed
+from aelab.validate import check_float, check_images, check_instance, check_int, check_seed
 
 __all__ = [
     "FEATURE_FACTORS",
@@ -105,22 +104,8 @@ class FeatureNet(FactorReader):
         batch_size = check_int("batch_size", batch_size, minimum=2)
         lr = check_float("lr", lr, minimum=0.0, min_inclusive=False)
         net = cls(resolution=resolution, seed=seed, **kwargs)
-        reference = faces.render(1024, resolution=resolution, domain="mixed", seed=seed, start=_REFERENCE_START)
-        y = net._targets(reference.factors, len(reference))
-        net._mean, net._std = y.mean(0), y.std(0).clamp_min(1e-6)
-        device = next(net.net.parameters()).device
-        optimizer = torch.optim.Adam(net.net.parameters(), lr=lr)
-        net.net.train()
-        for step in tqdm(range(steps), desc="feature net", disable=not progress):
-            batch = faces.render(batch_size, resolution=resolution, domain="mixed", seed=seed, start=step * batch_size)
-            target = (net._targets(batch.factors, batch_size) - net._mean) / net._std
-            loss = F.mse_loss(net.net(batch.images.to(device)), target.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            net.history.append(loss.item())
-        net.net.eval()
-        net.fitted = True
+        net.history = net._fit_faces(steps, batch_size, lr, seed, masked=False, reference_start=_REFERENCE_START,
+                                     progress=progress, desc="feature net")
         return net
 
     @torch.no_grad()
@@ -233,12 +218,15 @@ class FDCurve:
 def fd_curve(real: object, fake: object, sizes: Sequence[int], *, trials: int = 3, seed: int = 0) -> FDCurve:
     """FD between the whole ``real`` set and random subsets of ``fake`` of each size in ``sizes``
     (``trials`` subsets each, drawn without replacement with a seeded generator), and FD∞: the
-    intercept of the line fitted to FD against 1/N, the value at N → ∞ (Chong & Forsyth 2020,
-    "Effectively Unbiased FID and Inception Score and where to find them": FID is linear in 1/N).
+    intercept of the line fitted to FD against 1/N (scikit-learn's ``LinearRegression``), the value at
+    N → ∞ (Chong & Forsyth 2020, "Effectively Unbiased FID and Inception Score and where to find
+    them": FID is linear in 1/N).
 
     The real set's own statistics are taken once from all of it (as FID's reference statistics are);
     the bias that remains from it is not removed.
     """
+    from sklearn.linear_model import LinearRegression
+
     x, y = _pair(real, fake)
     trials = check_int("trials", trials, minimum=1)
     seed = check_seed("seed", seed)
@@ -255,10 +243,8 @@ def fd_curve(real: object, fake: object, sizes: Sequence[int], *, trials: int = 
             part = y[torch.randperm(len(y), generator=generator)[:n]]
             points.append((n, frechet_distance_gaussians(mean_x, cov_x, part.mean(0),
                                                           torch.cov(part.T).reshape(part.shape[1], -1))))
-    inverse = torch.tensor([1.0 / n for n, _ in points], dtype=torch.float64)
-    design = torch.stack([torch.ones_like(inverse), inverse], dim=1)
-    target = torch.tensor([v for _, v in points], dtype=torch.float64)
-    intercept, slope = torch.linalg.lstsq(design, target[:, None]).solution.flatten().tolist()
+    line = LinearRegression().fit(np.array([[1.0 / n] for n, _ in points]), np.array([v for _, v in points]))
+    intercept, slope = float(line.intercept_), float(line.coef_[0])
     values = tuple(float(np.mean([v for m, v in points if m == n])) for n in sizes)
     return FDCurve(sizes, values, intercept, slope)
 
@@ -381,10 +367,9 @@ def prdc(real: object, fake: object, k: int = 5, *, pr_k: int | None = None) -> 
 
 
 def _check_k(name: str, k: object, x: torch.Tensor, y: torch.Tensor) -> int:
-    k = check_int(name, k, minimum=1)
-    if k >= min(len(x), len(y)):
-        raise ValueError(f"{name} must be smaller than both set sizes ({len(x)} real, {len(y)} fake), got {k}")
-    return k
+    """A neighbour count of sets ``x`` and ``y``: at least 1 and below both their sizes."""
+    return check_int(name, k, minimum=1, maximum=min(len(x), len(y)) - 1,
+                     expected=f"smaller than both set sizes ({len(x)} real, {len(y)} fake), an int >= 1")
 
 
 def _jackknife(statistic: Callable[[np.ndarray], float], n: int, groups: int, level: float) -> stats.Interval:
@@ -490,15 +475,13 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, kernel_size: int = 7, sigma: fl
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], dtype=torch.float64)
     weights = weights / weights.sum()
     window = losses.gaussian_window(kernel_size, sigma)
-    c = x.shape[1]
-    conv_w = (window.view(1, 1, 1, -1).expand(c, 1, 1, -1), window.view(1, 1, -1, 1).expand(c, 1, -1, 1))
 
     def local_mean(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(t, conv_w[0], groups=c), conv_w[1], groups=c)
+        return losses.separable_filter(t, window, None)
 
     a, b = x.float(), y.float()
     c1, c2 = k1**2, k2**2
-    result = torch.ones(x.shape[0], c, dtype=torch.float64)
+    result = torch.ones(x.shape[0], x.shape[1], dtype=torch.float64)
     for j in range(scales):
         mu_a, mu_b = local_mean(a), local_mean(b)
         var_a, var_b = local_mean(a * a) - mu_a**2, local_mean(b * b) - mu_b**2
@@ -557,10 +540,8 @@ def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBat
     same way through its own face mask -- what a perfect model and DeepFaceLab's merger would show.
     Keyword arguments go to :func:`realism`. Pixel-wise scores of the same swaps:
     :func:`aelab.metrics.score_swaps`."""
-    if not isinstance(dst, faces.FaceBatch):
-        raise TypeError(f"dst must be a FaceBatch (aelab.data.faces.render), got {type(dst).__name__}")
-    if not isinstance(net, FeatureNet):
-        raise TypeError(f"net must be a FeatureNet, got {type(net).__name__}")
+    faces.check_face_batch("dst", dst)
+    check_instance("net", net, FeatureNet, made_by="FeatureNet.for_faces")
     dst = dst.to("cpu")
     fake = merge(dst.images, swap.detach().cpu(), swap_mask.detach().cpu()).images
     truth = faces.render_swap(dst, src_domain)

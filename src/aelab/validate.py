@@ -12,16 +12,18 @@ Each message names the parameter, shows what was given, says what was expected a
 one, the fix. Each helper returns the value normalised (``int``, ``float``, ``str``), so a caller
 writes ``n = check_int("n", n, minimum=1)``.
 
-This module imports nothing from the rest of the kit: it sits at the bottom of the import graph.
+This module imports nothing from the rest of the kit: it sits at the bottom of the import graph (the
+kit's own types are checked where they are defined, e.g. :func:`aelab.data.faces.check_face_batch`).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
+import torch
 from torch import Generator, Tensor
 
 T = TypeVar("T")
@@ -30,10 +32,15 @@ __all__ = [
     "check_int",
     "check_positive_int",
     "check_float",
+    "check_range",
     "check_bool",
     "check_choice",
     "check_seed",
+    "check_instance",
+    "check_strings",
     "check_tensor",
+    "check_columns",
+    "check_binary_labels",
     "check_images",
     "check_mask",
     "check_same_shape",
@@ -50,12 +57,20 @@ def _given(value: object) -> str:
 
 
 def check_int(
-    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, expected: str | None = None
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    multiple_of: int | None = None,
+    expected: str | None = None,
 ) -> int:
-    """``value`` as an ``int`` in [minimum, maximum] (either bound optional).
+    """``value`` as an ``int`` in [minimum, maximum] (either bound optional), a multiple of
+    ``multiple_of`` if given.
 
     NumPy integers are accepted; bools and floats (even ``3.0``) are a TypeError. Both errors say
-    what was expected: "an int >= 1" from the bounds, or ``expected`` (e.g. "a positive int").
+    what was expected: "an int >= 1" from the bounds, or ``expected`` (e.g. "a positive int"); a value
+    that is no multiple gets "a multiple of 16 (16, 32, 48, ...)".
     """
     want = expected or " ".join(filter(None, ("an int", _range_text(minimum, maximum))))
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -63,6 +78,9 @@ def check_int(
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be {want}, got {value}")
+    if multiple_of is not None and value % multiple_of:
+        examples = ", ".join(str(multiple_of * k) for k in (1, 2, 3))
+        raise ValueError(f"{name} must be a multiple of {multiple_of} ({examples}, ...), got {value}")
     return value
 
 
@@ -100,6 +118,16 @@ def check_float(
     return value
 
 
+def check_range(name: str, value: object) -> tuple[float, float]:
+    """``value`` as a pair ``(low, high)`` of finite numbers with low <= high (e.g. a random range)."""
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high) of numbers, got {value!r}")
+    low, high = check_float(f"{name}[0]", value[0]), check_float(f"{name}[1]", value[1])
+    if low > high:
+        raise ValueError(f"{name} must be a pair (low, high) with low <= high, got {value!r}; swap them")
+    return low, high
+
+
 def check_bool(name: str, value: object) -> bool:
     """``value`` if it is a real ``bool`` (``0``/``1`` and strings are a TypeError)."""
     if not isinstance(value, bool):
@@ -126,6 +154,24 @@ def check_seed(name: str, value: object) -> int:
     return value
 
 
+def check_instance(name: str, value: object, kind: type[T], *, made_by: str | None = None) -> T:
+    """``value`` if it is a ``kind``; the TypeError says where one comes from (``made_by``, e.g.
+    "aelab.data.faces.render")."""
+    if not isinstance(value, kind):
+        source = f" (from {made_by})" if made_by else ""
+        raise TypeError(f"{name} must be a {kind.__name__}{source}, got {type(value).__name__}")
+    return value
+
+
+def check_strings(name: str, value: object, *, count: int, per: str) -> list[str]:
+    """``value`` as a list of ``count`` strings, one per ``per`` (e.g. titles, one per "image")."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of strings (one per {per}), got {type(value).__name__}")
+    if len(value) != count:
+        raise ValueError(f"{name} must hold one string per {per}: expected {count}, got {len(value)}")
+    return [str(item) for item in value]
+
+
 def check_tensor(name: str, value: object, *, ndim: int | None = None, floating: bool = False) -> Tensor:
     """``value`` if it is a ``torch.Tensor`` (of ``ndim`` dimensions, of a float dtype if asked)."""
     if not isinstance(value, Tensor):
@@ -137,19 +183,42 @@ def check_tensor(name: str, value: object, *, ndim: int | None = None, floating:
     return value
 
 
+def check_columns(name: str, value: Mapping[str, object], required: Sequence[str], *, fix: str) -> int:
+    """The common length N of the columns ``required`` of ``value`` (name -> 1-D tensor of N values,
+    e.g. factors); a missing name is a ValueError that ends with ``fix``."""
+    missing = [column for column in required if column not in value]
+    if missing:
+        raise ValueError(f"{name} lack {missing}; {fix}")
+    lengths = {tuple(torch.as_tensor(value[column]).shape) for column in required}
+    if len(lengths) != 1 or len(next(iter(lengths))) != 1:
+        raise ValueError(f"{name} must all be 1-D tensors of one length N, got shapes {sorted(lengths)}")
+    return next(iter(lengths))[0]
+
+
+def check_binary_labels(name: str, value: object, *, count: int, meaning: str = "0 (real) or 1 (generated)") -> Tensor:
+    """``value`` (a tensor, array or list) as a float tensor (count,) of 0s and 1s, one label per image."""
+    labels = (value if isinstance(value, Tensor) else torch.as_tensor(value)).float().flatten()
+    if len(labels) != count:
+        raise ValueError(f"{name} must hold one label per image ({count}), got {len(labels)}")
+    if not ((labels == 0) | (labels == 1)).all():
+        raise ValueError(f"{name} must be {meaning}")
+    return labels
+
+
 def check_images(
     name: str,
     value: object,
     *,
     channels: int | Sequence[int] | None = None,
     resolution: int | None = None,
+    square: bool = False,
     in_unit_range: bool = False,
 ) -> Tensor:
     """``value`` if it is a batch of images: a float tensor of shape (N, C, H, W), values in [0, 1].
 
-    ``channels`` pins C (an int or the allowed ints), ``resolution`` pins H = W, and
-    ``in_unit_range`` also checks the values (a full pass over the data: ask for it only where a
-    value outside [0, 1] would give a silently wrong answer).
+    ``channels`` pins C (an int or the allowed ints), ``resolution`` pins H = W, ``square`` asks for
+    H = W, and ``in_unit_range`` also checks the values (a full pass over the data: ask for it only
+    where a value outside [0, 1] would give a silently wrong answer).
     """
     if not isinstance(value, Tensor):
         raise TypeError(
@@ -176,6 +245,10 @@ def check_images(
         raise ValueError(
             f"{name} must be {resolution}x{resolution} images, got {tuple(value.shape)}; "
             "resize the images or build for this resolution"
+        )
+    if square and value.shape[-1] != value.shape[-2]:
+        raise ValueError(
+            f"{name} must be square images (N, C, R, R), got shape {tuple(value.shape)}; crop or resize them"
         )
     if in_unit_range and value.numel() and (value.min() < 0 or value.max() > 1):
         raise ValueError(

@@ -310,12 +310,14 @@ def _split(n: int, test_fraction: float = 0.25, seed: int = 0) -> tuple[torch.Te
 
 def _least_squares_r2(codes: torch.Tensor, factor: torch.Tensor, fit: torch.Tensor, score: torch.Tensor,
                       intercept: bool) -> float:
-    """R² on ``score`` of a least-squares fit on ``fit``, with or without a constant column."""
-    x, y = codes.double(), factor.double()
-    if intercept:
-        x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
-    weights = torch.linalg.lstsq(x[fit], y[fit, None]).solution[:, 0]
-    return metrics.r2_score(y[score], x[score] @ weights)
+    """R² on ``score`` of a least-squares fit on ``fit`` (scikit-learn's ``LinearRegression``), with or
+    without an intercept."""
+    from sklearn.linear_model import LinearRegression
+
+    x, y = codes.double().numpy(), factor.double().numpy()
+    fit, score = fit.numpy(), score.numpy()
+    prediction = LinearRegression(fit_intercept=intercept).fit(x[fit], y[fit]).predict(x[score])
+    return metrics.r2_score(torch.from_numpy(y[score]), torch.from_numpy(prediction))
 
 
 def _judge_probe_r2(evidence: Any) -> tuple[bool, str]:

@@ -1,8 +1,7 @@
 """Data that shows no real person: SynthFaces (procedural faces with ground truth), digit sets in
 the IDX format, and torch ``Dataset`` wrappers. Images are (N, C, H, W) float32 in [0, 1].
 
-Names are imported from their modules on first use, so that ``python -m aelab.data.faces`` runs
-the module once, as ``__main__``.
+Names are imported from their modules on first use.
 """
 
 from __future__ import annotations

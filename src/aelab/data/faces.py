@@ -22,7 +22,6 @@ rendered with it, nor on the chunks they are rendered in, nor on the global RNG 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import numbers
@@ -34,10 +33,10 @@ import torch
 from torch import Tensor
 
 from aelab.runtime import one_thread
-from aelab.validate import check_choice, check_int, check_seed
+from aelab.validate import check_choice, check_columns, check_instance, check_int, check_seed
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from aelab.plotting import Figure
 
 
 class Factor(NamedTuple):
@@ -170,11 +169,9 @@ class FaceBatch:
 # Parameter checks
 
 
-def _check_resolution(resolution: object) -> int:
-    resolution = check_int("resolution", resolution, minimum=16)
-    if resolution % 16:
-        raise ValueError(f"resolution must be a multiple of 16 (16, 32, 64, 128, ...), got {resolution}")
-    return resolution
+def check_face_batch(name: str, value: object) -> FaceBatch:
+    """``value`` if it is a :class:`FaceBatch`; the TypeError says that :func:`render` makes one."""
+    return check_instance(name, value, FaceBatch, made_by="aelab.data.faces.render")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,16 +219,6 @@ def sample_factors(n: int, *, domain: str = "A", seed: int = 0, start: int = 0) 
     n = check_int("n", n, minimum=0)
     start = check_int("start", start, minimum=0)
     return factors_at(torch.arange(start, start + n), domain=domain, seed=seed)
-
-
-def _check_factors(factors: Mapping[str, Tensor]) -> int:
-    missing = [name for name in FACTORS if name not in factors]
-    if missing:
-        raise ValueError(f"factors lack {missing}; every name of FACTORS is needed (see sample_factors)")
-    lengths = {tuple(torch.as_tensor(factors[name]).shape) for name in FACTORS}
-    if len(lengths) != 1 or len(next(iter(lengths))) != 1:
-        raise ValueError(f"factors must all be 1-D tensors of one length N, got shapes {sorted(lengths)}")
-    return next(iter(lengths))[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -550,9 +537,9 @@ def draw(factors: Mapping[str, Tensor], *, resolution: int = 64, domain: str = "
     masks (N, 1, R, R) in [0, 1], on the CPU. It runs on one torch thread (:func:`aelab.runtime.one_thread`)
     and gives the thread count back when done.
     """
-    resolution = _check_resolution(resolution)
+    resolution = check_int("resolution", resolution, minimum=16, multiple_of=16)
     domain = check_choice("domain", domain, DOMAINS, expected="known domains:")
-    n = _check_factors(factors)
+    n = check_columns("factors", factors, FACTORS, fix="every name of FACTORS is needed (see sample_factors)")
     stored = {name: torch.as_tensor(factors[name]).detach().to("cpu", torch.float32) for name in FACTORS}
     images = torch.empty(n, 3, resolution, resolution)
     face_mask = torch.empty(n, 1, resolution, resolution)
@@ -596,8 +583,7 @@ def iter_render(n: int, *, batch_size: int = 1024, resolution: int = 64, domain:
 def render_swap(batch: FaceBatch, domain: str) -> FaceBatch:
     """The true swap: ``batch``'s pose, expression, light and background drawn with the identity of
     ``domain`` ("A" or "B"). Returns a :class:`FaceBatch` at ``batch``'s resolution and device."""
-    if not isinstance(batch, FaceBatch):
-        raise TypeError(f"batch must be a FaceBatch (from render), got {type(batch).__name__}")
+    check_face_batch("batch", batch)
     if domain not in IDENTITIES:
         known = ", ".join(map(repr, IDENTITIES))
         raise ValueError(f"render_swap draws a fixed identity: domain must be one of {known}, got {domain!r}")
@@ -607,46 +593,20 @@ def render_swap(batch: FaceBatch, domain: str) -> FaceBatch:
     return swapped.to(batch.images.device)
 
 
-# --------------------------------------------------------------------------------------------------
-# Command line: the grid of docs/images/synthfaces_grid.png
+def faces_grid(columns: int = 8, resolution: int = 64, seed: int = 0) -> Figure:
+    """SynthFaces, ``columns`` per row: domains A, B and mixed, another A and its true swap into B
+    (:func:`render_swap`), as an :func:`aelab.plotting.image_grid`. README's picture:
+    ``faces_grid().savefig("docs/images/synthfaces_grid.png", dpi=150)``."""
+    from aelab.plotting import image_grid  # matplotlib is imported only for this picture
 
-
-def grid_figure(columns: int = 8, resolution: int = 64, seed: int = 0) -> Figure:
-    """A matplotlib Figure with rows A, B, mixed, another A and its true swap into B."""
-    from matplotlib.figure import Figure
-
+    columns = check_int("columns", columns, minimum=1)
     source = render(columns, resolution=resolution, domain="A", seed=seed + 1)
-    rows = [
-        ("A", render(columns, resolution=resolution, domain="A", seed=seed)),
-        ("B", render(columns, resolution=resolution, domain="B", seed=seed)),
-        ("mixed", render(columns, resolution=resolution, domain="mixed", seed=seed)),
-        ("A", source),
-        ("true swap\nA → B", render_swap(source, "B")),
-    ]
-    figure = Figure(figsize=(columns * 0.9 + 0.9, len(rows) * 0.9), dpi=150)
-    axes = figure.subplots(len(rows), columns, squeeze=False)
-    for (label, batch), row in zip(rows, axes):
-        for image, ax in zip(batch.images, row):
-            ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    figure.subplots_adjust(left=0.1, right=0.99, top=0.99, bottom=0.01, wspace=0.04, hspace=0.04)
-    return figure
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m aelab.data.faces --grid PATH``: save a grid of SynthFaces."""
-    parser = argparse.ArgumentParser(prog="python -m aelab.data.faces", description=main.__doc__)
-    parser.add_argument("--grid", required=True, help="PNG file to write")
-    parser.add_argument("--columns", type=int, default=8)
-    parser.add_argument("--resolution", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    grid_figure(args.columns, args.resolution, args.seed).savefig(args.grid)
-    print(f"wrote {args.grid}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    rows = {
+        "A": render(columns, resolution=resolution, domain="A", seed=seed),
+        "B": render(columns, resolution=resolution, domain="B", seed=seed),
+        "mixed": render(columns, resolution=resolution, domain="mixed", seed=seed),
+        "another A": source,
+        "true swap\nA → B": render_swap(source, "B"),
+    }
+    return image_grid(torch.cat([batch.images for batch in rows.values()]), nrow=columns, row_labels=list(rows),
+                      cell_size=0.9)

@@ -31,14 +31,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from aelab import losses
+from aelab.fitting import fit_steps
 from aelab.forensics.blending import self_blend
 from aelab.forensics.degrade import random_degrade
 from aelab.forensics.evaluation import Evaluation, evaluate, labelled, shuffle_labels
 from aelab.forensics.spectra import azimuthal_average, dct_features, nyquist_peak, power_spectrum
-from aelab.validate import check_choice, check_float, check_images, check_int, check_mask, check_seed
+from aelab.validate import (
+    check_binary_labels,
+    check_choice,
+    check_float,
+    check_images,
+    check_int,
+    check_mask,
+    check_seed,
+)
 
 # scikit-learn is imported where a linear detector is fit: at the top it cost every import of
 # aelab.forensics (and of aelab.appearance, which reads its spectra) more than a second.
@@ -47,17 +55,6 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 __all__ = ["FEATURES", "Detector", "SpectralDetector", "CNNDetector", "BlendDetector", "ReconstructionDetector"]
-
-
-def _check_labels(images: Tensor, labels: object) -> Tensor:
-    if not isinstance(labels, Tensor):
-        labels = torch.as_tensor(labels)
-    labels = labels.float().flatten()
-    if len(labels) != len(images):
-        raise ValueError(f"labels must hold one label per image ({len(images)}), got {len(labels)}")
-    if not ((labels == 0) | (labels == 1)).all():
-        raise ValueError("labels must be 0 (real) or 1 (generated)")
-    return labels
 
 
 class Detector:
@@ -112,7 +109,7 @@ class SpectralDetector(Detector):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        labels = _check_labels(images, labels)
+        labels = check_binary_labels("labels", labels, count=len(images))
         self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000))
         self.model_.fit(self.transform(images), labels.numpy().astype(int))
         return self
@@ -168,21 +165,24 @@ class CNNDetector(Detector):
         """Train fresh networks on batches ``draw(step, generator) -> (images, labels)``."""
         self.nets_, self.losses_ = [], []
         for member in range(self.members):
-            seed = self.seed * self.members + member
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net = _SmallCNN(self.width)
-            generator = torch.Generator().manual_seed(seed)
-            optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
-            for step in tqdm(range(self.steps), desc=type(self).__name__, disable=not self.progress):
-                images, labels = draw(step, generator)
-                images = self._prepare(net, images, labels, seed * 1_000_003 + step)
-                loss = F.binary_cross_entropy_with_logits(net(images), labels)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                self.losses_.append(loss.item())
-            self.nets_.append(net.eval())
+            self.nets_.append(self._train_net(draw, self.seed * self.members + member))
+
+    def _train_net(self, draw: Callable[[int, torch.Generator], tuple[Tensor, Tensor]], seed: int) -> _SmallCNN:
+        """One network, its weights, batches and augmentation drawn from ``seed``, trained by
+        :func:`aelab.fitting.fit_steps` (eval mode after); its losses join :attr:`losses_`."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = _SmallCNN(self.width)
+        generator = torch.Generator().manual_seed(seed)
+
+        def step_loss(step: int) -> Tensor:
+            images, labels = draw(step, generator)
+            images = self._prepare(net, images, labels, seed * 1_000_003 + step)
+            return F.binary_cross_entropy_with_logits(net(images), labels)
+
+        self.losses_ += fit_steps(net, step_loss, steps=self.steps, lr=self.lr, progress=self.progress,
+                                  desc=type(self).__name__)
+        return net
 
     def _prepare(self, net: nn.Module, images: Tensor, labels: Tensor, seed: int) -> Tensor:
         """What a training batch becomes before the step: Wang et al.'s augmentation when ``augment``
@@ -191,7 +191,7 @@ class CNNDetector(Detector):
 
     def fit(self, images: Tensor, labels: Tensor) -> CNNDetector:
         images = check_images("images", images, channels=3)
-        labels = _check_labels(images, labels)
+        labels = check_binary_labels("labels", labels, count=len(images))
 
         def draw(_: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
             pick = torch.randint(len(images), (self.batch_size,), generator=generator)
@@ -322,7 +322,7 @@ class ReconstructionDetector(Detector):
     def fit(self, images: Tensor, labels: Tensor) -> ReconstructionDetector:
         from sklearn.linear_model import LogisticRegression
 
-        labels = _check_labels(images, labels)
+        labels = check_binary_labels("labels", labels, count=len(images))
         self.model_ = LogisticRegression(max_iter=5000).fit(self._feature(images), labels.numpy().astype(int))
         return self
 

@@ -20,7 +20,8 @@ rings of the azimuthal average): that deficit is a fingerprint too, and a spectr
 pixel shuffle catches them. What evades such a detector is a spectrum matched to the reals' at high
 frequencies (Chandrasegaran et al.; Durall et al.'s spectral regulariser), not the interpolation alone.
 
-:func:`train_autoencoder` trains one on rendered faces (domain "mixed") with the mean squared error.
+:func:`train_autoencoder` trains one on rendered faces (domain "mixed") with the mean squared error
+(:func:`aelab.fitting.fit_steps`).
 Images are tensors (N, 3, R, R) of floats in [0, 1].
 """
 
@@ -29,9 +30,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from aelab.data import faces
+from aelab.fitting import fit_steps
 from aelab.validate import check_choice, check_float, check_images, check_int, check_seed
 
 __all__ = ["UPSAMPLINGS", "Upsample", "UpsamplingAutoencoder", "train_autoencoder"]
@@ -128,14 +129,10 @@ def train_autoencoder(
         torch.manual_seed(seed)
         model = UpsamplingAutoencoder(upsampling, resolution=resolution)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    model.train()
-    for _ in tqdm(range(steps), desc=f"autoencoder ({upsampling})", disable=not progress):
+
+    def step_loss(_: int) -> Tensor:
         batch = pool[torch.randint(len(pool), (batch_size,), generator=generator)]
-        loss = F.mse_loss(model(batch), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return model.eval(), losses
+        return F.mse_loss(model(batch), batch)
+
+    losses = fit_steps(model, step_loss, steps=steps, lr=lr, progress=progress, desc=f"autoencoder ({upsampling})")
+    return model, losses

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
 from aelab.forensics.calibration import Reliability
 from aelab.forensics.evaluation import roc_curve
-from aelab.plotting import Figure
+from aelab.plotting import Figure, image_grid
 
 __all__ = ["operating_roc_figure", "reliability_figure", "epsilon_figure", "attacked_figure"]
 
@@ -77,17 +78,10 @@ def epsilon_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float], 
 
 def attacked_figure(rows: Mapping[str, Tensor], clean: Tensor, *, amplify: float = 10.0, count: int = 6) -> Figure:
     """The clean images (N, 3, H, W) in [0, 1], then for each attack its images and its perturbation
-    (attacked − clean) times ``amplify``, shifted to 0.5 grey."""
-    images = [("clean", clean[:count])]
+    (attacked − clean) times ``amplify``, shifted to 0.5 grey: one row each, an :func:`aelab.plotting.image_grid`."""
+    clean = clean[:count]
+    images = {"clean": clean}
     for name, attacked in rows.items():
-        images.append((name, attacked[:count]))
-        images.append((f"{name}\n(x{amplify:g} diff)", (0.5 + amplify * (attacked[:count] - clean[:count])).clamp(0, 1)))
-    figure = Figure(figsize=(1.0 * count + 1.4, 1.0 * len(images)), layout="constrained")
-    axes = figure.subplots(len(images), count, squeeze=False)
-    for (label, batch), row in zip(images, axes):
-        for image, ax in zip(batch, row):
-            ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
-    return figure
+        images[name] = attacked[:count]
+        images[f"{name}\n(x{amplify:g} diff)"] = (0.5 + amplify * (attacked[:count] - clean)).clamp(0, 1)
+    return image_grid(torch.cat(list(images.values())), nrow=len(clean), row_labels=list(images), label_width=1.4)
