@@ -1,7 +1,7 @@
 """Reproduce lab 08's files: the benchmark's five models trained from three seeds on one budget, and
 what the lab reads of them.
 
-    .venv/bin/python -m aelab.assets.make_lab08              # everything, about 50 CPU-minutes
+    .venv/bin/python -m aelab.assets.make_lab08              # everything
     .venv/bin/python -m aelab.assets.make_lab08 h128 results # or some of: h128 liae_ud ae seeds results
 
 - ``h128``, ``liae_ud``, ``ae``: ``h128.pt``, ``liae_ud.pt`` and ``ae.pt`` in ``lab08/`` of the assets
@@ -125,8 +125,8 @@ def main(argv: list[str]) -> int:
     targets = {"h128": "H128", "liae_ud": "LIAE-ud", "ae": "AE"}
     unknown = [name for name in argv if name not in (*targets, "seeds", "results")]
     if unknown:
-        print(f"usage: python -m aelab.assets.make_lab08 [{' '.join(targets)} seeds results]; unknown: {' '.join(unknown)}",
-              file=sys.stderr)
+        usage = f"usage: python -m aelab.assets.make_lab08 [{' '.join(targets)} seeds results]"
+        print(f"{usage}; unknown: {' '.join(unknown)}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     chosen = argv or [*targets, "seeds", "results"]

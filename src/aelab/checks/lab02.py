@@ -331,15 +331,15 @@ def _judge_probe_r2(evidence: Any) -> tuple[bool, str]:
             continue
         train, test = _split(len(codes))
         everything = torch.arange(len(codes))
-        mistakes = {
-            "it is the R² on the training samples: score the read-out on the test samples it was not fitted on":
-                _least_squares_r2(codes, factor, train, train, intercept=True),
-            "the read-out has no intercept: add a column of ones to the codes (or centre codes and factor)":
-                _least_squares_r2(codes, factor, train, test, intercept=False),
-            "the read-out was fitted on every sample, the test ones included: fit it on the training samples only":
-                _least_squares_r2(codes, factor, everything, test, intercept=True),
-        }
-        for why, wrong in mistakes.items():
+        mistakes = (
+            ("it is the R² on the training samples: score the read-out on the test samples it was not fitted on",
+             _least_squares_r2(codes, factor, train, train, intercept=True)),
+            ("the read-out has no intercept: add a column of ones to the codes (or centre codes and factor)",
+             _least_squares_r2(codes, factor, train, test, intercept=False)),
+            ("the read-out was fitted on every sample, the test ones included: fit it on the training samples only",
+             _least_squares_r2(codes, factor, everything, test, intercept=True)),
+        )
+        for why, wrong in mistakes:
             if abs(value - wrong) <= _R2_TOLERANCE:
                 return False, f"your R² is {value:.3f} on {case}; expected {reference:.3f}: {why}."
         return False, f"your R² is {value:.3f} on {case}; expected {reference:.3f}."
