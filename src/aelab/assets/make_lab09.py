@@ -1,6 +1,6 @@
 """Reproduce lab 09's file: the CNN detectors it attacks and defends, three kinds from three seeds.
 
-    .venv/bin/python -m aelab.assets.make_lab09        # a few CPU-minutes
+    .venv/bin/python -m aelab.assets.make_lab09
 
 writes ``detectors.pt`` into ``lab09/`` of the assets folder (:func:`aelab.assets.root`) and prints its
 SHA-256 (compare with ``lab09/README.md``). The recipe is :mod:`aelab.course.lab09`'s: this command only
