@@ -220,23 +220,42 @@ def draw_faces(f: Mapping[str, Tensor], resolution: int, max_roll: float, image:
 
     ``max_roll``: the largest roll of the factor range, in radians (features are drawn in windows
     that hold them at any roll up to it); ``em`` must start at 0 (the eyes and mouth are added).
+    Backdrop, head (hair and skin), features, then the shading over the head.
     """
-    n, r = len(f["yaw"]), resolution
-    frame = _Frame(f["roll"], r, max_roll)
-    px = frame.scale
-    fw, fh = f["face_width"], f["face_height"]
-    yaw = torch.deg2rad(f["yaw"])
+    n = len(f["yaw"])
+    frame = _Frame(f["roll"], resolution, max_roll)
     skin, hair = _ramp(f["skin_tone"], _SKIN), _ramp(f["hair_tone"], _HAIR)
-
-    # Backdrop: the background colour, a little brighter towards the light (separable, one pass).
     azimuth = torch.deg2rad(f["light_azimuth"])
+    light = torch.cos(azimuth), -torch.sin(azimuth)
+    _draw_backdrop(f, resolution, light, image)
+    head_alpha, sphere = _draw_head(f, frame, skin, hair, image, face_mask)
+    # Eyes, brows, nose and mouth, each drawn in a small window around it, on flat views of the outputs.
+    flat = (image.view(n, 3, -1), face_mask.view(n, 1, -1), em.view(n, 1, -1))
+    _draw_eyes(f, frame, hair, *flat)
+    _draw_nose(f, frame, skin, *flat)
+    _draw_mouth(f, frame, *flat)
+    _shade(f, frame, light, sphere, head_alpha, image)
+    torch.minimum(em, face_mask, out=em)
+
+
+def _draw_backdrop(f: Mapping[str, Tensor], r: int, light: tuple[Tensor, Tensor], image: Tensor) -> None:
+    """The background colour, a little brighter towards the light (separable, one pass), into ``image``."""
+    light_x, light_y = light
     strength = f["light_strength"]
-    light_x, light_y = torch.cos(azimuth), -torch.sin(azimuth)
     coords = torch.linspace(-1 + 1 / r, 1 - 1 / r, r, dtype=torch.float64)
     backdrop = _hsv(f["background_hue"], 0.35, f["background_value"] / 1.2)[:, :, None]
     along_x = backdrop * (1 + 0.1 * (strength * light_x)[:, None, None] * coords)
     along_y = backdrop * ((0.1 * strength * light_y - 0.05)[:, None, None] * coords)
     torch.add(along_x.float()[:, :, None, :], along_y.float()[:, :, :, None], out=image)
+
+
+def _draw_head(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: Tensor, image: Tensor,
+               face_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+    """Paint the hair and the skin into ``image`` and the face mask into ``face_mask``; returns the
+    head's coverage (N, 1, R, R) and the face's sphere (un, vn, un² + vn²) that :func:`_shade` lights."""
+    n, r, px = len(f["yaw"]), frame.resolution, frame.scale
+    fw, fh = f["face_width"], f["face_height"]
+    yaw = torch.deg2rad(f["yaw"])
 
     # Face: an egg, wider at the forehead. un, vn: pixel position in face widths / heights.
     zero = torch.zeros(n, dtype=torch.float64)
@@ -265,21 +284,21 @@ def draw_faces(f: Mapping[str, Tensor], resolution: int, max_roll: float, image:
     _paint(image, _rgb(skin, n), d_skin)
     face_mask.copy_(_coverage(d_face))
     torch.maximum(head_alpha, face_mask, out=head_alpha)
-    # Eyes, brows, nose and mouth, each drawn in a small window around it, on flat views of the outputs.
-    flat = (image.view(n, 3, -1), face_mask.view(n, 1, -1), em.view(n, 1, -1))
-    _draw_eyes(f, frame, hair, *flat)
-    _draw_nose(f, frame, skin, *flat)
-    _draw_mouth(f, frame, *flat)
+    return head_alpha, (un, vn, radius2)
 
-    # Shading: a sphere's normals (un, vn, nz) lit from the light direction (turned into the face
-    # frame); the unlit side darkens by up to half the light strength.
+
+def _shade(f: Mapping[str, Tensor], frame: _Frame, light: tuple[Tensor, Tensor], sphere: tuple[Tensor, Tensor, Tensor],
+           head_alpha: Tensor, image: Tensor) -> None:
+    """A sphere's normals (un, vn, nz) lit from the light direction (turned into the face frame): the
+    unlit side of the head darkens by up to half the light strength. Overwrites ``sphere``."""
+    light_x, light_y = light
+    un, vn, radius2 = sphere
     tilt = math.sin(_LIGHT_ELEVATION)
     light_u = tilt * (frame.cos * light_x + frame.sin * light_y)
     light_v = tilt * (-frame.sin * light_x + frame.cos * light_y)
     unlit = radius2.neg_().add_(1).clamp_(min=0).sqrt_().mul_(-math.cos(_LIGHT_ELEVATION)).add_(1)
     unlit = unlit.addcmul_(un, _col(-light_u)).addcmul_(vn, _col(-light_v)).clamp_(0, 1)
-    image.mul_(unlit.mul_(_col(-0.5 * strength)).unsqueeze(1).mul_(head_alpha).add_(1))
-    torch.minimum(em, face_mask, out=em)
+    image.mul_(unlit.mul_(_col(-0.5 * f["light_strength"])).unsqueeze(1).mul_(head_alpha).add_(1))
 
 
 def _draw_eyes(f: Mapping[str, Tensor], frame: _Frame, hair: Tensor, *outputs: Tensor) -> None:
