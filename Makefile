@@ -59,8 +59,10 @@ instructor: $(STAMP) $(LAB_SETTINGS) $(KERNEL)
 	$(JUPYTER_LAB) --notebook-dir=.
 
 ## make test: create the environment if missing, then run unit tests and nbval on solutions/ in
-## $(WORKERS) processes ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting, on its own).
+## $(WORKERS) processes ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting, on its own); ruff's lint and format check first.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest --numprocesses=$(WORKERS) --dist=loadfile $(addprefix --ignore=,$(CAPPED_IN_CI))
 	$(BIN)/python -m aelab.portable nbval --settings $(CAPPED_SETTING) $(CAPPED_IN_CI)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelab.data import faces
+from aelab.data import face_drawing, faces
 from aelab.data.faces import DOMAINS, FACTORS, FaceBatch, draw, iter_render, render, render_swap, sample_factors
 
 
@@ -117,8 +117,8 @@ def test_features_fit_their_windows(monkeypatch: pytest.MonkeyPatch) -> None:
         low, high = FACTORS[name].low, FACTORS[name].high
         f[name] = torch.where(f[name] > (low + high) / 2, high, low)
     reference = draw(f)
-    size = faces._Frame.size
-    monkeypatch.setattr(faces._Frame, "size", lambda self, w, h: min(self.resolution, size(self, w, h) + 16))
+    size = face_drawing._Frame.size
+    monkeypatch.setattr(face_drawing._Frame, "size", lambda self, w, h: min(self.resolution, size(self, w, h) + 16))
     wide = draw(f)
     assert torch.equal(wide.images, reference.images)
     assert torch.equal(wide.eyes_mouth_mask, reference.eyes_mouth_mask)
@@ -128,7 +128,7 @@ def test_masks_agree_with_images() -> None:
     f = sample_factors(32, domain="A", seed=4)
     f["light_strength"] = torch.zeros(32)  # flat light: skin pixels take the exact skin colour
     batch = draw(f, domain="A")
-    skin = faces._ramp(torch.tensor([faces.IDENTITIES["A"]["skin_tone"]]), faces._SKIN).float()[0]
+    skin = face_drawing._ramp(torch.tensor([faces.IDENTITIES["A"]["skin_tone"]]), face_drawing._SKIN).float()[0]
     is_skin = ((batch.images - skin[:, None, None]).abs() < 2e-3).all(dim=1, keepdim=True)
     assert batch.face_mask[is_skin].min() > 0.5  # skin-coloured pixels lie in the face mask
     inside = batch.face_mask > 0.99

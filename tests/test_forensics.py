@@ -299,7 +299,9 @@ def test_transfer_table_trains_on_each_generator(real: faces.FaceBatch) -> None:
 def test_transfer_table_tests_a_generator_against_its_own_reals(real: faces.FaceBatch) -> None:
     train_real, test_real, own_real = real.images[:24], real.images[24:40], real.images[40:]
     fakes = {"blur": (forensics.degrade(train_real, blur=1.5), forensics.degrade(test_real, blur=1.5))}
-    detector = lambda: forensics.SpectralDetector("azimuthal")
+    def detector() -> forensics.SpectralDetector:
+        return forensics.SpectralDetector("azimuthal")
+
     own_fakes = forensics.degrade(own_real, blur=1.5)
     table = forensics.transfer_table(detector, (train_real, test_real), fakes, test_only={"other blur": (own_real, own_fakes)})
     assert list(table["blur"]) == ["blur", "other blur"]

@@ -191,39 +191,68 @@ def test_tampering_appears_in_the_integrity_report(tmp_path: Path, monkeypatch: 
 GIVEN = {"mean": "def mean(x: torch.Tensor) -> torch.Tensor:\n    # YOUR CODE HERE\n    raise NotImplementedError()\n",
          "normalize": "def normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:\n    # YOUR CODE HERE\n"}
 ORIGINAL = {
-    "mean": "def mean(x):\n    total = 0.0\n    count = 0\n    for value in x.flatten().tolist():\n        total += value\n"
-            "        count += 1\n    return total / count\n",
-    "normalize": "def normalize(x, eps=1e-6):\n    centred = x - x.mean(dim=(0, 2, 3), keepdim=True)\n"
-                 "    spread = (centred ** 2).mean(dim=(0, 2, 3), keepdim=True)\n"
-                 "    scale = 1.0 / torch.sqrt(spread + eps)\n    out = centred * scale\n    return out\n",
+    "mean": (
+        "def mean(x):\n    total = 0.0\n    count = 0\n    for value in x.flatten().tolist():\n"
+        "        total += value\n        count += 1\n    return total / count\n"
+    ),
+    "normalize": (
+        "def normalize(x, eps=1e-6):\n    centred = x - x.mean(dim=(0, 2, 3), keepdim=True)\n"
+        "    spread = (centred ** 2).mean(dim=(0, 2, 3), keepdim=True)\n"
+        "    scale = 1.0 / torch.sqrt(spread + eps)\n    out = centred * scale\n    return out\n"
+    ),
 }
 #: ORIGINAL with every name changed, comments and blank lines added, spacing changed.
 NEAR_COPY = {
-    "mean": "def mean(x):\n    # sum every element, then divide\n    s = 0.0\n    n = 0\n"
-            "    for v in x.flatten().tolist():\n        s += v\n        n += 1\n    return s / n\n",
-    "normalize": "def normalize(x, eps=1e-6):\n    c = x - x.mean(dim=(0, 2, 3), keepdim=True)   # centre\n"
-                 "    var = (c ** 2).mean(dim=(0, 2, 3), keepdim=True)\n    k = 1.0 / torch.sqrt(var + eps)\n\n"
-                 "    result = c * k\n    return result\n",
+    "mean": (
+        "def mean(x):\n    # sum every element, then divide\n    s = 0.0\n    n = 0\n"
+        "    for v in x.flatten().tolist():\n        s += v\n        n += 1\n    return s / n\n"
+    ),
+    "normalize": (
+        "def normalize(x, eps=1e-6):\n    c = x - x.mean(dim=(0, 2, 3), keepdim=True)   # centre\n"
+        "    var = (c ** 2).mean(dim=(0, 2, 3), keepdim=True)\n    k = 1.0 / torch.sqrt(var + eps)\n\n"
+        "    result = c * k\n    return result\n"
+    ),
 }
 #: Solutions written independently, each its own way.
 HONEST = [
-    {"mean": "def mean(x):\n    return x.sum() / x.numel()\n",
-     "normalize": "def normalize(x, eps=1e-6):\n    m = x.mean(dim=(0, 2, 3), keepdim=True)\n"
-                  "    v = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)\n    return (x - m) / torch.sqrt(v + eps)\n"},
-    {"mean": "def mean(x):\n    return torch.mean(x.double()).item()\n",
-     "normalize": "def normalize(x, eps=1e-6):\n    dims = [0, 2, 3]\n    mu = torch.mean(x, dim=dims, keepdim=True)\n"
-                  "    sigma2 = torch.mean((x - mu) ** 2, dim=dims, keepdim=True)\n    return (x - mu) / (sigma2 + eps).sqrt()\n"},
-    {"mean": "def mean(x):\n    flat = x.reshape(-1)\n    return flat.sum() / flat.shape[0]\n",
-     "normalize": "def normalize(x, eps=1e-6):\n    out = torch.empty_like(x)\n    for c in range(x.shape[1]):\n"
-                  "        channel = x[:, c]\n        out[:, c] = (channel - channel.mean()) / torch.sqrt(channel.var("
-                  "unbiased=False) + eps)\n    return out\n"},
-    {"mean": "import numpy as np\n\ndef mean(x):\n    return float(np.mean(x.numpy()))\n",
-     "normalize": "def normalize(x, eps=1e-6):\n    n, c, h, w = x.shape\n    flat = x.transpose(0, 1).reshape(c, -1)\n"
-                  "    mean = flat.mean(dim=1).view(1, c, 1, 1)\n    var = flat.var(dim=1, unbiased=False).view(1, c, 1, 1)\n"
-                  "    return (x - mean) / torch.sqrt(var + eps)\n"},
-    {"mean": "def mean(x):\n    return x.mean()\n",
-     "normalize": "import torch.nn.functional as F\n\ndef normalize(x, eps=1e-6):\n"
-                  "    return F.batch_norm(x, None, None, training=True, eps=eps)\n"},
+    {
+        "mean": "def mean(x):\n    return x.sum() / x.numel()\n",
+        "normalize": (
+            "def normalize(x, eps=1e-6):\n    m = x.mean(dim=(0, 2, 3), keepdim=True)\n"
+            "    v = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)\n    return (x - m) / torch.sqrt(v + eps)\n"
+        ),
+    },
+    {
+        "mean": "def mean(x):\n    return torch.mean(x.double()).item()\n",
+        "normalize": (
+            "def normalize(x, eps=1e-6):\n    dims = [0, 2, 3]\n    mu = torch.mean(x, dim=dims, keepdim=True)\n"
+            "    sigma2 = torch.mean((x - mu) ** 2, dim=dims, keepdim=True)\n"
+            "    return (x - mu) / (sigma2 + eps).sqrt()\n"
+        ),
+    },
+    {
+        "mean": "def mean(x):\n    flat = x.reshape(-1)\n    return flat.sum() / flat.shape[0]\n",
+        "normalize": (
+            "def normalize(x, eps=1e-6):\n    out = torch.empty_like(x)\n    for c in range(x.shape[1]):\n"
+            "        channel = x[:, c]\n        out[:, c] = (channel - channel.mean()) / torch.sqrt(channel.var("
+            "unbiased=False) + eps)\n    return out\n"
+        ),
+    },
+    {
+        "mean": "import numpy as np\n\ndef mean(x):\n    return float(np.mean(x.numpy()))\n",
+        "normalize": (
+            "def normalize(x, eps=1e-6):\n    n, c, h, w = x.shape\n    flat = x.transpose(0, 1).reshape(c, -1)\n"
+            "    mean = flat.mean(dim=1).view(1, c, 1, 1)\n    var = flat.var(dim=1, unbiased=False).view(1, c, 1, 1)\n"
+            "    return (x - mean) / torch.sqrt(var + eps)\n"
+        ),
+    },
+    {
+        "mean": "def mean(x):\n    return x.mean()\n",
+        "normalize": (
+            "import torch.nn.functional as F\n\ndef normalize(x, eps=1e-6):\n"
+            "    return F.batch_norm(x, None, None, training=True, eps=eps)\n"
+        ),
+    },
 ]
 
 

@@ -402,8 +402,8 @@ def test_make_lab_installs_settings_that_turn_off_jupyterlab_news(tmp_path: Path
     (venv / "bin").mkdir(parents=True)
     stamp = venv / ".aelab-lab-installed"
     stamp.touch()
-    done = subprocess.run(["make", "-C", str(root), f"VENV={venv}", str(venv / "share/jupyter/lab/settings/overrides.json")],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    settings = venv / "share/jupyter/lab/settings/overrides.json"
+    done = subprocess.run(["make", "-C", str(root), f"VENV={venv}", str(settings)], capture_output=True, text=True, check=False)
     if done.returncode != 0 and shutil.which("make") is None:
         pytest.skip("make is not installed")
     assert done.returncode == 0, done.stderr

@@ -160,13 +160,13 @@ def test_the_renderer_draws_on_one_thread_and_gives_the_count_back(monkeypatch: 
     from aelab.data import faces
 
     seen: list[int] = []
-    draw_chunk = faces._draw_chunk
+    draw_chunk = faces.draw_faces
 
     def spy(*args: object) -> None:
         seen.append(torch.get_num_threads())
         draw_chunk(*args)
 
-    monkeypatch.setattr(faces, "_draw_chunk", spy)
+    monkeypatch.setattr(faces, "draw_faces", spy)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -175,5 +175,5 @@ def test_the_renderer_draws_on_one_thread_and_gives_the_count_back(monkeypatch: 
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
-    monkeypatch.setattr(faces, "_draw_chunk", draw_chunk)
+    monkeypatch.setattr(faces, "draw_faces", draw_chunk)
     assert torch.equal(batch.images, faces.render(3, resolution=16, seed=5).images)

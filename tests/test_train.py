@@ -504,6 +504,8 @@ def test_update_follows_the_gradient_of_the_batch_sum(monkeypatch: pytest.Monkey
     """tf.gradients of DFL's per-sample loss vector is the gradient of its sum over the batch."""
     import copy
 
+    from aelab.train import terms
+
     t = trainer(tiny(batch_size=4, clipgrad=False))
     model_before = copy.deepcopy(t.model)
     drawn, grads = [], {}
@@ -519,7 +521,7 @@ def test_update_follows_the_gradient_of_the_batch_sum(monkeypatch: pytest.Monkey
     src, dst = drawn
     codes = model_before.codes(src.warped, dst.warped)
     (ps, psm), (pd, pdm) = model_before.decode_sides(codes)
-    per_sample = t._side_loss(src, ps, psm)["total"] + t._side_loss(dst, pd, pdm)["total"]
+    per_sample = terms.side_loss(t.config, src, ps, psm)["total"] + terms.side_loss(t.config, dst, pd, pdm)["total"]
     per_sample.sum().backward()
     expected = {name: p.grad for name, p in model_before.named_parameters() if p.grad is not None}
     assert grads.keys() == expected.keys()

@@ -167,7 +167,8 @@ def prepare(trainer: Trainer, context: Context, states: list[dict[str, Any]] | N
         return
     if trainer.gan_power > 0 or trainer.config.true_face_power > 0:
         raise ValueError(
-            "the discriminators (gan_power, true_face_power > 0) are not trained under torchrun yet; train in one process"
+            "the discriminators (gan_power, true_face_power > 0) are not trained under torchrun yet; "
+            "train in one process"
         )
     trainer.set_shard(context.rank, context.world_size)
     if states is not None and len(states) == context.world_size:

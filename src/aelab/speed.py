@@ -74,7 +74,7 @@ def faces_section(n: int = 100_000, batch_size: int = 512, resolution: int = 64)
 
 #: Torch threads of the step section, which compares the step's FLOP rate with a matmul's on as many
 #: threads. One: on this kit's 2-core machines, shared with other work, a second thread has made a
-#: step 8x slower (763 ms against 96 ms, load 2.4): small convolutions wait on a busy core. The
+#: step several times slower (docs/benchmarks.md): small convolutions wait on a busy core. The
 #: time-to-SSIM section runs on all cores instead, as a notebook does (its load is printed beside it).
 TRAIN_THREADS = 1
 

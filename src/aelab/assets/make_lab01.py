@@ -1,6 +1,6 @@
 """Reproduce lab 01's file: the autoencoders its loss comparison and its rate-distortion curve load.
 
-    .venv/bin/python -m aelab.assets.make_lab01            # about a CPU-minute
+    .venv/bin/python -m aelab.assets.make_lab01
 
 writes ``models.pt`` into ``lab01/`` of the assets folder (:func:`aelab.assets.root`) and prints its
 SHA-256 and size beside the manifest's (``--write-manifest`` records them). The recipe and the file's

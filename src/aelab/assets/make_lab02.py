@@ -1,6 +1,6 @@
 """Reproduce lab 02's file: the plain autoencoder and the VAE whose code spaces the lab explores.
 
-    .venv/bin/python -m aelab.assets.make_lab02            # about 35 CPU-seconds
+    .venv/bin/python -m aelab.assets.make_lab02
 
 writes ``models.pt`` into ``lab02/`` of the assets folder (:func:`aelab.assets.root`) and prints its
 SHA-256 and size beside the manifest's (``--write-manifest`` records them). The recipe and the file's

@@ -1,7 +1,7 @@
 """Reproduce lab 03's warm-start files: DF and LIAE trained on SynthFaces A (src) and B (dst), and the
 factor reader that scores their swaps.
 
-    .venv/bin/python -m aelab.assets.make_lab03            # all three, about 10 CPU-minutes
+    .venv/bin/python -m aelab.assets.make_lab03            # all three
     .venv/bin/python -m aelab.assets.make_lab03 reader     # or some of: df liae reader
 
 writes ``df.pt``, ``liae.pt`` and ``reader.pt`` into ``lab03/`` of the assets folder

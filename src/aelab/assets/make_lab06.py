@@ -1,6 +1,6 @@
 """Reproduce lab 06's feature network: the network whose features the realism metrics compare.
 
-    .venv/bin/python -m aelab.assets.make_lab06        # about 10 CPU-minutes on one thread
+    .venv/bin/python -m aelab.assets.make_lab06
 
 writes ``features.pt`` into ``lab06/`` of the assets folder (:func:`aelab.assets.root`) and prints its
 SHA-256 and size beside the manifest's (``--write-manifest`` records them). The recipe and the file's

@@ -1,7 +1,8 @@
 """Reproduce lab 07's files: the four upsampling autoencoders, the blend-boundary detector and its control.
 
-    .venv/bin/python -m aelab.assets.make_lab07             # all six, about 15 CPU-minutes
-    .venv/bin/python -m aelab.assets.make_lab07 blend       # or some of: pixel_shuffle transposed nearest bilinear blend blend_control
+    .venv/bin/python -m aelab.assets.make_lab07             # all six
+    .venv/bin/python -m aelab.assets.make_lab07 blend       # or some of: pixel_shuffle transposed nearest
+                                                            #   bilinear blend blend_control
 
 writes ``ae_<kind>.pt``, ``blend.pt`` and ``blend_control.pt`` into ``lab07/`` of the assets folder
 (:func:`aelab.assets.root`) and prints their SHA-256 and sizes beside the manifest's

@@ -1,7 +1,7 @@
 """Reproduce lab 08's files: the benchmark's five models trained from three seeds on one budget, and
 what the lab reads of them.
 
-    .venv/bin/python -m aelab.assets.make_lab08              # everything, about 50 CPU-minutes
+    .venv/bin/python -m aelab.assets.make_lab08              # everything
     .venv/bin/python -m aelab.assets.make_lab08 h128 results # or some of: h128 liae_ud ae seeds results
 
 - ``h128``, ``liae_ud``, ``ae``: ``h128.pt``, ``liae_ud.pt`` and ``ae.pt`` in ``lab08/`` of the assets

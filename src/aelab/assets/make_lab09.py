@@ -1,6 +1,6 @@
 """Reproduce lab 09's file: the CNN detectors it attacks and defends, three kinds from three seeds.
 
-    .venv/bin/python -m aelab.assets.make_lab09        # a few CPU-minutes
+    .venv/bin/python -m aelab.assets.make_lab09
 
 writes ``detectors.pt`` into ``lab09/`` of the assets folder (:func:`aelab.assets.root`) and prints its
 SHA-256 and size beside the manifest's (``--write-manifest`` records them). The recipe and the file's

@@ -109,29 +109,43 @@ def _judge_pca_fit(evidence: Any) -> tuple[bool, str]:
         return False, f"pca_fit must return a pair (components, mean); yours returned {evidence['returned']}."
     components, mean = tensor(evidence["components"]), tensor(evidence["mean"])
     x = _pca_data().double()
+    data = f"a fixed data set x of shape ({_PCA_N}, {_PCA_D}) with k = {_PCA_K}"
+    wrong_form = _pca_form_error(components, mean, x, data)
+    if wrong_form:
+        return False, wrong_form
+    return _pca_verdict(components, mean, x, data)
+
+
+def _pca_form_error(components: torch.Tensor, mean: torch.Tensor, x: torch.Tensor, data: str) -> str | None:
+    """What is wrong with the form of a PCA fit of ``x`` (shapes, the mean, orthonormal rows), or None."""
     n, d, k = _PCA_N, _PCA_D, _PCA_K
-    data = f"a fixed data set x of shape ({n}, {d}) with k = {k}"
     if _shape(components) != (k, d):
         if _shape(components) == (d, k):
-            return False, (f"your components have shape {(d, k)} on {data}: one component per column; "
-                           f"return them as rows, shape (k, D) = {(k, d)}.")
+            return (f"your components have shape {(d, k)} on {data}: one component per column; "
+                    f"return them as rows, shape (k, D) = {(k, d)}.")
         if n in _shape(components):
-            return False, (f"your components have shape {_shape(components)} on {data}: one value per sample, "
-                           f"like the columns of U, which are the samples' codes. The components are directions "
-                           f"in the data space: k rows of length D, shape {(k, d)}.")
-        return False, f"your components have shape {_shape(components)} on {data}; expected {(k, d)}."
+            return (f"your components have shape {_shape(components)} on {data}: one value per sample, "
+                    f"like the columns of U, which are the samples' codes. The components are directions "
+                    f"in the data space: k rows of length D, shape {(k, d)}.")
+        return f"your components have shape {_shape(components)} on {data}; expected {(k, d)}."
     if _shape(mean) != (d,):
-        return False, (f"your mean has shape {_shape(mean)} on {data}; expected ({d},): the mean sample, "
-                       f"over the samples (dimension 0).")
+        return (f"your mean has shape {_shape(mean)} on {data}; expected ({d},): the mean sample, "
+                f"over the samples (dimension 0).")
     mean_error = (mean - x.mean(0)).abs().max().item()
     if mean_error > 1e-3:
-        return False, (f"your mean differs from the mean sample of x (the mean over dimension 0) by up to "
-                       f"{mean_error:.3f} on {data}.")
+        return (f"your mean differs from the mean sample of x (the mean over dimension 0) by up to "
+                f"{mean_error:.3f} on {data}.")
     gram = components @ components.T
     if not torch.allclose(gram, torch.eye(k, dtype=gram.dtype), atol=1e-3):
-        return False, (f"your components are not orthonormal rows on {data}: their norms are "
-                       f"{_rounded(components.norm(dim=1))} and the largest dot product between two of them is "
-                       f"{(gram - torch.diag(gram.diag())).abs().max().item():.2f}.")
+        return (f"your components are not orthonormal rows on {data}: their norms are "
+                f"{_rounded(components.norm(dim=1))} and the largest dot product between two of them is "
+                f"{(gram - torch.diag(gram.diag())).abs().max().item():.2f}.")
+    return None
+
+
+def _pca_verdict(components: torch.Tensor, mean: torch.Tensor, x: torch.Tensor, data: str) -> tuple[bool, str]:
+    """Well-formed components against the reference's principal directions, naming the usual mistakes."""
+    n, k = _PCA_N, _PCA_K
     reference = latent.PCA(k).fit(x)
     ref_components = reference.components_
     mse = _reconstruction_mse(x, components, mean)
@@ -333,15 +347,15 @@ def _judge_probe_r2(evidence: Any) -> tuple[bool, str]:
             continue
         train, test = _split(len(codes))
         everything = torch.arange(len(codes))
-        mistakes = {
-            "it is the R² on the training samples: score the read-out on the test samples it was not fitted on":
-                _least_squares_r2(codes, factor, train, train, intercept=True),
-            "the read-out has no intercept: add a column of ones to the codes (or centre codes and factor)":
-                _least_squares_r2(codes, factor, train, test, intercept=False),
-            "the read-out was fitted on every sample, the test ones included: fit it on the training samples only":
-                _least_squares_r2(codes, factor, everything, test, intercept=True),
-        }
-        for why, wrong in mistakes.items():
+        mistakes = (
+            ("it is the R² on the training samples: score the read-out on the test samples it was not fitted on",
+             _least_squares_r2(codes, factor, train, train, intercept=True)),
+            ("the read-out has no intercept: add a column of ones to the codes (or centre codes and factor)",
+             _least_squares_r2(codes, factor, train, test, intercept=False)),
+            ("the read-out was fitted on every sample, the test ones included: fit it on the training samples only",
+             _least_squares_r2(codes, factor, everything, test, intercept=True)),
+        )
+        for why, wrong in mistakes:
             if abs(value - wrong) <= _R2_TOLERANCE:
                 return False, f"your R² is {value:.3f} on {case}; expected {reference:.3f}: {why}."
         return False, f"your R² is {value:.3f} on {case}; expected {reference:.3f}."

@@ -317,7 +317,10 @@ def _judge_identity_leak(evidence: Any) -> tuple[bool, str]:
     expected = metrics.identity_leak(swap, truth, dst)
     if not isinstance(evidence, dict) or sorted(evidence) != sorted(expected):
         keys = sorted(evidence) if isinstance(evidence, dict) else type(evidence).__name__
-        return False, f"your identity_leak should map each factor of swap to a number: expected keys {sorted(expected)}, got {keys}."
+        return False, (
+            "your identity_leak should map each factor of swap to a number: "
+            f"expected keys {sorted(expected)}, got {keys}."
+        )
     got = {name: floats(value) for name, value in evidence.items()}
     for name, value in got.items():
         if isinstance(value, list):

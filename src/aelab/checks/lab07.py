@@ -89,8 +89,14 @@ def _judge_azimuthal_average(evidence: Any) -> tuple[bool, str]:
                 return False, f"on {label} your profile {_RING_HINTS[name]}."
         if got.shape != expected.shape:
             if got.ndim == 1:
-                return False, f"your profile of {label} has shape {tuple(got.shape)}; expected one profile per spectrum, (N, R) = {tuple(expected.shape)}."
-            return False, f"your profile of {label} has shape {tuple(got.shape)}; expected (N, R) = {tuple(expected.shape)} (rings 0 up to the farthest corner)."
+                return False, (
+                    f"your profile of {label} has shape {tuple(got.shape)}; "
+                    f"expected one profile per spectrum, (N, R) = {tuple(expected.shape)}."
+                )
+            return False, (
+                f"your profile of {label} has shape {tuple(got.shape)}; "
+                f"expected (N, R) = {tuple(expected.shape)} (rings 0 up to the farthest corner)."
+            )
         error = float((got - expected).abs().max())
         return False, f"your profile of {label} differs from the ring means by up to {error:.3g}."
     return True, "your azimuthal average matches the ring means on even and odd spectra."
@@ -254,11 +260,17 @@ def _judge_evaluate_detector(evidence: Any) -> tuple[bool, str]:
     for key in keys:
         if abs(got[key] - expected[key]) > 1e-9:
             if key == "shuffled" and abs(got[key] - expected["held_out"]) <= 1e-9:
-                return False, "your shuffled-label control scores as well as the real detector: did the labels get shuffled before fitting?"
+                return False, (
+                    "your shuffled-label control scores as well as the real detector: "
+                    "did the labels get shuffled before fitting?"
+                )
             if key == "shuffled":
                 return False, (f"your shuffled control's accuracy is {got[key]:.3f}, not the reference's; replace the training "
                                "labels by forensics.shuffle_labels(labels, seed), fit a fresh detector, score the held-out set.")
-            return False, f"your {key.replace('_', '-')} accuracy is {got[key]:.3f}; expected the accuracy at 0.5 of a detector fit on the training set."
+            return False, (
+                f"your {key.replace('_', '-')} accuracy is {got[key]:.3f}; "
+                "expected the accuracy at 0.5 of a detector fit on the training set."
+            )
     return True, "your evaluation gives the training, held-out and shuffled-label accuracies of the reference."
 
 

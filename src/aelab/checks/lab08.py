@@ -131,8 +131,8 @@ def _front_mistakes(points: dict[str, tuple[float, float]]) -> dict[str, list[st
     strict = [n for n, (q, d) in points.items() if not any(q2 >= q and d2 <= d for m, (q2, d2) in points.items() if m != n)]
     return {"treats a higher detectability as better; a swap that is harder to detect scores lower": higher_both,
             "treats a lower quality as better; quality is higher-is-better": lower_both,
-            "reverses the dominance: a point is dominated by one with a quality >= and a detectability <= its own":
-                reversed_both,
+            "reverses the dominance: a point is dominated by one with a quality >= and a detectability <= "
+            "its own": reversed_both,
             "returns the dominated points; return those that no other point dominates":
                 [n for n in points if n not in front],
             "drops points that tie with another; a point is dominated only by one better on at least one axis": strict}
@@ -189,7 +189,10 @@ def _outputs(result: Any) -> dict[str, Any]:
 def _judge_variant(evidence: Any) -> tuple[bool, str]:
     if not isinstance(evidence, dict) or not evidence.get("swap_model"):
         kind = evidence.get("kind", "?") if isinstance(evidence, dict) else "?"
-        return False, f"make_variant() returned a {kind}; return an aelab.models.SwapModel (e.g. models.H128(...) or a subclass)."
+        return False, (
+            f"make_variant() returned a {kind}; "
+            "return an aelab.models.SwapModel (e.g. models.H128(...) or a subclass)."
+        )
     if evidence.get("resolution") != _RESOLUTION:
         return False, f"your variant works at {evidence.get('resolution')} px; build it at 32 px, the benchmark's faces."
     for key, (kind, shapes), what in (("forward", _FORWARD, "model(src, dst)"), ("swap", _SWAP, "model.swap(dst)")):
@@ -201,7 +204,10 @@ def _judge_variant(evidence: Any) -> tuple[bool, str]:
             return False, f"{what} returned values outside [0, 1]; end each image and mask in a sigmoid."
     same = [name for name, spec in lab08.MODELS.items() if repr(models.from_spec(spec)) == evidence["repr"]]
     if same:
-        return False, f"your variant is the benchmark's {same[0]} itself; change one thing (its dims, its upsampling, its wiring ...)."
+        return False, (
+            f"your variant is the benchmark's {same[0]} itself; "
+            "change one thing (its dims, its upsampling, its wiring ...)."
+        )
     if not all(math.isfinite(v) for v in floats(evidence["losses"])):
         return False, "one step of the benchmark's trainer gave your model a loss that is not finite."
     rows = evidence["rows"]

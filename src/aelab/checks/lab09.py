@@ -108,8 +108,14 @@ def _judge_operating_point(evidence: Any) -> tuple[bool, str]:
             if variant != expected and all(abs(a - b) <= _TOLERANCE for a, b in zip(got, variant)):
                 return False, f"on {case}, {_OPERATING_HINTS[name]}."
         if abs(got[0] - expected[0]) > _TOLERANCE:
-            return False, f"on {case} your threshold is {got[0]:.3f}; it is not the lowest whose calibration FPR is at most {fpr:g}."
-        return False, f"on {case} your threshold is right but your test rates ({got[1]:.3f}, {got[2]:.3f}) are not what it gives."
+            return False, (
+                f"on {case} your threshold is {got[0]:.3f}; "
+                f"it is not the lowest whose calibration FPR is at most {fpr:g}."
+            )
+        return False, (
+            f"on {case} your threshold is right but your test rates ({got[1]:.3f}, {got[2]:.3f}) "
+            "are not what it gives."
+        )
     return True, "your threshold comes from the calibration split and your rates from the test split, ties included."
 
 
@@ -248,7 +254,8 @@ def _judge_pgd_step(evidence: Any) -> tuple[bool, str]:
         if float((got - variant.double()).abs().max()) <= _TOLERANCE:
             return False, f"your step {_STEP_HINTS[name]}."
     if float((got - clean.double()).abs().max()) > _EPSILON + _TOLERANCE:
-        return False, f"your step moves a pixel {float((got - clean.double()).abs().max()) * 255:.1f}/255 from the clean image; ε is 4/255."
+        moved = float((got - clean.double()).abs().max()) * 255
+        return False, f"your step moves a pixel {moved:.1f}/255 from the clean image; ε is 4/255."
     return False, f"your step differs from the reference by up to {float((got - expected).abs().max()):.3g} on a fixed batch."
 
 

@@ -190,7 +190,8 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
     stop = _StopRequest()
     say = print if context.is_main else (lambda *a, **k: None)
     where = f"{context.world_size} processes ({context.backend})" if context.distributed else "1 process"
-    say(f"training {trainer.config.archi} from iteration {trainer.iteration} to {target or 'Ctrl-C'} on {context.device}, {where}", flush=True)
+    span = f"from iteration {trainer.iteration} to {target or 'Ctrl-C'}"
+    say(f"training {trainer.config.archi} {span} on {context.device}, {where}", flush=True)
     last_save = last_backup = time.monotonic()
     backup_every = 60 * (args.autobackup_minutes if args.autobackup_minutes is not None else 60 * trainer.config.autobackup_hour)
     halt = False
@@ -229,7 +230,8 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
         say(f"stopped at iteration {trainer.iteration} on request; the model is saved in {run.model}", flush=True)
         return EXIT_INTERRUPTED
     last = {side: trainer.history.get(f"{side}_total") or [float("nan")] for side in ("src", "dst")}
-    say(f"iteration {trainer.iteration}: src loss {last['src'][-1]:.4f}, dst loss {last['dst'][-1]:.4f}; saved in {run.model}", flush=True)
+    final = f"src loss {last['src'][-1]:.4f}, dst loss {last['dst'][-1]:.4f}"
+    say(f"iteration {trainer.iteration}: {final}; saved in {run.model}", flush=True)
     return 0
 
 

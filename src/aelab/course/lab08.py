@@ -204,8 +204,8 @@ def _auc_matrix(real: Any, fake: Any) -> np.ndarray:
 
 class Seeds:
     """The benchmark over its training seeds: ``results.json`` as :mod:`aelab.assets.make_lab08` writes
-    it (``models``: name -> ``parameters``, ``seeds`` and ``runs``, one :func:`record` per seed; ``real_blend``: each blend
-    member's scores of the real test frames; ``floor``: :func:`floor`).
+    it (``models``: name -> ``parameters``, ``seeds`` and ``runs``, one :func:`record` per seed;
+    ``real_blend``: each blend member's scores of the real test frames; ``floor``: :func:`floor`).
 
     Each figure of :data:`SEED_COLUMNS` is known per seed (:meth:`per_seed`). :meth:`interval` gives
     its mean over seeds with a 95 % interval that holds both sources of chance: Student's t over the
@@ -275,7 +275,7 @@ class Seeds:
             n = len(self._records[name])
             drawn = np.tile(np.arange(n), (count, 1)) if faces_only else rng.integers(n, size=(count, n))
 
-            def mean_over(per_seed: np.ndarray) -> np.ndarray:  # (seeds, count) -> (count,)
+            def mean_over(per_seed: np.ndarray, drawn: np.ndarray = drawn) -> np.ndarray:  # (seeds, count) -> (count,)
                 return per_seed[drawn, np.arange(count)[:, None]].mean(axis=1)
 
             def auc_of(matrices: list[np.ndarray]) -> np.ndarray:  # each (fake, real) -> (seeds, count)
@@ -395,7 +395,8 @@ def _half(interval: stats.Interval, digits: int) -> str:
 def seed_table(intervals: Mapping[str, Mapping[str, stats.Interval]], seeds: Seeds) -> None:
     """Print :meth:`Seeds.intervals` as two tables (:data:`SEED_TABLES`), one line per model with its
     parameters and seeds, each cell ``≈ mean ± ≈ half-width`` of the 95 % interval (nbval masks the
-    digits; ``n/a``: a set figure of a model trained from one seed); the set table ends with the floor of two real sets (:func:`floor`)."""
+    digits; ``n/a``: a set figure of a model trained from one seed); the set table ends with the floor
+    of two real sets (:func:`floor`)."""
     width = max(len(name) for name in intervals)
     for columns in SEED_TABLES:
         cells = [max(len(c), 2 * SEED_COLUMNS[c][0] + 12) for c in columns]

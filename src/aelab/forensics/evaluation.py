@@ -222,7 +222,8 @@ def transfer_table(
     rows = dict(train_on) if train_on is not None else {name: pair[0] for name, pair in fakes.items()}
     test_only = dict(test_only or {})
     if set(test_only) & set(fakes):
-        raise ValueError(f"test_only names a generator that fakes has too ({sorted(set(test_only) & set(fakes))}): give each name once")
+        both = sorted(set(test_only) & set(fakes))
+        raise ValueError(f"test_only names a generator that fakes has too ({both}): give each name once")
     table: dict[str, dict[str, Evaluation]] = {}
     for name, fake_train in rows.items():
         detector = make_detector().fit(*labelled(real_train, fake_train))

@@ -1,8 +1,8 @@
 """Frequency features of images: the log power spectrum, its azimuthal average, DCT features, and a
 statistic of the peaks that 2x upsampling leaves at the Nyquist lines.
 
-- :func:`power_spectrum` (the log of :func:`fft_power`) and :func:`azimuthal_average` follow Durall et al. 2020 ("Watch your
-  up-convolution", repository cc-hpc-itwm/DeepFakeDetection, ``radialProfile.azimuthalAverage``):
+- :func:`power_spectrum` (the log of :func:`fft_power`) and :func:`azimuthal_average` follow Durall et al. 2020
+  ("Watch your up-convolution", repository cc-hpc-itwm/DeepFakeDetection, ``radialProfile.azimuthalAverage``):
   the 2-D FFT of the grey image, shifted so the zero frequency sits in the middle, its log power, and
   the mean over rings of integer radius around that centre. Their centre is the image's geometric
   centre ((W - 1) / 2, half a pixel off the zero frequency for even sizes); the kit centres the rings

@@ -243,23 +243,74 @@ class _Runners:
             self.remote.close()
 
 
-def _finish(lab: Lab, out: Path, results: list[Result], marks: written.Marks, before: dict[str, dict[str, str]],
-            why: dict[str, str], progress: bool) -> None:  # fmt: skip
-    """Write what covers the whole batch: the points sheets, every feedback page (with the points
-    given by hand since), grades.csv, the history of changed grades, the integrity report and the
-    summary."""
-    kept = {r.submission: written.reconcile(lab.questions, marks.get(r.submission, {}), r.written) for r in results}
-    written.export(lab.questions, {r.submission: r.written for r in results}, {**marks, **kept}, out)
-    counted = {r.submission: _marks(lab, marks, r) for r in results}
-    for result in results:
-        write_feedback(result, out, lab.questions, counted[result.submission])
-    write_grades(results, out / "grades.csv", lab.questions, counted)
-    history.record(out / "history.csv", history.changes(before, history.read_grades(out / "grades.csv"), why))
-    if results:
-        write_report(results, {grade_id: lab.released[grade_id][0] for grade_id in lab.answer_ids}, out)
-        text = summarize(results, out)
-        if progress:
-            print(text)
+class _Batch:
+    """The output folder of one run: the points given by hand, the grades before the run and every
+    result so far (earlier runs' included). :meth:`record` writes each new result as it comes
+    (under :attr:`lock`); :meth:`finish` writes what covers the whole batch."""
+
+    def __init__(self, lab: Lab, out: Path) -> None:
+        for folder in (out, out / "feedback", out / "results"):
+            folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        self.lab, self.out = lab, out
+        self.marks = written.read_marks(lab.questions, out)  # a bad sheet fails before any grading
+        self.before = history.read_grades(out / "grades.csv")
+        self.done = _previous(out)
+        self.lock = threading.Lock()
+
+    def record(self, name: str, result: Result) -> None:
+        """Keep ``result`` (archiving the one it replaces) and rewrite its feedback and grades.csv."""
+        lab, out = self.lab, self.out
+        if name in self.done:
+            history.archive(out, name)
+        self.done[name] = result
+        write_feedback(result, out, lab.questions, _marks(lab, self.marks, result))
+        write_grades(list(self.done.values()), out / "grades.csv", lab.questions,
+                     {r.submission: _marks(lab, self.marks, r) for r in self.done.values()})  # fmt: skip
+
+    def finish(self, why: dict[str, str], progress: bool) -> list[Result]:
+        """Write what covers the whole batch: the points sheets, every feedback page (with the points
+        given by hand since), grades.csv, the history of changed grades, the integrity report and the
+        summary; return every result, sorted by submission."""
+        lab, out, marks = self.lab, self.out, self.marks
+        results = sorted(self.done.values(), key=lambda r: r.submission)
+        kept = {r.submission: written.reconcile(lab.questions, marks.get(r.submission, {}), r.written) for r in results}
+        written.export(lab.questions, {r.submission: r.written for r in results}, {**marks, **kept}, out)
+        counted = {r.submission: _marks(lab, marks, r) for r in results}
+        for result in results:
+            write_feedback(result, out, lab.questions, counted[result.submission])
+        write_grades(results, out / "grades.csv", lab.questions, counted)
+        history.record(out / "history.csv", history.changes(self.before, history.read_grades(out / "grades.csv"), why))
+        if results:
+            write_report(results, {grade_id: lab.released[grade_id][0] for grade_id in lab.answer_ids}, out)
+            text = summarize(results, out)
+            if progress:
+                print(text)
+        return results
+
+
+def _grade_all(batch: _Batch, found: dict[str, Path], why: dict[str, str], runners: _Runners, jobs: int,
+               progress: bool) -> None:  # fmt: skip
+    """Grade the submissions named in ``why``, ``jobs`` at a time, recording each as it ends; closes
+    ``runners``."""
+    lab = batch.lab
+    bar = tqdm(total=len(why), desc="grading", unit="notebook", disable=not progress or not why)
+
+    def task(name: str) -> None:
+        result = _grade_one(lab, name, found[name], runners.runner(name))
+        with batch.lock:
+            batch.record(name, result)
+            bar.update()
+            if progress:
+                bar.write(f"{name}: {result.score:g} / {lab.auto_max:g} from the checks, {result.status} "
+                          f"({result.seconds:.1f} s)")  # fmt: skip
+
+    try:
+        with ThreadPoolExecutor(max_workers=runners.threads(jobs, len(why))) as pool:
+            for future in [pool.submit(task, name) for name in why]:
+                future.result()
+    finally:
+        bar.close()
+        runners.close()
 
 
 def grade(
@@ -297,41 +348,12 @@ def grade(
     _require_notebook_tools()
     lab = Lab(solution, load_checks())
     found = _submissions(solution, submissions)
-    for folder in (out, out / "feedback", out / "results"):
-        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    marks = written.read_marks(lab.questions, out)  # a bad sheet fails before any grading
-    before = history.read_grades(out / "grades.csv")
-    done = _previous(out)
-    why = _todo(found, done, force)
+    batch = _Batch(lab, out)
+    why = _todo(found, batch.done, force)
     runners = _Runners(limits, hidden_paths(solution, out), uids, scheduler if why else None,
                        cluster if why else None, allow_unprivileged_workers, progress)  # fmt: skip
-    lock = threading.Lock()
-    bar = tqdm(total=len(why), desc="grading", unit="notebook", disable=not progress or not why)
-
-    def task(name: str) -> None:
-        result = _grade_one(lab, name, found[name], runners.runner(name))
-        with lock:
-            if name in done:
-                history.archive(out, name)
-            done[name] = result
-            write_feedback(result, out, lab.questions, _marks(lab, marks, result))
-            write_grades(list(done.values()), out / "grades.csv", lab.questions,
-                         {r.submission: _marks(lab, marks, r) for r in done.values()})  # fmt: skip
-            bar.update()
-            if progress:
-                bar.write(f"{name}: {result.score:g} / {lab.auto_max:g} from the checks, {result.status} "
-                          f"({result.seconds:.1f} s)")  # fmt: skip
-
-    try:
-        with ThreadPoolExecutor(max_workers=runners.threads(jobs, len(why))) as pool:
-            for future in [pool.submit(task, name) for name in why]:
-                future.result()
-    finally:
-        bar.close()
-        runners.close()
-    results = sorted(done.values(), key=lambda r: r.submission)
-    _finish(lab, out, results, marks, before, why, progress)
-    return results
+    _grade_all(batch, found, why, runners, jobs, progress)
+    return batch.finish(why, progress)
 
 
 def _uid_range(text: str) -> tuple[int, int]:

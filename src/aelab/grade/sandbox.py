@@ -87,9 +87,9 @@ class Limits:
     running the grader's set-up cell, up to ``startup`` seconds each); ``cell_timeout``: seconds one
     cell may run before it is interrupted and the next cell runs (so an endless loop in one exercise
     costs that exercise only; capped by what is left of ``timeout``); ``memory_mb``: address space
-    per process (RLIMIT_AS; a kernel with torch maps about 1.3 GiB, so keep 3 GiB or more);
-    ``processes``: processes and threads of the sandbox user (RLIMIT_NPROC); ``disk_mb``: the
-    biggest file it may write and the size of its /tmp.
+    per process (RLIMIT_AS; a kernel that imports torch maps much of it, docs/benchmarks.md, so keep
+    3 GiB or more); ``processes``: processes and threads of the sandbox user (RLIMIT_NPROC);
+    ``disk_mb``: the biggest file it may write and the size of its /tmp.
     """
 
     timeout: float = 300.0

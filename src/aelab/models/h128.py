@@ -15,9 +15,9 @@ autoencoder with no inter block of its own: the bottleneck lives inside the enco
   encoder holding what DF's ``inter`` holds.
 
 The kit's :class:`aelab.models.Downscale` and :class:`aelab.models.Upscale` are DFL 1.0's ``downscale``
-and ``upscale`` as well. H128 is a :class:`aelab.models.SwapModel` (an :class:`aelab.models.EncoderTwoDecoders`): its forward passes return
-:class:`aelab.models.SAEHDOutput` and :class:`aelab.models.SAEHDSwap`, so the kit's trainer, metrics
-and merge treat it like DF and LIAE.
+and ``upscale`` as well. H128 is a :class:`aelab.models.SwapModel` (an
+:class:`aelab.models.EncoderTwoDecoders`): its forward passes return :class:`aelab.models.SAEHDOutput`
+and :class:`aelab.models.SAEHDSwap`, so the kit's trainer, metrics and merge treat it like DF and LIAE.
 Images are tensors (N, 3, R, R) of floats in [0, 1].
 """
 

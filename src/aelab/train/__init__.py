@@ -6,6 +6,8 @@ One module per idea, imported in this order (each only from the ones above it):
   saved as JSON, with named presets (:data:`PRESETS`: "seed", "cpu", "dfl-defaults").
 - :mod:`aelab.train.samples` -- the face pools, DFL's epoch-wise sample order (``IndexHost``,
   uniform yaw) and its sample processing (colour transfer, random HSV, warp, affine, flips, masks).
+- :mod:`aelab.train.terms` -- the per-sample loss terms of one iteration (``Model_SAEHD``'s graph:
+  reconstruction, style, true face, GAN and the discriminators' losses).
 - :mod:`aelab.train.checkpoint` -- checkpoint folders (one file per DFL part, a SHA-256 manifest,
   loading without unpickling).
 - :mod:`aelab.train.trainer` -- :class:`Trainer`: ``step()`` runs one SAEHD iteration, ``fit()``

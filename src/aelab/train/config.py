@@ -248,18 +248,19 @@ class Config:
 #: - "seed": the model card exactly (:class:`Config`'s defaults).
 #: - "cpu": the labs' recipe for a 2-core CPU, chosen by experiment. "liae-ud" at 64 px with
 #:   ae_dims 64, e_dims 16, d_dims 12, d_mask_dims 4: the -d option decodes at 32 px and
-#:   depth-to-spaces to 64, which halves the step against plain "liae"; ae_dims 64, not 32, since
+#:   depth-to-spaces to 64, a much cheaper step than plain "liae"'s; ae_dims 64, not 32, since
 #:   DeepFaceLab's recipe leaves inter_AB untrained without random warp: src then reaches the
-#:   decoder through a fixed random projection, which keeps more with a wider code (0.90 in about
-#:   10 % fewer steps for 5 % more per step; 96 is no better per second); d_dims 12 and d_mask_dims 4
+#:   decoder through a fixed random projection, which keeps more with a wider code (0.90 in fewer
+#:   steps for a little more per step; 96 is no better per second); d_dims 12 and d_mask_dims 4
 #:   are below DeepFaceLab's minimum of 16 (see :meth:`Config.outside_dfl_ranges`): at 16 a step
-#:   costs 40 % more for no gain within two minutes, and the mask (one smooth blob) needs few
-#:   channels. Batch 8, Adam at lr 1e-3 (bias correction keeps the first steps at lr; DFL's AdaBelief
-#:   without it needs a far smaller lr), DeepFaceLab's cosine lr factor annealed to 0 at
-#:   ``target_iter`` = 2000 (``lr_cos`` = 2 x 2000). The card's loss switches (masked training,
-#:   learned mask, eyes-and-mouth priority); no random warp and no flips (both make the first
-#:   minutes' task harder: the held-out faces are unflipped). Without random warp DFL trains LIAE's
-#:   encoder, inter_B and decoder only; inter_AB keeps its initial weights.
+#:   costs more for no gain within the benchmark's budget, and the mask (one smooth blob) needs few
+#:   channels (the screening's figures: docs/benchmarks.md). Batch 8, Adam at lr 1e-3 (bias
+#:   correction keeps the first steps at lr; DFL's AdaBelief without it needs a far smaller lr),
+#:   DeepFaceLab's cosine lr factor annealed to 0 at ``target_iter`` = 2000 (``lr_cos`` = 2 x 2000).
+#:   The card's loss switches (masked training, learned mask, eyes-and-mouth priority); no random
+#:   warp and no flips (both make the first minutes' task harder: the held-out faces are unflipped).
+#:   Without random warp DFL trains LIAE's encoder, inter_B and decoder only; inter_AB keeps its
+#:   initial weights.
 #: - "dfl-defaults": DeepFaceLab's own defaults for every training option (AdaBelief, lr 5e-5,
 #:   batch 8, random warp on, src flips off, dst flips on, eyes-and-mouth priority off, no lr_cos, no
 #:   target) at the cpu preset's size and data: the benchmark's baseline.

@@ -7,7 +7,8 @@ Read it top to bottom, as ``Model_SAEHD`` (pinned commit 46fc239, 2023-04-27):
 2. One iteration (``onTrainOneIter``): draw both sides' samples, one update of the autoencoder on
    src loss + dst loss (+ the GAN, true-face and style terms), then the discriminators' updates.
    Gradients are those of the *sum* over the batch of the per-sample loss, as ``tf.gradients`` of
-   DFL's per-sample loss vector gives them (one GPU; several average their slices' sums).
+   DFL's per-sample loss vector gives them (one GPU; several average their slices' sums). The
+   terms themselves are :mod:`aelab.train.terms`'.
 3. Measuring (held-out masked SSIM, the preview grid) and checkpoints (:mod:`aelab.train.checkpoint`).
 
 Images are tensors (N, C, H, W) of floats in [0, 1]; masks (N, 1, H, W) in [0, 1].
@@ -27,7 +28,7 @@ from aelab import losses, models
 from aelab.data import faces
 from aelab.optim import AdaBelief, Adam, RMSprop
 from aelab.runtime import default_device
-from aelab.train import checkpoint
+from aelab.train import checkpoint, terms
 from aelab.train.config import LR_COS_WITH_DROPOUT, Config
 from aelab.train.samples import Index2DHost, IndexHost, Samples, blur_out_mask, face_pool, process, yaw_bins
 from aelab.validate import check_int
@@ -40,13 +41,6 @@ __all__ = ["Trainer", "EVAL_SEED"]
 #: The seed of the held-out faces that :meth:`Trainer.evaluate` and :meth:`Trainer.preview` use;
 #: training pools use the trainer's seed, which is kept below it.
 EVAL_SEED = 2**31 - 1
-
-
-def _bce(logits: torch.Tensor, label: float) -> torch.Tensor:
-    """Per-sample BCE of discriminator logits against a constant label (``Model_SAEHD``'s ``DLoss``)."""
-    return torch.nn.functional.binary_cross_entropy_with_logits(
-        logits, torch.full_like(logits, label), reduction="none"
-    ).flatten(1).mean(1)
 
 
 class Trainer:
@@ -269,77 +263,40 @@ class Trainer:
             samples.target = blur_out_mask(samples.target, samples.mask, c.resolution)
         return samples
 
-    def _side_loss(self, samples: Samples, pred: torch.Tensor, pred_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One side's per-sample SAEHD loss terms (:func:`aelab.losses.saehd_loss`)."""
-        c = self.config
-        return losses.saehd_loss(
-            samples.target, pred, samples.mask, pred_mask, c.resolution, em_mask=samples.em_mask,
-            masked_training=c.masked_training, eyes_prio=c.eyes_mouth_prio, learn_mask=c.learn_mask,
-            reduction="none",
-        )
-
-    def _style_terms(self, codes: models.SAEHDCodes, src: Samples, dst: Samples,
-                     pred_dst: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``face_style_power`` and ``bg_style_power``: per-sample terms added to the src loss.
-
-        Face style: :func:`aelab.losses.style_loss` (blur radius resolution // 8, weight
-        10000 · power / 100) between the swap, drawn from a code that passes no gradient, times its
-        mask, and dst's reconstruction times its mask. Background style: 10 · power / 100 · (DSSIM +
-        MSE) between the swap and the dst target outside a mask. The mask is the *src* target's
-        blurred mask: ``Model_SAEHD`` computes a style mask from the predicted masks and then
-        overwrites it with ``target_srcm_blur`` (its quirk, reproduced).
-        """
-        c, terms = self.config, {}
-        decoder_src = self.model.decoders()[0]
-        pred_dst_dst, pred_dst_dstm = pred_dst
-        if c.face_style_power:
-            swap, swap_mask = decoder_src(codes.src_dst_code.detach())
-            terms["face_style"] = losses.style_loss(
-                swap * swap_mask.detach(), (pred_dst_dst * pred_dst_dstm).detach(),
-                blur_sigma=c.resolution // 8, weight=10000 * c.face_style_power / 100,
-            )
-        if c.bg_style_power:
-            swap, _ = decoder_src(codes.src_dst_code)
-            anti = 1.0 - losses.blur_mask(src.mask, c.resolution).clamp(0.0, 1.0).detach()
-            power = 10 * c.bg_style_power / 100
-            terms["bg_style"] = power * losses.dssim(
-                swap * anti, dst.target * anti, kernel_size=losses.dfl_kernel_size(c.resolution), reduction="none"
-            ) + power * losses.mse(swap * anti, dst.target * anti, reduction="none")
-        return terms
-
     def _train_generator(self, src: Samples, dst: Samples) -> tuple[dict[str, torch.Tensor], models.SAEHDCodes, torch.Tensor]:
         """One update of the autoencoder on (src, dst); returns per-sample terms, the codes and the
         src prediction (both detached).
 
         The G loss is src loss + dst loss (+ GAN and true-face terms), ``Model_SAEHD``'s
         ``gpu_G_loss``, one value per sample (the true-face term is in DFL's graph whenever its power
-        is set, pretraining included, though the code discriminator then does not train: kept); the update follows the gradient of its batch *sum*
-        (``tf.gradients`` of the vector), so clipgrad's norm and the optimiser's ε see DFL's scale.
+        is set, pretraining included, though the code discriminator then does not train: kept); the
+        update follows the gradient of its batch *sum* (``tf.gradients`` of the vector), so
+        clipgrad's norm and the optimiser's ε see DFL's scale.
         The swap is decoded only when a style term needs it.
         """
         codes, ((pred_src_src, pred_src_srcm), pred_dst) = self.forward_sides(src.warped, dst.warped)
-        src_terms = self._side_loss(src, pred_src_src, pred_src_srcm)
-        dst_terms = self._side_loss(dst, *pred_dst)
+        c = self.config
+        src_terms = terms.side_loss(c, src, pred_src_src, pred_src_srcm)
+        dst_terms = terms.side_loss(c, dst, *pred_dst)
         if not self.pretraining:
-            for name, value in self._style_terms(codes, src, dst, pred_dst).items():
+            for name, value in terms.style_terms(c, self.model.decoders()[0], codes, src, dst, pred_dst).items():
                 src_terms[name] = value
                 src_terms["total"] = src_terms["total"] + value
-        terms = {f"src_{k}": v for k, v in src_terms.items()} | {f"dst_{k}": v for k, v in dst_terms.items()}
+        result = {f"src_{k}": v for k, v in src_terms.items()} | {f"dst_{k}": v for k, v in dst_terms.items()}
         g_loss = src_terms["total"] + dst_terms["total"]
-        if self.config.true_face_power:
+        if c.true_face_power:
             assert self.code_discriminator is not None
-            self.code_discriminator.requires_grad_(False)
-            terms["true_face"] = self.config.true_face_power * _bce(self.code_discriminator(codes.src_code), 1.0)
-            self.code_discriminator.requires_grad_(True)
-            g_loss = g_loss + terms["true_face"]
+            result["true_face"] = terms.true_face_term(c, self.code_discriminator, codes)
+            g_loss = g_loss + result["true_face"]
         if self.gan_power > 0:
-            terms["gan"] = self._gan_generator_loss(src, pred_src_src)
-            g_loss = g_loss + terms["gan"]
+            assert self.discriminator is not None
+            result["gan"] = terms.gan_generator_loss(c, self.gan_power, self.discriminator, src, pred_src_src)
+            g_loss = g_loss + result["gan"]
         self.optimizer.zero_grad(set_to_none=True)
         (g_loss.sum() if self.loss_reduction == "sum" else g_loss.mean()).backward()
         self.optimizer.step()
         detached = models.SAEHDCodes(*(None if x is None else x.detach() for x in codes))
-        return {name: value.detach() for name, value in terms.items()}, detached, pred_src_src.detach()
+        return {name: value.detach() for name, value in result.items()}, detached, pred_src_src.detach()
 
     def forward_sides(self, src: torch.Tensor, dst: torch.Tensor) -> tuple[models.SAEHDCodes, Any]:
         """The training forward pass of warped src and dst: (codes, ((src→src, mask), (dst→dst, mask))).
@@ -357,31 +314,6 @@ class Trainer:
         self.shard = (check_int("rank", rank, minimum=0, maximum=world_size - 1), world_size)
         self._make_samplers()
 
-    def _masked_opt(self, samples: Samples, images: torch.Tensor) -> torch.Tensor:
-        """``*_masked_opt`` of ``Model_SAEHD``: images times the blurred mask with masked training."""
-        if not self.config.masked_training:
-            return images
-        return losses.masked(images, losses.blur_mask(samples.mask, self.config.resolution))
-
-    def _gan_generator_loss(self, src: Samples, pred: torch.Tensor) -> torch.Tensor:
-        """Per-sample GAN terms of the G loss (``Model_SAEHD``, gan_power > 0).
-
-        gan_power · (BCE(D(pred)→real) on the centre and on the per-pixel output); with masked
-        training also 1e-6 · total variation (squared) of the prediction and 0.02 · MSE of the
-        background outside the mask, which DeepFaceLab adds to keep GAN dots out of the background.
-        """
-        assert self.discriminator is not None
-        self.discriminator.requires_grad_(False)
-        centre, pixels = self.discriminator(self._masked_opt(src, pred))
-        self.discriminator.requires_grad_(True)
-        loss = self.gan_power * (_bce(centre, 1.0) + _bce(pixels, 1.0))
-        if self.config.masked_training:
-            outside = 1.0 - losses.blur_mask(src.mask, self.config.resolution)
-            dy, dx = pred.diff(dim=2), pred.diff(dim=3)
-            loss = loss + 1e-6 * (dy.square().flatten(1).sum(1) + dx.square().flatten(1).sum(1))
-            loss = loss + 0.02 * ((pred - src.target) * outside).square().flatten(1).mean(1)
-        return loss
-
     def _discriminator_step(self, optimizer: torch.optim.Optimizer | None, loss: torch.Tensor) -> torch.Tensor:
         """One update of a discriminator on the batch sum of its per-sample loss; returns the loss."""
         assert optimizer is not None
@@ -391,30 +323,14 @@ class Trainer:
         return loss.detach()
 
     def _train_discriminator(self, src: Samples, pred: torch.Tensor) -> torch.Tensor:
-        """One update of the patch discriminator: masked src target → real, reconstruction → fake.
-
-        ``Model_SAEHD``'s ``D_src_dst_loss``: (BCE(real→1) + BCE(fake→0)) / 2 on the centre output
-        plus the same on the per-pixel output. DeepFaceLab runs the updated generator again for this
-        step; the kit reuses this iteration's reconstruction (one forward pass fewer).
-        """
+        """One update of the patch discriminator (:func:`.terms.discriminator_loss`); returns its loss."""
         assert self.discriminator is not None
-        real_centre, real_pixels = self.discriminator(self._masked_opt(src, src.target))
-        fake_centre, fake_pixels = self.discriminator(self._masked_opt(src, pred))
-        loss = (_bce(real_centre, 1.0) + _bce(fake_centre, 0.0)) * 0.5 + (
-            _bce(real_pixels, 1.0) + _bce(fake_pixels, 0.0)
-        ) * 0.5
-        return self._discriminator_step(self.d_optimizer, loss)
+        return self._discriminator_step(self.d_optimizer, terms.discriminator_loss(self.config, self.discriminator, src, pred))
 
     def _train_code_discriminator(self, codes: models.SAEHDCodes) -> torch.Tensor:
-        """One update of the true-face code discriminator (``Model_SAEHD``'s ``D_code_loss``).
-
-        (BCE(D(dst code)→1) + BCE(D(src code)→0)) / 2: it learns to tell dst's codes from src's, and
-        the generator's true-face term pushes src's codes to pass as dst's, so the one ``inter``
-        codes both faces alike. As for the GAN, the kit reuses this iteration's codes.
-        """
+        """One update of the true-face code discriminator (:func:`.terms.code_discriminator_loss`)."""
         assert self.code_discriminator is not None
-        loss = (_bce(self.code_discriminator(codes.dst_code), 1.0) + _bce(self.code_discriminator(codes.src_code), 0.0)) * 0.5
-        return self._discriminator_step(self.d_code_optimizer, loss)
+        return self._discriminator_step(self.d_code_optimizer, terms.code_discriminator_loss(self.code_discriminator, codes))
 
     def step(self) -> dict[str, float]:
         """One SAEHD iteration; returns its loss terms (batch means) and records them in :attr:`history`.
@@ -427,13 +343,13 @@ class Trainer:
         """
         self.model.train()
         src, dst = self._samples("src"), self._samples("dst")
-        terms, codes, pred_src = self._train_generator(src, dst)
+        values, codes, pred_src = self._train_generator(src, dst)
         if self.config.true_face_power and not self.pretraining:
-            terms["code_discriminator"] = self._train_code_discriminator(codes)
+            values["code_discriminator"] = self._train_code_discriminator(codes)
         if self.gan_power > 0:
-            terms["discriminator"] = self._train_discriminator(src, pred_src)
+            values["discriminator"] = self._train_discriminator(src, pred_src)
         self.iteration += 1
-        result = {name: float(value.mean()) for name, value in terms.items()}
+        result = {name: float(value.mean()) for name, value in values.items()}
         for name, value in result.items():
             self.history.setdefault(name, []).append(value)
         return result
@@ -446,13 +362,13 @@ class Trainer:
         iterations = check_int("iterations", iterations, minimum=0)
         if self.config.target_iter:
             iterations = max(0, min(iterations, self.config.target_iter - self.iteration))
-        terms: dict[str, float] = {}
+        last: dict[str, float] = {}
         with tqdm(total=iterations, disable=not progress, desc="SAEHD", unit="it") as bar:
             for _ in range(iterations):
-                terms = self.step()
+                last = self.step()
                 bar.update()
-                bar.set_postfix(src=f"{terms['src_total']:.3f}", dst=f"{terms['dst_total']:.3f}", refresh=False)
-        return terms
+                bar.set_postfix(src=f"{last['src_total']:.3f}", dst=f"{last['dst_total']:.3f}", refresh=False)
+        return last
 
     def preview_history_due(self) -> bool:
         """Whether a loop with ``write_preview_history`` writes a preview after the step just taken.
