@@ -59,16 +59,21 @@ instructor: $(STAMP) $(LAB_SETTINGS) $(KERNEL)
 	$(JUPYTER_LAB) --notebook-dir=.
 
 ## make test: create the environment if missing, then run unit tests and nbval on solutions/ in
-## $(WORKERS) processes ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting, on its own); ruff's lint and format check first.
+## $(WORKERS) processes ($(CAPPED_IN_CI) under the $(CAPPED_SETTING) setting in place of its default run,
+## in a child process that tests/test_capped.py starts first; conftest.py: the longest files first),
+## all but the rest of the portable sweep (-m "not portable": make test-portable's); ruff's lint and
+## format check first.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest --numprocesses=$(WORKERS) --dist=loadfile $(addprefix --ignore=,$(CAPPED_IN_CI))
-	$(BIN)/python -m aelab.portable nbval --settings $(CAPPED_SETTING) $(CAPPED_IN_CI)
+	$(BIN)/python -m pytest --numprocesses=$(WORKERS) --dist=loadfile --no-loadscope-reorder -m "not portable" \
+		$(addprefix --capped=$(CAPPED_SETTING):,$(CAPPED_IN_CI))
 
-## make test-portable: nbval on every solution under the default, avx2 and sse41 settings (other CPUs).
+## make test-portable: nbval on every solution under the default, avx2 and sse41 settings (other CPUs),
+## and every solution's exercises graded under sse41 (tests/test_portable.py).
 test-portable: $(STAMP)
 	$(BIN)/python -m aelab.portable nbval --settings default,avx2,sse41 solutions/*.ipynb
+	$(BIN)/python -m pytest -p no:cacheprovider tests/test_portable.py
 
 ## make labs: regenerate labs/ from solutions/ (the only way labs/ changes).
 labs: $(STAMP)

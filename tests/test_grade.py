@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,10 @@ def mean(x):
     return x.sum() / x.numel()
 """
 
+#: An endless loop. It sleeps: the limits are wall-clock time, and a busy loop would only take a core
+#: from the tests that run beside this one.
+ENDLESS = "import time\nwhile True:\n    time.sleep(0.1)\n"
+
 #: A memory bomb: 64 MiB more each round until the address-space limit stops it.
 MEMORY_BOMB = "blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))\n"
 
@@ -145,7 +150,7 @@ HOSTILE: dict[str, tuple[Any, float, str]] = {
     "lab": (dict(make_lab(DEMO)), 0, "unfinished"),
     "syntax": (_answers(mean="def mean(x)\n    return x.mean()\n"), 2, "syntax-error"),
     "exception": (_answers(normalize=CORRECT_NORMALIZE + "1 / 0\n"), 3, "cell-errors"),
-    "loop": (_answers(normalize="while True:\n    pass\n"), 1, "timeout"),
+    "loop": (_answers(normalize=ENDLESS), 1, "timeout"),
     "memory": (_answers(normalize=CORRECT_NORMALIZE + MEMORY_BOMB), 3, "memory-limit"),
     "fork": (_answers(normalize=CORRECT_NORMALIZE + "import os\nwhile True:\n    os.fork()\n"), 1, "process-limit"),
     "exit": (_answers(normalize="import os\nos._exit(1)\n"), 1, "kernel-died"),
@@ -247,7 +252,7 @@ def test_the_integrity_report_names_each_tampering(batch: Batch) -> None:
 def test_an_endless_loop_in_one_exercise_costs_only_that_exercise(tmp_path: Path) -> None:
     """The cell is interrupted at its own limit and the notebook goes on: exercise 0.2 still scores."""
     path = tmp_path / "loop.ipynb"
-    path.write_text(json.dumps(_answers(mean="def mean(x):\n    while True:\n        pass\n")))
+    path.write_text(json.dumps(_answers(mean="def mean(x):\n" + textwrap.indent(ENDLESS, "    "))))
     limits = Limits(timeout=180, cell_timeout=20, memory_mb=2048)  # 20 s: a loaded machine's check cell fits
     (result,) = grade(DEMO, [path], tmp_path / "out", limits=limits, progress=False)
     assert (result.score, result.status) == (2, "timeout")

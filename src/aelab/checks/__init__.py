@@ -106,7 +106,8 @@ def _describe(exc: BaseException) -> str:
 
 
 class Check:
-    """One exercise's check: ``probe`` (untrusted side) and ``judge`` (trusted side).
+    """One exercise's check: ``probe`` (untrusted side) and ``judge`` (trusted side); ``module``: the
+    module that defines it (its lab's), which a kernel imports to call the probe.
 
     Use the :func:`check` decorator rather than building these by hand.
     """
@@ -119,6 +120,7 @@ class Check:
         doc: str | None = None,
     ) -> None:
         self.name = name
+        self.module = probe.__module__
         self._probe = probe
         self._judge = judge
         self.__doc__ = doc or probe.__doc__

@@ -48,15 +48,20 @@ PROBE_HELPER = "__aelab_probe__"
 #: The biggest notebook file read (bytes); stored outputs make notebooks big, student code does not.
 MAX_NOTEBOOK_BYTES = 100 * 2**20
 
-#: The first cell run in every kernel: capture each check's probe and the means to publish evidence
-#: before any student code runs, so that later patching of ``aelab.checks`` does not reach them.
+#: The first cell run in every kernel (followed by the call of :meth:`Lab.preamble`): import the modules
+#: of the checks the lab calls, and capture their probes and the means to publish evidence before any
+#: student code runs, so that later patching of ``aelab.checks`` does not reach them. Only those
+#: modules: each lab module imports what its checks need, and a kernel pays for every import.
 PREAMBLE = f'''\
-def _aelab_install():
+def _aelab_install(modules, names):
+    import importlib
     import json
     from IPython.display import publish_display_data
-    from aelab.checks import load_checks
+    from aelab.checks import REGISTRY
 
-    probes = {{name: check.probe for name, check in load_checks().items()}}
+    for module in modules:
+        importlib.import_module(module)
+    probes = {{name: REGISTRY[name].probe for name in names}}
     dumps, publish = json.dumps, publish_display_data
 
     def probe(index, name, *args, **kwargs):
@@ -68,10 +73,6 @@ def _aelab_install():
         publish({{{EVIDENCE_MIME!r}: text}}, metadata={{"aelab-probe": index}})
 
     return probe
-
-
-{PROBE_HELPER} = _aelab_install()
-del _aelab_install
 '''
 
 
@@ -307,7 +308,7 @@ class Lab:
                 notes.append(f"answer cell {grade_id!r} appears more than once; the first one was graded.")
                 continue
             answers[grade_id] = source_of(cell)
-        steps = [Step("grader set-up", PREAMBLE)]
+        steps = [Step("grader set-up", self.preamble())]
         for step in self.setup_steps:
             if isinstance(step, Step):
                 steps.append(step)
@@ -316,6 +317,12 @@ class Lab:
         missing = [grade_id for grade_id in self.answer_ids if grade_id not in answers]
         unfinished = [self.labels[grade_id] for grade_id in self.answer_ids if is_stub(answers.get(grade_id, ""))]
         return Plan(steps, self.probes, missing, notes, unfinished, answers)
+
+    def preamble(self) -> str:
+        """The grader's set-up cell: :data:`PREAMBLE`, then the probe helper made for this lab's checks."""
+        names = sorted({probe.check for probe in self.probes})
+        modules = sorted({self.checks[name].module for name in names})
+        return f"{PREAMBLE}\n\n{PROBE_HELPER} = _aelab_install({modules!r}, {names!r})\ndel _aelab_install\n"
 
     def written(self, submission: dict[str, Any]) -> dict[str, str]:
         """The written answers of a submission (as read by :func:`read_submission`), by grade_id."""
