@@ -73,8 +73,10 @@ def _capped(config: pytest.Config) -> list[tuple[str, Path]]:
         setting, _, notebook = text.partition(":")
         path = Path(config.invocation_params.dir, notebook).resolve()
         if setting not in SETTINGS or path.suffix != ".ipynb" or not path.is_file():
-            raise pytest.UsageError(f"--capped takes SETTING:NOTEBOOK, a setting of {', '.join(SETTINGS)} and "
-                                    f"an existing .ipynb file, got {text!r}")
+            raise pytest.UsageError(
+                f"--capped takes SETTING:NOTEBOOK, a setting of {', '.join(SETTINGS)} and "
+                f"an existing .ipynb file, got {text!r}"
+            )
         runs.append((setting, path))
     return runs
 

@@ -15,8 +15,21 @@ from aelab import distributed
 from aelab.data import faces
 from aelab.train import Samples, Trainer
 
-TINY = dict(archi="liae-ud", resolution=32, ae_dims=16, e_dims=8, d_dims=4, d_mask_dims=2, pretrain=False,
-            random_warp=True, random_src_flip=False, random_dst_flip=False, optimizer="adam", lr=1e-4, target_iter=0)
+TINY = dict(
+    archi="liae-ud",
+    resolution=32,
+    ae_dims=16,
+    e_dims=8,
+    d_dims=4,
+    d_mask_dims=2,
+    pretrain=False,
+    random_warp=True,
+    random_src_flip=False,
+    random_dst_flip=False,
+    optimizer="adam",
+    lr=1e-4,
+    target_iter=0,
+)
 
 
 def fixed_samples(step: int, batch: int) -> tuple[Samples, Samples]:

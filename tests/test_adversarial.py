@@ -103,7 +103,10 @@ def test_temperature_scaling_calibrates_an_overconfident_score_and_keeps_the_ord
     temperature = calibration.fit_temperature(overconfident, labels)
     assert temperature == pytest.approx(3.0, rel=0.1)
     rescaled = calibration.apply_temperature(overconfident, temperature)
-    assert calibration.expected_calibration_error(rescaled, labels) < calibration.expected_calibration_error(overconfident, labels) / 3
+    assert (
+        calibration.expected_calibration_error(rescaled, labels)
+        < calibration.expected_calibration_error(overconfident, labels) / 3
+    )
     assert forensics.auc(rescaled, labels) == pytest.approx(forensics.auc(overconfident, labels), abs=1e-6)
 
 
@@ -160,7 +163,9 @@ def test_a_cnn_as_a_logit_gives_its_scores() -> None:
     labels = torch.arange(16) % 2
     for members in (1, 3):
         detector = forensics.CNNDetector(steps=3, members=members, seed=0).fit(images, labels)
-        assert torch.allclose(torch.sigmoid(attacks.detector_logit(detector)(images)), detector.score(images), atol=1e-5)
+        assert torch.allclose(
+            torch.sigmoid(attacks.detector_logit(detector)(images)), detector.score(images), atol=1e-5
+        )
 
 
 def test_the_spectral_detector_as_a_logit_gives_its_scores() -> None:
@@ -187,7 +192,9 @@ def test_spectral_correction_moves_the_ring_powers_to_the_reference() -> None:
     corrected = correction.spectral_correction(fakes, reference)
     ratio = correction.channel_spectra(corrected)[..., 1:] / reference[None, :, 1:]
     assert float((ratio - 1).abs().median()) < 0.05
-    assert torch.allclose(corrected.mean(dim=(2, 3)), fakes.mean(dim=(2, 3)), atol=0.01)  # the mean kept, but for the clip
+    assert torch.allclose(
+        corrected.mean(dim=(2, 3)), fakes.mean(dim=(2, 3)), atol=0.01
+    )  # the mean kept, but for the clip
     assert torch.allclose(correction.spectral_correction(fakes, reference, strength=0.0), fakes, atol=1e-6)
     with pytest.raises(ValueError, match="reference_spectrum"):
         correction.spectral_correction(fakes, reference[:, :5])
@@ -207,7 +214,10 @@ def test_laundering_and_its_cost() -> None:
 
 def test_adversarial_training_repeats_and_an_ensemble_is_the_mean() -> None:
     generator = torch.Generator().manual_seed(5)
-    reals, fakes = torch.rand(32, 3, 8, 8, generator=generator) * 0.5, torch.rand(32, 3, 8, 8, generator=generator) * 0.5 + 0.5
+    reals, fakes = (
+        torch.rand(32, 3, 8, 8, generator=generator) * 0.5,
+        torch.rand(32, 3, 8, 8, generator=generator) * 0.5 + 0.5,
+    )
     data = forensics.labelled(reals, fakes)
     first = defences.AdversarialCNNDetector(steps=5, seed=3).fit(*data)
     second = defences.AdversarialCNNDetector(steps=5, seed=3).fit(*data)

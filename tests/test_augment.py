@@ -60,7 +60,12 @@ def test_masks_move_exactly_like_the_image() -> None:
     out = augment.augment_batch(images, [mask], generator=_gen(3))
     # Same parameters; masks are filtered bilinearly with a zero border (SampleProcessor's FACE_MASK).
     as_mask = augment.warp_by_params(
-        images, out.params, can_warp=False, can_transform=True, can_flip=True, border_replicate=False,
+        images,
+        out.params,
+        can_warp=False,
+        can_transform=True,
+        can_flip=True,
+        border_replicate=False,
         interpolation="bilinear",
     )
     assert torch.allclose(as_mask[:, :1], out.masks[0], atol=1e-6)
@@ -70,12 +75,22 @@ def test_masks_move_exactly_like_the_image() -> None:
 def test_images_are_filtered_bicubically_like_dfl() -> None:
     """cv2.INTER_CUBIC keeps fine detail that bilinear filtering blurs; augment_batch clips to [0, 1]."""
     stripes = (torch.arange(64.0) % 2).expand(1, 1, 64, 64).contiguous()  # finest vertical stripes
-    params = augment.gen_warp_params(1, 64, generator=_gen(), flip=False, rotation_range=(0, 0),
-                                     scale_range=(0, 0), tx_range=(0.25 / 64, 0.25 / 64), ty_range=(0, 0))
+    params = augment.gen_warp_params(
+        1,
+        64,
+        generator=_gen(),
+        flip=False,
+        rotation_range=(0, 0),
+        scale_range=(0, 0),
+        tx_range=(0.25 / 64, 0.25 / 64),
+        ty_range=(0, 0),
+    )
     kwargs = dict(can_warp=False, can_transform=True, can_flip=False, border_replicate=True)
     cubic = augment.warp_by_params(stripes, params, **kwargs)
     linear = augment.warp_by_params(stripes, params, **kwargs, interpolation="bilinear")
-    contrast = {name: float(x[..., 4:-4].amax() - x[..., 4:-4].amin()) for name, x in (("cubic", cubic), ("linear", linear))}
+    contrast = {
+        name: float(x[..., 4:-4].amax() - x[..., 4:-4].amin()) for name, x in (("cubic", cubic), ("linear", linear))
+    }
     assert contrast["cubic"] > contrast["linear"] + 0.05, contrast
     assert cubic.min() < 0.0  # warp_by_params does not clip (bicubic overshoots), as DFL's
     clipped = augment.augment_batch(stripes.expand(1, 3, 64, 64), generator=_gen(4))
@@ -154,7 +169,11 @@ def test_rotation_follows_opencv_direction_about_w_half() -> None:
     )
     assert divmod(int(turned.argmax()), 64) == (12, 32)  # cv2.getRotationMatrix2D(+90): counter-clockwise
     shifted = augment.random_affine(
-        image, generator=_gen(), rotation_range=(0, 0), scale_range=(0, 0), tx_range=(-2 / 64, -2 / 64),
+        image,
+        generator=_gen(),
+        rotation_range=(0, 0),
+        scale_range=(0, 0),
+        tx_range=(-2 / 64, -2 / 64),
         ty_range=(0, 0),
     )
     assert divmod(int(shifted.argmax()), 64) == (32, 50)
@@ -191,8 +210,9 @@ def test_eyes_mouth_mask_is_renormalised_by_its_max() -> None:
     """SampleProcessor divides the EYES_MOUTH mask by its max after the transform ("normalize to 1.0")."""
     images, mask = _face_like(n=6)
     faint = mask * 0.5
-    out = augment.augment_batch(images, [faint, faint, torch.zeros_like(mask)], generator=_gen(9),
-                                normalize_max=(False, True, True))
+    out = augment.augment_batch(
+        images, [faint, faint, torch.zeros_like(mask)], generator=_gen(9), normalize_max=(False, True, True)
+    )
     assert out.masks[0].amax(dim=(1, 2, 3)).max().item() <= 0.5 + 1e-6
     assert torch.allclose(out.masks[1].amax(dim=(1, 2, 3)), torch.ones(6))
     assert torch.allclose(out.masks[1], out.masks[0] / out.masks[0].amax(dim=(1, 2, 3), keepdim=True))

@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_the_notebook_passes_nbval_under_the_capped_setting(capped_run: tuple[str, Path],
-                                                            record_property: Callable[[str, object], None]) -> None:
+def test_the_notebook_passes_nbval_under_the_capped_setting(
+    capped_run: tuple[str, Path], record_property: Callable[[str, object], None]
+) -> None:
     setting, notebook = capped_run
     record_property("notebook", f"{Path(os.path.relpath(notebook, ROOT)).as_posix()} under {setting}")
     command = [sys.executable, "-m", "aelab.portable", "nbval", "--settings", setting, str(notebook)]

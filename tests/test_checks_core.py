@@ -121,7 +121,8 @@ def test_unfinished_exercise_gives_not_implemented_evidence_naming_it(check_half
     evidence = check_half.probe(unfinished)
     assert evidence == {"error": "NotImplementedError", "detail": "Exercise 0.1 mean: replace this line with your code"}
     assert check_half.judge(evidence) == Feedback(
-        "check_half", False,
+        "check_half",
+        False,
         "this exercise is not done yet: NotImplementedError: Exercise 0.1 mean: replace this line with your code",
     )
     assert check_half.probe(unfinished_subclass)["error"] == "NotImplementedError"
@@ -144,7 +145,8 @@ def test_exceptions_in_student_code_become_evidence(check_half: checks.Check) ->
     )
     assert check_half.probe(lambda: [][0])["error"] == "IndexError"
     assert check_half.probe(unprintable) == {
-        "error": "Unprintable", "detail": "<Unprintable whose message cannot be shown>"
+        "error": "Unprintable",
+        "detail": "<Unprintable whose message cannot be shown>",
     }
     assert check_half.probe(verbose) == {"error": "ValueError", "detail": "x" * 500}
     not_plain = check_half.probe(lambda: object())
@@ -203,14 +205,16 @@ def test_a_lying_float_is_judged_by_its_value(check_half: checks.Check) -> None:
 
 def test_plain_converts_tensors_arrays_and_non_finite_numbers() -> None:
     weights = torch.tensor([[1.0, float("nan")], [float("inf"), -float("inf")]], requires_grad=True) * 1
-    evidence = plain({
-        "tensor": weights,
-        "scalar": torch.tensor(2.5),
-        "array": np.arange(3, dtype=np.int64),
-        "numpy": (np.float32(0.5), np.int64(3), np.bool_(True), np.float64("nan")),
-        1: "key becomes a string",
-        "none": None,
-    })
+    evidence = plain(
+        {
+            "tensor": weights,
+            "scalar": torch.tensor(2.5),
+            "array": np.arange(3, dtype=np.int64),
+            "numpy": (np.float32(0.5), np.int64(3), np.bool_(True), np.float64("nan")),
+            1: "key becomes a string",
+            "none": None,
+        }
+    )
     assert evidence == {
         "tensor": [[1.0, "nan"], ["inf", "-inf"]],
         "scalar": 2.5,
@@ -286,20 +290,39 @@ def _normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     ("check_", "answer", "message"),
     [
         (demo.check_mean, lambda x: x.sum() / x.numel(), "your mean matches the reference on a fixed batch."),
-        (demo.check_mean, lambda x: x.mean(dim=0),
-         "your mean returned a tensor of shape (3, 4, 4); expected one number (a float or a 0-d tensor)."),
-        (demo.check_mean, lambda x: x.mean() + 1, "your mean is 1.4913 on a fixed batch of shape (2, 3, 4, 4), "
-         "which is not the mean over all 96 elements (batch, channels, height and width)."),
+        (
+            demo.check_mean,
+            lambda x: x.mean(dim=0),
+            "your mean returned a tensor of shape (3, 4, 4); expected one number (a float or a 0-d tensor).",
+        ),
+        (
+            demo.check_mean,
+            lambda x: x.mean() + 1,
+            "your mean is 1.4913 on a fixed batch of shape (2, 3, 4, 4), "
+            "which is not the mean over all 96 elements (batch, channels, height and width).",
+        ),
         (demo.check_normalize, _normalize, "your normalize matches the reference on a fixed batch."),
-        (demo.check_normalize, lambda x: (x - x.mean()) / x.std(),
-         "on a fixed batch, channel 2 of your output has mean -0.161 and std 1.071 over (N, H, W); "
-         "expected mean 0.000 and std 1.000."),
-        (demo.check_normalize, lambda x: x[0], "your output has shape (3, 4, 4) on a fixed batch; "
-         "expected the input's shape (2, 3, 4, 4)."),
-        (demo.check_normalize_constant, _normalize,
-         "your normalize matches the reference on a batch whose channel 0 is constant."),
-        (demo.check_normalize_constant, lambda x: _normalize(x, eps=0.0),
-         "your output holds NaN or infinity on a batch whose channel 0 is constant; is eps inside the square root?"),
+        (
+            demo.check_normalize,
+            lambda x: (x - x.mean()) / x.std(),
+            "on a fixed batch, channel 2 of your output has mean -0.161 and std 1.071 over (N, H, W); "
+            "expected mean 0.000 and std 1.000.",
+        ),
+        (
+            demo.check_normalize,
+            lambda x: x[0],
+            "your output has shape (3, 4, 4) on a fixed batch; expected the input's shape (2, 3, 4, 4).",
+        ),
+        (
+            demo.check_normalize_constant,
+            _normalize,
+            "your normalize matches the reference on a batch whose channel 0 is constant.",
+        ),
+        (
+            demo.check_normalize_constant,
+            lambda x: _normalize(x, eps=0.0),
+            "your output holds NaN or infinity on a batch whose channel 0 is constant; is eps inside the square root?",
+        ),
     ],
 )
 def test_demo_checks(check_: checks.Check, answer: Any, message: str) -> None:
@@ -321,8 +344,9 @@ def test_evidence_parsers_read_numbers_back_or_refuse() -> None:
     assert checks.tensor([[1, "nan"], [2, 3]]).dtype == torch.float64
     assert checks.shape([[1.0, 2.0, 3.0]]) == (1, 3) and checks.shape(0.5) == ()
     assert checks.numbers([1, 2.5], 2, "ssim") == [1.0, 2.5]
-    assert checks.numbers([1, [2.0, 3.0]], 2, "ssim") == ("your ssim returned a tensor of shape (2,); expected "
-                                                          "one number (a 0-d tensor).")
+    assert checks.numbers([1, [2.0, 3.0]], 2, "ssim") == (
+        "your ssim returned a tensor of shape (2,); expected one number (a 0-d tensor)."
+    )
     for bad in ([1.0], "1", {"a": 1}, [True, 1.0]):
         with pytest.raises(TypeError):
             checks.numbers(bad, 2, "ssim")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -28,12 +29,19 @@ def _blur(x: torch.Tensor, window: torch.Tensor, padding: int = 0) -> torch.Tens
     return F.conv2d(x, (window[:, None] * window[None, :]).expand(c, 1, k, k), groups=c, padding=padding)
 
 
-def make_ssim(window: Callable[[int, float], torch.Tensor] = gaussian_window, *, padding: bool = False,
-              constants: bool = True, swap_k: bool = False, use_options: bool = True) -> Callable[..., torch.Tensor]:
+def make_ssim(
+    window: Callable[[int, float], torch.Tensor] = gaussian_window,
+    *,
+    padding: bool = False,
+    constants: bool = True,
+    swap_k: bool = False,
+    use_options: bool = True,
+) -> Callable[..., torch.Tensor]:
     """The reference SSIM, or one of its usual mistakes."""
 
-    def ssim(x: torch.Tensor, y: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5, k1: float = 0.01,
-             k2: float = 0.03) -> torch.Tensor:
+    def ssim(
+        x: torch.Tensor, y: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03
+    ) -> torch.Tensor:
         if not use_options:
             sigma, k1, k2 = 1.5, 0.01, 0.03
         if swap_k:
@@ -153,16 +161,22 @@ def test_a_wrong_ssim_costs_the_ssim_exercise_only() -> None:
     own_ssim = notebook["ssim"]
     passed, text = _verdict(lab01.check_ssim, notebook["ssim"])
     assert not passed and "c1 = k1 and c2 = k2" in text and "squares" in text
-    assert _verdict(lab01.check_dssim, notebook["dssim"]) == (True, "your dssim is (1 - SSIM) / 2 on every fixed "
-                                                                   "case, options passed through.")
+    assert _verdict(lab01.check_dssim, notebook["dssim"]) == (
+        True,
+        "your dssim is (1 - SSIM) / 2 on every fixed case, options passed through.",
+    )
     assert _verdict(lab01.check_dfl_loss, notebook["dfl_loss"])[0]
     assert notebook["ssim"] is own_ssim  # the student's own ssim is back after the checks
 
 
 def test_a_wrong_window_costs_the_window_exercise_only() -> None:
     notebook: dict[str, Any] = {}
-    exec(WRONG_SSIM_NOTEBOOK.replace("c1, c2 = k1, k2", "c1, c2 = k1**2, k2**2")
-         .replace("return w / w.sum()", "return w"), notebook)
+    exec(
+        WRONG_SSIM_NOTEBOOK.replace("c1, c2 = k1, k2", "c1, c2 = k1**2, k2**2").replace(
+            "return w / w.sum()", "return w"
+        ),
+        notebook,
+    )
     assert not _verdict(lab01.check_gaussian_window, notebook["gaussian_window"])[0]
     assert _verdict(lab01.check_ssim, notebook["ssim"])[0]
 
@@ -202,7 +216,11 @@ MISTAKES = [
     (lab01.check_ssim, make_ssim(_window_sigma_not_squared), "sigma instead of sigma²"),
     (lab01.check_ssim, make_ssim(swap_k=True), "k1 and k2 are swapped"),
     (lab01.check_ssim, make_ssim(constants=False), "c1 and c2 are missing"),
-    (lab01.check_ssim, lambda x, y, **o: ssim(x, y, **o) if x.max() > x.min() else torch.tensor(float("nan")), "flat images .* is NaN.*c1"),
+    (
+        lab01.check_ssim,
+        lambda x, y, **o: ssim(x, y, **o) if x.max() > x.min() else torch.tensor(float("nan")),
+        "flat images .* is NaN.*c1",
+    ),
     (lab01.check_ssim, lambda x, y, **o: ssim(x, y, **o) * 0.5, r"with itself, your ssim is 0.5000; expected 1.0000"),
     (lab01.check_ssim, lambda x, y, **o: torch.ones(x.shape[0]), r"shape \(2,\); expected one number"),
     (lab01.check_ssim_options, make_ssim(use_options=False), "as with the default sigma, k1 and k2"),
@@ -211,33 +229,64 @@ MISTAKES = [
     (lab01.check_dssim, lambda x, y, **o: (1 + ssim(x, y, **o)) / 2, r"\(1 \+ SSIM\) / 2"),
     (lab01.check_dssim, lambda x, y, **o: (1 - ssim(x, y)) / 2, "pass the keyword arguments"),
     (lab01.check_dfl_loss, lambda t, p: 10 * dssim(t, p) + 10 * F.mse_loss(p, t), "11-pixel window"),
-    (lab01.check_dfl_loss, lambda t, p: 10 * dssim(t, p, kernel_size=round(t.shape[-1] / 11.6))
-     + 10 * F.mse_loss(p, t), r"round\(resolution / 11.6\) = 3"),
-    (lab01.check_dfl_loss, lambda t, p: dssim(t, p, kernel_size=int(t.shape[-1] / 11.6)) + F.mse_loss(p, t),
-     "not weighted"),
+    (
+        lab01.check_dfl_loss,
+        lambda t, p: 10 * dssim(t, p, kernel_size=round(t.shape[-1] / 11.6)) + 10 * F.mse_loss(p, t),
+        r"round\(resolution / 11.6\) = 3",
+    ),
+    (
+        lab01.check_dfl_loss,
+        lambda t, p: dssim(t, p, kernel_size=int(t.shape[-1] / 11.6)) + F.mse_loss(p, t),
+        "not weighted",
+    ),
     (lab01.check_dfl_loss, lambda t, p: 10 * F.mse_loss(p, t), "MSE term alone"),
     (lab01.check_dfl_loss, lambda t, p: 10 * dssim(t, p, kernel_size=int(t.shape[-1] / 11.6)), "DSSIM term alone"),
-    (lab01.check_dfl_loss, lambda t, p: 10 * ssim(t, p, kernel_size=int(t.shape[-1] / 11.6)) + 10 * F.mse_loss(p, t),
-     "SSIM instead of DSSIM"),
-    (lab01.check_dfl_loss, lambda t, p: 10 * (1 - ssim(t, p, kernel_size=int(t.shape[-1] / 11.6)))
-     + 10 * F.mse_loss(p, t), "does your dssim divide by 2"),
+    (
+        lab01.check_dfl_loss,
+        lambda t, p: 10 * ssim(t, p, kernel_size=int(t.shape[-1] / 11.6)) + 10 * F.mse_loss(p, t),
+        "SSIM instead of DSSIM",
+    ),
+    (
+        lab01.check_dfl_loss,
+        lambda t, p: 10 * (1 - ssim(t, p, kernel_size=int(t.shape[-1] / 11.6))) + 10 * F.mse_loss(p, t),
+        "does your dssim divide by 2",
+    ),
     (lab01.check_dfl_loss, lambda t, p: dfl_loss(t, p).item(), "no gradient flows back"),
     (lab01.check_dfl_loss, lambda t, p: dfl_loss(t, p.detach()) + 0 * p.sum(), "gradient differs"),
     (lab01.check_gradient_energy, lambda x: gradient_energy(x).mean(), r"shape \(\); expected \(3,\)"),
-    (lab01.check_gradient_energy, lambda x: (x[..., 1:] - x[..., :-1]).abs().flatten(1).mean(1)
-     + (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1), "absolute differences"),
-    (lab01.check_gradient_energy, lambda x: (x[..., 1:] - x[..., :-1]).pow(2).flatten(1).mean(1),
-     "only the differences along the width"),
-    (lab01.check_gradient_energy, lambda x: (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).mean(1),
-     "only the differences along the height"),
+    (
+        lab01.check_gradient_energy,
+        lambda x: (
+            (x[..., 1:] - x[..., :-1]).abs().flatten(1).mean(1)
+            + (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
+        ),
+        "absolute differences",
+    ),
+    (
+        lab01.check_gradient_energy,
+        lambda x: (x[..., 1:] - x[..., :-1]).pow(2).flatten(1).mean(1),
+        "only the differences along the width",
+    ),
+    (
+        lab01.check_gradient_energy,
+        lambda x: (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).mean(1),
+        "only the differences along the height",
+    ),
     (lab01.check_gradient_energy, lambda x: gradient_energy(x) / 2, "averaged; add them"),
-    (lab01.check_gradient_energy, lambda x: (x[..., 1:] - x[..., :-1]).pow(2).flatten(1).sum(1)
-     + (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).sum(1), "sums over the pixels"),
+    (
+        lab01.check_gradient_energy,
+        lambda x: (
+            (x[..., 1:] - x[..., :-1]).pow(2).flatten(1).sum(1)
+            + (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).sum(1)
+        ),
+        "sums over the pixels",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("check", "answer", "message"), MISTAKES,
-                         ids=[f"{c.name}-{i}" for i, (c, _, _) in enumerate(MISTAKES)])
+@pytest.mark.parametrize(
+    ("check", "answer", "message"), MISTAKES, ids=[f"{c.name}-{i}" for i, (c, _, _) in enumerate(MISTAKES)]
+)
 def test_usual_mistakes_fail_naming_the_mistake(check: Any, answer: Callable[..., Any], message: str) -> None:
     passed, text = _verdict(check, answer)
     assert not passed
@@ -252,8 +301,19 @@ def test_messages_do_not_give_the_solution_away() -> None:
 
 # --- evidence from a tampered kernel fails, never raises --------------------------------------------
 
-TAMPERED = [None, True, "passed", {"passed": True}, [], [1.0], {"values": [1, 2], "grad": "yes"},
-            {"values": None, "grad": None}, [[1.0] * 3] * 9, ["nan"] * 5, {"error": "X", "detail": 3}]
+TAMPERED = [
+    None,
+    True,
+    "passed",
+    {"passed": True},
+    [],
+    [1.0],
+    {"values": [1, 2], "grad": "yes"},
+    {"values": None, "grad": None},
+    [[1.0] * 3] * 9,
+    ["nan"] * 5,
+    {"error": "X", "detail": 3},
+]
 
 
 @pytest.mark.parametrize("check", [c for c, _ in REFERENCE], ids=[c.name for c, _ in REFERENCE])

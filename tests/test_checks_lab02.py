@@ -4,17 +4,16 @@ message, unfinished exercises and tampered evidence fail without raising."""
 from __future__ import annotations
 
 import inspect
-
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
 
 from aelab import latent, losses, metrics
-from aelab.checks import REGISTRY, CheckFailed, Feedback, plain
-from aelab.checks import lab02
+from aelab.checks import REGISTRY, CheckFailed, Feedback, lab02, plain
 
 
 def _feedback(check: Any, fn: Callable[..., Any]) -> Feedback:
@@ -89,8 +88,10 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 
 
 @pytest.mark.parametrize("name", lab02.__all__)
-@pytest.mark.parametrize("evidence", [None, 3, "x", [], {}, {"shape": "x"}, [[1.0]], {"components": 1, "mean": []},
-                                      ["nan", "nan"], {"returned": 1}])
+@pytest.mark.parametrize(
+    "evidence",
+    [None, 3, "x", [], {}, {"shape": "x"}, [[1.0]], {"components": 1, "mean": []}, ["nan", "nan"], {"returned": 1}],
+)
 def test_tampered_evidence_fails_without_raising(name: str, evidence: Any) -> None:
     feedback = REGISTRY[name].judge(evidence)
     assert isinstance(feedback, Feedback)
@@ -216,7 +217,8 @@ def test_probe_reference_matches_the_library() -> None:
     assert "matches the reference" in message
     for _, codes, factor in lab02._probe_cases():
         assert probe_r2(codes, factor) == pytest.approx(
-            metrics.linear_probe(codes, {"f": factor}, ridge=0.0)["f"], abs=1e-4)
+            metrics.linear_probe(codes, {"f": factor}, ridge=0.0)["f"], abs=1e-4
+        )
 
 
 def test_probe_usual_mistakes() -> None:
@@ -325,5 +327,8 @@ def test_library_pca_agrees_with_a_full_svd_on_both_sides_of_n_and_d() -> None:
         pca = latent.PCA(3).fit(x)
         vh = torch.linalg.svd(x - x.mean(0), full_matrices=False).Vh[:3]
         assert (pca.components_ @ vh.T).abs().diag() == pytest.approx(torch.ones(3, dtype=torch.float64), abs=1e-8)
-        assert math.isclose(pca.reconstruction_error(x), float(((x - x.mean(0)) @ vh.T @ vh - (x - x.mean(0))).pow(2).mean()),
-                            rel_tol=1e-6)
+        assert math.isclose(
+            pca.reconstruction_error(x),
+            float(((x - x.mean(0)) @ vh.T @ vh - (x - x.mean(0))).pow(2).mean()),
+            rel_tol=1e-6,
+        )

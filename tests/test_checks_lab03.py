@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 import torch
+from checks_support import verdict
 
 from aelab import metrics, models
 from aelab.checks import CheckFailed, lab03
-from checks_support import verdict
-
 
 # ---------------------------------------------------------------- the checks are registered
 
@@ -78,8 +77,12 @@ def _wiring(src: str, dst: str, swap: str, dim: int = 1) -> Any:
     """A wiring function whose codes are the named halves, e.g. "ab_s ab_s"."""
 
     def wire(encoder: Any, inter_ab: Any, inter_b: Any, src_images: torch.Tensor, dst_images: torch.Tensor) -> Any:
-        parts = {"ab_s": inter_ab(encoder(src_images)), "b_s": inter_b(encoder(src_images)),
-                 "ab_d": inter_ab(encoder(dst_images)), "b_d": inter_b(encoder(dst_images))}
+        parts = {
+            "ab_s": inter_ab(encoder(src_images)),
+            "b_s": inter_b(encoder(src_images)),
+            "ab_d": inter_ab(encoder(dst_images)),
+            "b_d": inter_b(encoder(dst_images)),
+        }
         return tuple(torch.cat([parts[k] for k in code.split()], dim=dim) for code in (src, dst, swap))
 
     return wire
@@ -138,8 +141,9 @@ def test_df_swap_mistakes_are_named(wrong: Any, message: str) -> None:
 
 def test_identity_leak_reference_passes() -> None:
     assert verdict(lab03.check_identity_leak, metrics.identity_leak).passed
-    as_tensors = verdict(lab03.check_identity_leak, lambda s, t, d: {
-        k: (s[k] - t[k]).mean() / (d[k] - t[k]).mean() for k in s})
+    as_tensors = verdict(
+        lab03.check_identity_leak, lambda s, t, d: {k: (s[k] - t[k]).mean() / (d[k] - t[k]).mean() for k in s}
+    )
     assert as_tensors.passed
 
 

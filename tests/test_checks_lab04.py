@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import torch
+from checks_support import verdict
 
 from aelab import losses, stats
 from aelab.checks import lab04, verified
 from aelab.course import lab04 as recipe
-from checks_support import verdict
 
 
 @pytest.mark.parametrize("name", lab04.__all__)
@@ -33,7 +33,10 @@ def test_masked_target_reference_passes() -> None:
         (lambda m, r: losses.gaussian_blur(m, max(1, r // 32)), "the blurred mask itself"),
         (lambda m, r: losses.gaussian_blur(m, max(1, r // 32)).clamp(0, 0.5), "never exceeds 0.5"),
         (lambda m, r: losses.blur_mask(m, 32), "too narrow"),
-        (lambda m, r: losses.gaussian_blur(m, 2 * max(1, r // 32)).clamp(0, 0.5) * 2, "ramp across the outline is wider"),
+        (
+            lambda m, r: losses.gaussian_blur(m, 2 * max(1, r // 32)).clamp(0, 0.5) * 2,
+            "ramp across the outline is wider",
+        ),
         (lambda m, r: losses.gaussian_blur(m, r / 16).clamp(0, 0.5) * 2, "the blur's sigma is wrong"),
         (lambda m, r: losses.gaussian_blur(m, 0.5).clamp(0, 0.5) * 2, "ramp across the outline is narrower"),
         (lambda m, r: m, "the face mask itself"),
@@ -64,8 +67,10 @@ def test_eyes_mouth_term_reference_passes() -> None:
     [
         (lambda t, p, em: (t * em - p * em).abs().flatten(1).mean(1), "300 times too small"),
         (lambda t, p, em: 300 * (t * em - p * em).square().flatten(1).mean(1), "squares the difference"),
-        (lambda t, p, em: 300 * (t * em - p * em).abs().flatten(1).sum(1) / (3 * em.flatten(1).sum(1)).clamp_min(1),
-         "masked pixels only"),
+        (
+            lambda t, p, em: 300 * (t * em - p * em).abs().flatten(1).sum(1) / (3 * em.flatten(1).sum(1)).clamp_min(1),
+            "masked pixels only",
+        ),
         (lambda t, p, em: losses.eyes_mouth_loss(t, p, em), "one number per sample"),
         (lambda t, p, em: 300 * (t * em - p * em).abs().mean(dim=(0, 2, 3)), "averages over the batch (dim 0)"),
         (lambda t, p, em: 300 * (t * em - p * em).abs().mean(0).flatten(1).mean(1), "one number per channel"),
@@ -120,8 +125,11 @@ def test_the_fixed_families_intervals_agree_with_their_p_values() -> None:
 
 
 def seeded_runs(option_values: dict[str | None, tuple[float, ...]], metric: str = "swap_error") -> list[dict]:
-    return [{"option": option, "seed": seed, "metrics": {metric: value}}
-            for option, values in option_values.items() for seed, value in enumerate(values)]
+    return [
+        {"option": option, "seed": seed, "metrics": {metric: value}}
+        for option, values in option_values.items()
+        for seed, value in enumerate(values)
+    ]
 
 
 def test_comparisons_take_option_minus_baseline_over_seeds_with_welch() -> None:
@@ -161,4 +169,3 @@ def test_measure_returns_every_metric_on_an_untrained_model() -> None:
     assert set(scores) == set(recipe.LOWER_IS_BETTER) | {"mask_iou", "carry_over"}
     assert all(isinstance(v, float) for v in scores.values())
     assert 0.0 <= scores["mask_iou"] <= 1.0
-

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from checks_support import verdict
 
 from aelab import appearance, color, losses
 from aelab.checks import lab05
 from aelab.course import lab05 as recipe
 from aelab.data import faces
 from aelab.forensics.spectra import luminance
-from checks_support import verdict
 
 
 @pytest.mark.parametrize("name", lab05.__all__)
@@ -27,7 +27,9 @@ def test_tampered_evidence_fails_without_raising(name: str, evidence: Any) -> No
 def _student_rct(scale: str = "t/s", ddof: int = 0, threshold: float | None = None, masked: bool = True) -> Any:
     """rct as a student writes it (float64 in L*a*b*), right or with one of the catalogue's mistakes."""
 
-    def rct(source: torch.Tensor, target: torch.Tensor, source_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
+    def rct(
+        source: torch.Tensor, target: torch.Tensor, source_mask: torch.Tensor, target_mask: torch.Tensor
+    ) -> torch.Tensor:
         def stats(lab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             mask = torch.ones_like(mask) if not masked else mask if threshold is None else (mask > threshold).double()
             weight = mask.sum(dim=(2, 3), keepdim=True)
@@ -49,7 +51,9 @@ def test_rct_reference_passes_and_the_sample_std_is_named() -> None:
         feedback = verdict(lab05.check_rct, right)
         assert feedback.passed and "sample" not in feedback.message
     feedback = verdict(lab05.check_rct, _student_rct(ddof=1))  # harmless here: passes, and says which std DFL uses
-    assert feedback.passed and "with the sample standard deviation (n - 1); DFL's is the population's" in feedback.message
+    assert (
+        feedback.passed and "with the sample standard deviation (n - 1); DFL's is the population's" in feedback.message
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,8 +65,10 @@ def test_rct_reference_passes_and_the_sample_std_is_named() -> None:
         (_student_rct(scale="s/t", ddof=1), "your scale is inverted"),
         (_student_rct(threshold=0.5), "your statistics count masked pixels as 0 or 1: weight each pixel by its mask"),
         (_student_rct(threshold=0.0, ddof=1), "your statistics count masked pixels as 0 or 1"),
-        (lambda s, t, sm, tm: color.lab_to_rgb(color.rgb_to_lab(_student_rct()(s, t, sm, tm).double()) + 5).float(),
-         "from the reference (work in L*a*b*"),
+        (
+            lambda s, t, sm, tm: color.lab_to_rgb(color.rgb_to_lab(_student_rct()(s, t, sm, tm).double()) + 5).float(),
+            "from the reference (work in L*a*b*",
+        ),
     ],
 )
 def test_rct_mistakes_are_named(wrong: Any, message: str) -> None:
@@ -116,10 +122,16 @@ def test_hf_energy_reference_passes() -> None:
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda x, c: appearance.high_frequency_energy(x, c) * 1e3, "your measure exceeds 1: divide by the total power"),
+        (
+            lambda x, c: appearance.high_frequency_energy(x, c) * 1e3,
+            "your measure exceeds 1: divide by the total power",
+        ),
         (_student_hf_energy(mean_removed=False), "your shares are far too small: remove each grey image's mean"),
         (_student_hf_energy(bins=True), "your radius is in frequency bins: compare cycles per pixel"),
-        (_student_hf_energy(mean_removed=False, bins=True), "your radius is in frequency bins and the mean is not removed"),
+        (
+            _student_hf_energy(mean_removed=False, bins=True),
+            "your radius is in frequency bins and the mean is not removed",
+        ),
         (lambda x, c: appearance.high_frequency_energy(x, 2 * c), "your shares are up to"),
     ],
 )

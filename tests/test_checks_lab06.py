@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.linalg
+from checks_support import verdict
 
 from aelab import realism
 from aelab.checks import CheckFailed, lab06, verified
-from checks_support import verdict
 
 
 @pytest.mark.parametrize("name", lab06.__all__)
@@ -24,11 +24,23 @@ def test_tampered_evidence_fails_without_raising(name: str, evidence: Any) -> No
 # ---------------------------------------------------------------- 6.1 Fréchet distance
 
 
-def fd_numpy(a: np.ndarray, b: np.ndarray, *, bias: bool = False, mean: bool = True, twice: bool = True,
-             root: bool = False, rowvar: bool = False) -> float:
+def fd_numpy(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    bias: bool = False,
+    mean: bool = True,
+    twice: bool = True,
+    root: bool = False,
+    rowvar: bool = False,
+) -> float:
     cov_a, cov_b = np.cov(a, rowvar=rowvar, bias=bias), np.cov(b, rowvar=rowvar, bias=bias)
-    value = (((a.mean(0) - b.mean(0)) ** 2).sum() if mean else 0.0) + np.trace(cov_a) + np.trace(cov_b) \
+    value = (
+        (((a.mean(0) - b.mean(0)) ** 2).sum() if mean else 0.0)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
         - (2 if twice else 1) * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b).real)
+    )
     return float(np.sqrt(value)) if root else float(value)
 
 
@@ -45,8 +57,15 @@ def test_frechet_distance_reference_passes(capsys: pytest.CaptureFixture[str]) -
         (lambda a, b: fd_numpy(a, b, mean=False), "leaves out the distance between the means"),
         (lambda a, b: fd_numpy(a, b, twice=False), "subtracts the trace of (Σa Σb)^½ once"),
         (lambda a, b: fd_numpy(a, b, root=True), "returns the square root"),
-        (lambda a, b: float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.var(a, 0, ddof=1).sum() + np.var(b, 0, ddof=1).sum()
-                            - 2 * np.sqrt(np.var(a, 0, ddof=1) * np.var(b, 0, ddof=1)).sum()), "uses the variances alone"),
+        (
+            lambda a, b: float(
+                ((a.mean(0) - b.mean(0)) ** 2).sum()
+                + np.var(a, 0, ddof=1).sum()
+                + np.var(b, 0, ddof=1).sum()
+                - 2 * np.sqrt(np.var(a, 0, ddof=1) * np.var(b, 0, ddof=1)).sum()
+            ),
+            "uses the variances alone",
+        ),
         (lambda a, b: fd_numpy(a, b, rowvar=True), "np.cov treats rows as variables unless rowvar=False"),
         (lambda a, b: 1.0, "gives 1; expected"),
         (lambda a, b: [1.0, 2.0], "must return one number"),
@@ -57,17 +76,25 @@ def test_frechet_distance_mistakes_are_named(wrong: Any, message: str) -> None:
     assert not feedback.passed and message in feedback.message, feedback.message
 
 
-@pytest.mark.parametrize(("wrong", "fault"), [(lambda a, b: fd_numpy(a, b, bias=True), "divides the covariances by N"),
-                                              (lambda a, b: fd_numpy(a, b, root=True), "returns the square root")])
-def test_a_wrong_frechet_distance_never_reaches_the_later_cells(wrong: Any, fault: str,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("wrong", "fault"),
+    [
+        (lambda a, b: fd_numpy(a, b, bias=True), "divides the covariances by N"),
+        (lambda a, b: fd_numpy(a, b, root=True), "returns the square root"),
+    ],
+)
+def test_a_wrong_frechet_distance_never_reaches_the_later_cells(
+    wrong: Any, fault: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     # The lab's later cells take verified(...): the reference, and one line naming exercise 6.1.
     lab06.check_frechet_distance(wrong)
     assert fault in capsys.readouterr().out
     used = verified(lab06.check_frechet_distance, wrong, exercise="6.1", reference=realism.frechet_distance)
     assert used is realism.frechet_distance
     assert capsys.readouterr().out.startswith("[NOT YET] exercise 6.1:")
-    assert verified(lab06.check_frechet_distance, fd_numpy, exercise="6.1", reference=realism.frechet_distance) is fd_numpy
+    assert (
+        verified(lab06.check_frechet_distance, fd_numpy, exercise="6.1", reference=realism.frechet_distance) is fd_numpy
+    )
 
 
 # ---------------------------------------------------------------- 6.2 unbiased MMD²

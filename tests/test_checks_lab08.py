@@ -37,18 +37,21 @@ def _front(points: dict) -> list:
 #: Lab 08's mistake catalogue for 8.2: each wrong pareto_front and the words its message must hold.
 FRONT_MISTAKES = {
     "higher detectability taken as better": (
-        lambda p: _front({n: (q, -d) for n, (q, d) in p.items()}), "treats a higher detectability as better"),
+        lambda p: _front({n: (q, -d) for n, (q, d) in p.items()}),
+        "treats a higher detectability as better",
+    ),
     "lower quality taken as better": (
-        lambda p: _front({n: (-q, d) for n, (q, d) in p.items()}), "treats a lower quality as better"),
-    "reversed dominance": (
-        lambda p: _front({n: (-q, -d) for n, (q, d) in p.items()}), "reverses the dominance"),
-    "the dominated points": (
-        lambda p: [n for n in p if n not in _front(p)], "returns the dominated points"),
+        lambda p: _front({n: (-q, d) for n, (q, d) in p.items()}),
+        "treats a lower quality as better",
+    ),
+    "reversed dominance": (lambda p: _front({n: (-q, -d) for n, (q, d) in p.items()}), "reverses the dominance"),
+    "the dominated points": (lambda p: [n for n in p if n not in _front(p)], "returns the dominated points"),
     "names sorted": (lambda p: sorted(_front(p)), "right names, sorted by name; keep the order of the points"),
     "names in reverse": (lambda p: _front(p)[::-1], "right names, in another order"),
     "ties dropped": (
         lambda p: [n for n, (q, d) in p.items() if not any(q2 >= q and d2 <= d for m, (q2, d2) in p.items() if m != n)],
-        "drops points that tie with another"),
+        "drops points that tie with another",
+    ),
     "a count, not names": (lambda p: [len(_front(p))], "list of the names"),
 }
 
@@ -66,7 +69,9 @@ def test_pareto_front_mistakes_name_their_fault(mistake: str) -> None:
     assert not feedback.passed and words in feedback.message, feedback.message
 
 
-def test_a_wrong_front_downstream_names_exercise_8_2_and_the_reference_takes_over(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_wrong_front_downstream_names_exercise_8_2_and_the_reference_takes_over(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     wrong, _ = FRONT_MISTAKES["reversed dominance"]
     used = checks.verified(lab08.check_pareto_front, wrong, exercise="8.2", reference=stats.pareto_front)
     assert used is stats.pareto_front
@@ -99,7 +104,17 @@ def test_variant() -> None:
 
 
 @pytest.mark.parametrize("check", [lab08.check_h128_parameters, lab08.check_pareto_front, lab08.check_variant])
-@pytest.mark.parametrize("evidence", [None, "passed", [1, 2], {"error": "ValueError", "detail": "x"},
-                                      {"swap_model": True}, [[1], [2], "x"], {"swap_model": True, "forward": 3}])
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        None,
+        "passed",
+        [1, 2],
+        {"error": "ValueError", "detail": "x"},
+        {"swap_model": True},
+        [[1], [2], "x"],
+        {"swap_model": True, "forward": 3},
+    ],
+)
 def test_tampered_evidence_fails_without_raising(check, evidence) -> None:
     assert not check.judge(evidence).passed

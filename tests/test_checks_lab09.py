@@ -28,7 +28,9 @@ def test_operating_point() -> None:
     mistakes = {
         "comes from the test split": lambda c, t, f: _rates(t, operating.threshold_at_fpr(*t, f)),
         "quantile of all the calibration scores": lambda c, t, f: _rates(t, float(np.quantile(c[0].numpy(), 1 - f))),
-        "interpolated quantile of the reals": lambda c, t, f: _rates(t, float(np.quantile(c[0][c[1] == 0].numpy(), 1 - f))),
+        "interpolated quantile of the reals": lambda c, t, f: _rates(
+            t, float(np.quantile(c[0][c[1] == 0].numpy(), 1 - f))
+        ),
         "equal to the threshold as real": lambda c, t, f: _rates(t, operating.threshold_at_fpr(*c, f), strict=True),
         "the calibration split's": lambda c, t, f: _rates(c, operating.threshold_at_fpr(*c, f)),
     }
@@ -48,7 +50,9 @@ def _ece_variant(name: str):
         confidence = np.where(predicted, p, 1 - p)
         correct = (predicted == (y == 1)).astype(float)
         value, outcome = (p, y) if name == "positive" else (confidence, correct)
-        index = np.clip((np.floor(value * bins) if name == "floor" else np.ceil(value * bins) - 1).astype(int), 0, bins - 1)
+        index = np.clip(
+            (np.floor(value * bins) if name == "floor" else np.ceil(value * bins) - 1).astype(int), 0, bins - 1
+        )
         total = 0.0
         gaps = []
         for m in range(bins):
@@ -58,14 +62,19 @@ def _ece_variant(name: str):
                 gaps.append(abs(gap))
                 total += members.mean() * (gap if name == "signed" else abs(gap))
         return float(np.mean(gaps)) if name == "unweighted" else float(total)
+
     return ece
 
 
 def test_expected_calibration_error() -> None:
     check = lab09.check_expected_calibration_error
     assert verdict(check, lambda p, y, bins: calibration.expected_calibration_error(p, y, bins=bins)).passed
-    hints = {"unweighted": "weight each bin", "floor": "bin m holds", "positive": "max(p, 1 − p)",
-             "signed": "absolute gap"}
+    hints = {
+        "unweighted": "weight each bin",
+        "floor": "bin m holds",
+        "positive": "max(p, 1 − p)",
+        "signed": "absolute gap",
+    }
     for name, fragment in hints.items():
         feedback = verdict(check, _ece_variant(name))
         assert not feedback.passed and fragment in feedback.message, (name, feedback.message)
@@ -97,7 +106,7 @@ def test_pgd_step() -> None:
 
 
 def _correction_with(exponent: float, keep_mean: bool = True, clip: bool = True):
-    
+
     def correct(images, reference):
         spectrum = torch.fft.fftshift(torch.fft.fft2(images.double()), dim=(-2, -1))
         gain = (reference.double() / correction.channel_spectra(images)) ** exponent
@@ -106,6 +115,7 @@ def _correction_with(exponent: float, keep_mean: bool = True, clip: bool = True)
         rings = correction.ring_index(*images.shape[2:], images.device)
         out = torch.fft.ifft2(torch.fft.ifftshift(spectrum * gain[..., rings], dim=(-2, -1))).real
         return out.clamp(0, 1) if clip else out
+
     return correct
 
 
@@ -113,9 +123,12 @@ def test_spectral_correction() -> None:
     check = lab09.check_spectral_correction
     assert verdict(check, correction.spectral_correction).passed
     assert verdict(check, _correction_with(0.5)).passed
-    for correct, fragment in ((_correction_with(1.0), "square root"), (_correction_with(-0.5), "divides by the reference"),
-                              (_correction_with(0.5, keep_mean=False), "changes each channel's mean"),
-                              (lambda x, r: x, "ring powers")):
+    for correct, fragment in (
+        (_correction_with(1.0), "square root"),
+        (_correction_with(-0.5), "divides by the reference"),
+        (_correction_with(0.5, keep_mean=False), "changes each channel's mean"),
+        (lambda x, r: x, "ring powers"),
+    ):
         feedback = verdict(check, correct)
         assert not feedback.passed and fragment in feedback.message, (fragment, feedback.message)
     feedback = verdict(check, lambda x, r: x[0])

@@ -7,12 +7,11 @@ import math
 
 import torch
 import torch.nn.functional as F
+from checks_support import verdict
 from scipy import stats as scipy_stats
 
 from aelab.checks import lab10
 from aelab.provenance import detection, signing
-
-from checks_support import verdict
 
 
 def test_threshold() -> None:

@@ -66,7 +66,9 @@ def test_every_figure_in_the_prose_is_computed_by_a_cell(solution: Path) -> None
 
 
 def test_the_figure_pattern_skips_labels_and_reads_signed_figures() -> None:
-    assert _figures("DF's precision is 0.18, the carry-over −0.23; see exercise 4.2 and 1,062.5 steps in 1.5 hours") == [
+    assert _figures(
+        "DF's precision is 0.18, the carry-over −0.23; see exercise 4.2 and 1,062.5 steps in 1.5 hours"
+    ) == [
         "0.18",
         "0.23",
         "1062.5",

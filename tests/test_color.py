@@ -44,8 +44,10 @@ def _sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_dirs: int = 64) -> f
 def _cie_lab(rgb: torch.Tensor) -> torch.Tensor:
     """The CIE formulas for (..., 3) sRGB in [0, 1], D65, OpenCV's matrix: the reference the table stores."""
     linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
-                      [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
+    m = torch.tensor(
+        [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+        dtype=torch.float64,
+    )
     t = linear @ m.T / torch.tensor([0.950456, 1.0, 1.088754], dtype=torch.float64)
     f = torch.where(t > (6 / 29) ** 3, t ** (1 / 3), t / (3 * (6 / 29) ** 2) + 4 / 29)
     return torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
@@ -120,9 +122,7 @@ def test_hist_match_matches_per_channel_quantiles(pair: tuple[torch.Tensor, torc
 
 
 @pytest.mark.parametrize("mode", ["idt", "sot"])
-def test_random_modes_move_the_distribution_and_are_seeded(
-    mode: str, pair: tuple[torch.Tensor, torch.Tensor]
-) -> None:
+def test_random_modes_move_the_distribution_and_are_seeded(mode: str, pair: tuple[torch.Tensor, torch.Tensor]) -> None:
     source, target = pair
     out = color.transfer(source, target, mode, generator=_gen(5))
     before, after = _sliced_wasserstein(source, target), _sliced_wasserstein(out, target)

@@ -46,7 +46,10 @@ def test_the_benchmark_trainer_repeats_lab03s_run_of_df() -> None:
     ours.fit(3, progress=False)
     theirs.fit(3, progress=False)
     assert ours.history["src_total"] == theirs.history["src_total"]
-    assert ours.config.archi == "df" and lab08.trainer(models.H128(resolution=32, ae_dims=8, e_dims=2), recipe).config.archi == "df"
+    assert (
+        ours.config.archi == "df"
+        and lab08.trainer(models.H128(resolution=32, ae_dims=8, e_dims=2), recipe).config.archi == "df"
+    )
     with pytest.raises(TypeError, match="SwapModel"):
         lab08.trainer(models.ConvAutoencoder(32), recipe)
 
@@ -77,21 +80,25 @@ def test_row_cells_follow_the_columns_and_the_table_checks_only_banded_rows(caps
 @pytest.fixture(scope="module")
 def judges() -> scorecard.Judges:
     """The lab's judges: the shipped reader, feature network and blend detector, on 64 held-out faces."""
+
     def shipped(name: str) -> dict:
         return torch.load(assets.path(name), weights_only=True)
 
     return scorecard.Judges(
-        dst=faces.render(64, resolution=32, domain="B", seed=90), reader=FactorReader.from_state_dict(shipped("lab03/reader.pt")),
+        dst=faces.render(64, resolution=32, domain="B", seed=90),
+        reader=FactorReader.from_state_dict(shipped("lab03/reader.pt")),
         net=FeatureNet.from_state_dict(shipped("lab06/features.pt")),
         blend=forensics.BlendDetector.from_state_dict(shipped("lab07/blend.pt")),
-        real_frames=faces.render(64, resolution=32, domain="B", seed=91).images)
+        real_frames=faces.render(64, resolution=32, domain="B", seed=91).images,
+    )
 
 
 def test_an_untrained_model_scores_far_from_the_truth_and_is_easy_to_detect(judges: scorecard.Judges) -> None:
     torch.set_num_threads(1)
     model = models.from_spec(lab08.MODELS["AE"], seed=0)
-    spectral = scorecard.spectral_detector([scorecard.merged_frames(models.from_spec(lab08.MODELS["DF"], seed=1), judges)[1]],
-                                           judges)
+    spectral = scorecard.spectral_detector(
+        [scorecard.merged_frames(models.from_spec(lab08.MODELS["DF"], seed=1), judges)[1]], judges
+    )
     measured = scorecard.measure(model, judges)
     assert measured.ssim.shape == measured.pose.shape == measured.leak.shape == (64,)
     assert measured.blend.shape == (len(judges.blend.nets_), 32) and measured.frames.shape == (64, 3, 32, 32)
@@ -127,14 +134,30 @@ def _results(seeds: dict[str, int], *, shift: dict[str, float] | None = None) ->
     shift = shift or {}
     runs = {}
     for name, count in seeds.items():
-        runs[name] = {"parameters": 100, "seeds": list(range(count)), "runs": [{
-            "ssim": (0.5 + shift.get(name, 0.0) + 0.05 * rng.standard_normal(40)).tolist(),
-            "psnr": (12 + rng.standard_normal(40)).tolist(), "pose": rng.random(40).tolist(), "leak": rng.random(40).tolist(),
-            "fd": float(20 + rng.random()), "kid": float(rng.random()), "precision": float(rng.random()),
-            "recall": float(rng.random()), "blend": rng.random((2, 10)).tolist(),
-            "spectral": {"real": rng.random(10).tolist(), "fake": (rng.random(10) + 0.5).tolist()}} for _ in range(count)]}
-    return {"floor": {"FD": 1.0, "KID": 0.0, "precision": 0.9, "recall": 0.9}, "real_blend": rng.random((2, 10)).tolist(),
-            "models": runs}
+        runs[name] = {
+            "parameters": 100,
+            "seeds": list(range(count)),
+            "runs": [
+                {
+                    "ssim": (0.5 + shift.get(name, 0.0) + 0.05 * rng.standard_normal(40)).tolist(),
+                    "psnr": (12 + rng.standard_normal(40)).tolist(),
+                    "pose": rng.random(40).tolist(),
+                    "leak": rng.random(40).tolist(),
+                    "fd": float(20 + rng.random()),
+                    "kid": float(rng.random()),
+                    "precision": float(rng.random()),
+                    "recall": float(rng.random()),
+                    "blend": rng.random((2, 10)).tolist(),
+                    "spectral": {"real": rng.random(10).tolist(), "fake": (rng.random(10) + 0.5).tolist()},
+                }
+                for _ in range(count)
+            ],
+        }
+    return {
+        "floor": {"FD": 1.0, "KID": 0.0, "precision": 0.9, "recall": 0.9},
+        "real_blend": rng.random((2, 10)).tolist(),
+        "models": runs,
+    }
 
 
 def test_seeds_read_results_give_intervals_differences_and_bootstrap_tables(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,8 +24,7 @@ def test_face_dataset_items_match_render() -> None:
 def test_face_dataset_in_a_shuffling_data_loader() -> None:
     dataset = FaceDataset(30, resolution=16, domain="mixed", seed=1)
     reference = render(30, resolution=16, domain="mixed", seed=1)
-    loader = DataLoader(dataset, batch_size=8, shuffle=True, num_workers=0,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(dataset, batch_size=8, shuffle=True, num_workers=0, generator=torch.Generator().manual_seed(0))
     seen = []
     for batch in loader:
         assert batch["image"].shape[1:] == (3, 16, 16) and batch["image"].dtype == torch.float32
@@ -37,8 +36,12 @@ def test_face_dataset_in_a_shuffling_data_loader() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
-    [({"n": -3}, ValueError, "n must be an int >= 0"), ({"n": 5, "domain": "C"}, ValueError, "known domains"),
-     ({"n": 5, "resolution": 20}, ValueError, "multiple of 16"), ({"n": 5, "seed": 1.5}, TypeError, "seed")],
+    [
+        ({"n": -3}, ValueError, "n must be an int >= 0"),
+        ({"n": 5, "domain": "C"}, ValueError, "known domains"),
+        ({"n": 5, "resolution": 20}, ValueError, "multiple of 16"),
+        ({"n": 5, "seed": 1.5}, TypeError, "seed"),
+    ],
 )
 def test_face_dataset_checks_arguments(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):

@@ -43,9 +43,14 @@ def fake_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("compress", [True, False])
-@pytest.mark.parametrize("array", [np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
-                                   np.array([[-2, 300], [7, -32768]], dtype=np.int16),
-                                   np.array([0.5, -1.25, 3.0], dtype=np.float32)])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
+        np.array([[-2, 300], [7, -32768]], dtype=np.int16),
+        np.array([0.5, -1.25, 3.0], dtype=np.float32),
+    ],
+)
 def test_read_idx_round_trip(tmp_path: Path, array: np.ndarray, compress: bool) -> None:
     result = read_idx(write(tmp_path / "x.idx", idx_bytes(array), compress))
     assert result.shape == array.shape and result.dtype.isnative
@@ -56,8 +61,10 @@ def test_read_idx_round_trip(tmp_path: Path, array: np.ndarray, compress: bool) 
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        (idx_bytes(np.zeros((4, 2), np.uint8))[:-3],
-         "truncated: dimensions \\(4, 2\\) of uint8 need 8 data bytes, the file holds 5"),
+        (
+            idx_bytes(np.zeros((4, 2), np.uint8))[:-3],
+            "truncated: dimensions \\(4, 2\\) of uint8 need 8 data bytes, the file holds 5",
+        ),
         (idx_bytes(np.zeros((4, 2), np.uint8)) + b"\0", "too long"),
         (idx_bytes(np.zeros((4, 2), np.uint8))[:9], "truncated IDX header"),
         (b"\0\0", "truncated IDX header"),
@@ -131,8 +138,9 @@ def test_download_from_a_mirror(fake_mnist: Path, tmp_path: Path, monkeypatch: p
     assert sorted(p.name for p in root.iterdir()) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
 
 
-def test_download_with_wrong_sum_leaves_nothing(fake_mnist: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_with_wrong_sum_leaves_nothing(
+    fake_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = DATASETS["mnist"]
     wrong = {name: "0" * 64 for name in spec.sha256}
     monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(spec, sha256=wrong))

@@ -97,7 +97,9 @@ def test_train_under_torchrun_then_resume_with_one_process(tmp_path: Path) -> No
     assert "2 processes (gloo)" in result.stdout
     assert Trainer.load(run / "model").iteration == 3
     assert (run / "model" / "ranks.pt").is_file()
-    single = subprocess.run([sys.executable, *common, "--iterations", "5"], env=_env(), capture_output=True, text=True, timeout=240)
+    single = subprocess.run(
+        [sys.executable, *common, "--iterations", "5"], env=_env(), capture_output=True, text=True, timeout=240
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     assert "from iteration 3" in single.stdout
     resumed = Trainer.load(run / "model")

@@ -99,8 +99,12 @@ def test_factors_are_stable_values() -> None:
 def test_chunking_does_not_change_images(monkeypatch: pytest.MonkeyPatch) -> None:
     """Image i is the same whatever else is rendered with it; 1030 crosses a block of the factor stream."""
     whole = render(1030, resolution=16, domain="mixed", seed=5)
-    pieces = torch.cat([render(n, resolution=16, domain="mixed", seed=5, start=s).images
-                        for s, n in ((0, 1000), (1000, 3), (1003, 27))])
+    pieces = torch.cat(
+        [
+            render(n, resolution=16, domain="mixed", seed=5, start=s).images
+            for s, n in ((0, 1000), (1000, 3), (1003, 27))
+        ]
+    )
     assert torch.equal(pieces, whole.images)
     streamed = torch.cat([b.images for b in iter_render(1030, batch_size=333, resolution=16, domain="mixed", seed=5)])
     assert torch.equal(streamed, whole.images)
@@ -112,8 +116,20 @@ def test_features_fit_their_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Features are drawn in windows around them; windows 16 px larger change nothing, even at the
     extremes of pose, expression and feature size."""
     f = sample_factors(200, domain="mixed", seed=2)
-    for name in ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "smile", "mouth_open", "brow_raise", "eye_size",
-                 "mouth_width", "nose_width", "eye_spacing"):
+    for name in (
+        "yaw",
+        "pitch",
+        "roll",
+        "gaze_x",
+        "gaze_y",
+        "smile",
+        "mouth_open",
+        "brow_raise",
+        "eye_size",
+        "mouth_width",
+        "nose_width",
+        "eye_spacing",
+    ):
         low, high = FACTORS[name].low, FACTORS[name].high
         f[name] = torch.where(f[name] > (low + high) / 2, high, low)
     reference = draw(f)

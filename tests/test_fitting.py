@@ -35,8 +35,10 @@ def test_history_has_one_loss_per_step_and_the_loss_falls() -> None:
 
 
 def test_same_seed_same_history_other_seed_other_batches() -> None:
-    runs = [fit_autoencoder(_model(), _images(), _mse, steps=5, batch_size=8, seed=seed, progress=False)
-            for seed in (3, 3, 4)]
+    runs = [
+        fit_autoencoder(_model(), _images(), _mse, steps=5, batch_size=8, seed=seed, progress=False)
+        for seed in (3, 3, 4)
+    ]
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
 
@@ -88,7 +90,9 @@ def test_bad_images_losses_and_models_are_refused() -> None:
     with pytest.raises(ValueError, match="scalar tensor"):
         fit_autoencoder(_model(), _images(), lambda t, o: (t - o) ** 2, steps=1, batch_size=8, progress=False)
     with pytest.raises(ValueError, match="became nan at step 1"):
-        fit_autoencoder(_model(), _images(), lambda t, o: _mse(t, o) * float("nan"), steps=1, batch_size=8, progress=False)
+        fit_autoencoder(
+            _model(), _images(), lambda t, o: _mse(t, o) * float("nan"), steps=1, batch_size=8, progress=False
+        )
     with pytest.raises(TypeError, match="nn.Module"):
         fit_autoencoder(lambda x: x, _images(), _mse, steps=1, progress=False)  # type: ignore[arg-type]
 
@@ -116,8 +120,9 @@ def test_fit_steps_trains_only_trainable_parameters_and_names_a_bad_step() -> No
     fit_steps(model, lambda _: model(x).pow(2).mean(), steps=3, lr=0.1, progress=False)
     assert torch.equal(model[0].weight, frozen)
     with pytest.raises(ValueError, match="became inf at step 3"):
-        fit_steps(model, lambda k: model(x).pow(2).mean() * (float("inf") if k == 2 else 1.0), steps=4, lr=0.1,
-                  progress=False)
+        fit_steps(
+            model, lambda k: model(x).pow(2).mean() * (float("inf") if k == 2 else 1.0), steps=4, lr=0.1, progress=False
+        )
     with pytest.raises(ValueError, match="step 1 must be a scalar tensor"):
         fit_steps(model, lambda _: model(x), steps=1, lr=0.1, progress=False)
     with pytest.raises(ValueError, match="no trainable parameters"):

@@ -16,9 +16,12 @@ from aelab.forensics import generators, spectra
 def _checkerboard(n: int = 4, size: int = 32, amplitude: float = 0.05, seed: int = 0) -> torch.Tensor:
     """Smooth random images with a faint repeated 2x2 pattern added: what 2x transposed convolutions leave."""
     generator = torch.Generator().manual_seed(seed)
+
     def smooth(cells: int) -> torch.Tensor:
-        return torch.nn.functional.interpolate(torch.rand(n, 3, cells, cells, generator=generator), size=size,
-                                               mode="bilinear", align_corners=False)
+        return torch.nn.functional.interpolate(
+            torch.rand(n, 3, cells, cells, generator=generator), size=size, mode="bilinear", align_corners=False
+        )
+
     tile = torch.rand(n, 3, 2, 2, generator=generator)
     tile = tile - tile.mean(dim=(2, 3), keepdim=True)  # no mean: the pattern alone, at the Nyquist lines
     pattern = tile.repeat(1, 1, size // 2, size // 2)
@@ -51,7 +54,7 @@ def test_power_spectrum_of_a_constant_image_is_its_mean_alone() -> None:
     s = forensics.power_spectrum(torch.full((1, 3, 16, 16), 0.5))
     dc = s[0, 8, 8]
     assert dc == pytest.approx(np.log((0.5 * 256) ** 2 + spectra.EPS))
-    others = torch.cat([s[0].flatten()[: 8 * 16 + 8], s[0].flatten()[8 * 16 + 9:]])
+    others = torch.cat([s[0].flatten()[: 8 * 16 + 8], s[0].flatten()[8 * 16 + 9 :]])
     assert torch.allclose(others, torch.full_like(others, np.log(spectra.EPS)), atol=1e-3)
 
 
@@ -287,11 +290,16 @@ def test_reconstruction_detector_takes_the_best_autoencoder(real: faces.FaceBatc
 
 
 def test_transfer_table_trains_on_each_generator(real: faces.FaceBatch) -> None:
-    fakes = {"blur": (forensics.degrade(real.images[:32], blur=1.5), forensics.degrade(real.images[32:], blur=1.5)),
-             "noise": (forensics.degrade(real.images[:32], noise=0.05, seed=1),
-                       forensics.degrade(real.images[32:], noise=0.05, seed=2))}
-    table = forensics.transfer_table(lambda: forensics.SpectralDetector("azimuthal"),
-                                     (real.images[:32], real.images[32:]), fakes)
+    fakes = {
+        "blur": (forensics.degrade(real.images[:32], blur=1.5), forensics.degrade(real.images[32:], blur=1.5)),
+        "noise": (
+            forensics.degrade(real.images[:32], noise=0.05, seed=1),
+            forensics.degrade(real.images[32:], noise=0.05, seed=2),
+        ),
+    }
+    table = forensics.transfer_table(
+        lambda: forensics.SpectralDetector("azimuthal"), (real.images[:32], real.images[32:]), fakes
+    )
     assert set(table) == {"blur", "noise"} and set(table["blur"]) == {"blur", "noise"}
     assert table["blur"]["blur"].auc > 0.9 and table["noise"]["noise"].auc > 0.9
 
@@ -299,11 +307,14 @@ def test_transfer_table_trains_on_each_generator(real: faces.FaceBatch) -> None:
 def test_transfer_table_tests_a_generator_against_its_own_reals(real: faces.FaceBatch) -> None:
     train_real, test_real, own_real = real.images[:24], real.images[24:40], real.images[40:]
     fakes = {"blur": (forensics.degrade(train_real, blur=1.5), forensics.degrade(test_real, blur=1.5))}
+
     def detector() -> forensics.SpectralDetector:
         return forensics.SpectralDetector("azimuthal")
 
     own_fakes = forensics.degrade(own_real, blur=1.5)
-    table = forensics.transfer_table(detector, (train_real, test_real), fakes, test_only={"other blur": (own_real, own_fakes)})
+    table = forensics.transfer_table(
+        detector, (train_real, test_real), fakes, test_only={"other blur": (own_real, own_fakes)}
+    )
     assert list(table["blur"]) == ["blur", "other blur"]
     fitted = detector().fit(*forensics.labelled(train_real, fakes["blur"][0]))
     assert table["blur"]["other blur"] == fitted.evaluate(own_real, own_fakes)

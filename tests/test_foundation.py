@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- aelab.validate: TypeError for the wrong kind, ValueError for the wrong value --------------------
 
+
 @pytest.mark.parametrize("bad", [True, 2.0, "3", None])
 def test_check_int_rejects_other_kinds_with_type_error(bad: object) -> None:
     with pytest.raises(TypeError, match="n must be an int"):
@@ -113,9 +114,12 @@ def test_check_columns_and_binary_labels() -> None:
 
 # --- aelab.report: measured digits masked, verdicts compared ----------------------------------------
 
+
 def _sanitize(text: str) -> str:
     """Apply solutions/sanitize.cfg as nbval does (its own regex reader over the file's text)."""
-    rules = re.findall(r"^regex: (.*)$\n^replace: (.*)$", (ROOT / "solutions" / "sanitize.cfg").read_text("utf-8"), re.M)
+    rules = re.findall(
+        r"^regex: (.*)$\n^replace: (.*)$", (ROOT / "solutions" / "sanitize.cfg").read_text("utf-8"), re.M
+    )
     assert any("MEASURED" in replace for _, replace in rules)
     for regex, replace in rules:
         text = re.sub(regex, replace, text)
@@ -160,14 +164,20 @@ def test_measured_is_masked() -> None:
 
 
 def test_measured_columns_stay_aligned_whatever_the_digits() -> None:
-    rows = [f"R² {report.measured(v, 2, width=6)}{report.measured(w, 2, width=6)}  tie" for v, w in ((-0.01, 13.7), (0.0, 9.81))]
+    rows = [
+        f"R² {report.measured(v, 2, width=6)}{report.measured(w, 2, width=6)}  tie"
+        for v, w in ((-0.01, 13.7), (0.0, 9.81))
+    ]
     assert len(rows[0]) == len(rows[1]) and rows[0] != rows[1]
     assert _sanitize(rows[0]) == _sanitize(rows[1]) == "R² MEASUREDMEASURED  tie"
 
 
 def test_table_masks_every_cell_and_names_the_figures_out_of_band(capsys: pytest.CaptureFixture[str]) -> None:
     def rows(psnr: float, ssim: float) -> dict:
-        return {"MSE": {"PSNR dB": (psnr, (9, 24)), "SSIM": (ssim, (-0.1, 0.9))}, "L1": {"PSNR dB": (21.0, (9, 24)), "SSIM": (0.7, (0.6, 0.8))}}
+        return {
+            "MSE": {"PSNR dB": (psnr, (9, 24)), "SSIM": (ssim, (-0.1, 0.9))},
+            "L1": {"PSNR dB": (21.0, (9, 24)), "SSIM": (0.7, (0.6, 0.8))},
+        }
 
     digits = {"PSNR dB": 1, "SSIM": 2}
     assert report.table(rows(22.31, 0.79), digits=digits, label="loss")["MSE"]["SSIM"] == 0.79
@@ -184,7 +194,10 @@ def test_table_masks_every_cell_and_names_the_figures_out_of_band(capsys: pytest
 
 
 def test_table_shows_unbanded_cells_without_checking_them(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = {"DF": {"SSIM": (0.74, (0.7, 0.8)), "ms/step": (71.0, None)}, "yours": {"SSIM": (0.2, None), "ms/step": (5.0, None)}}
+    rows = {
+        "DF": {"SSIM": (0.74, (0.7, 0.8)), "ms/step": (71.0, None)},
+        "yours": {"SSIM": (0.2, None), "ms/step": (5.0, None)},
+    }
     assert report.table(rows, digits={"SSIM": 2, "ms/step": 0})["yours"]["SSIM"] == 0.2
     assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]] == ["ok", "shown"]
     with pytest.raises(report.FigureOutOfBand, match="DF SSIM = 0.9"):
@@ -203,12 +216,19 @@ def test_repeats_is_the_mean_relative_step_difference(capsys: pytest.CaptureFixt
 
 # --- aelab.assets --------------------------------------------------------------------------------
 
-def test_assets_resolve_verify_against_the_manifest_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_assets_resolve_verify_against_the_manifest_and_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "labXX").mkdir()
     file = tmp_path / "labXX" / "w.json"
     file.write_text('{"w": 1}')
     manifest = tmp_path / "manifest.json"
-    entry = {"sha256": assets.sha256(file), "size": file.stat().st_size, "command": "python -m aelab.assets.make_labXX w"}
+    entry = {
+        "sha256": assets.sha256(file),
+        "size": file.stat().st_size,
+        "command": "python -m aelab.assets.make_labXX w",
+    }
     manifest.write_text(json.dumps({"labXX/w.json": entry}))
     monkeypatch.setattr(assets, "MANIFEST", manifest)
     monkeypatch.setenv(assets.ENV, str(tmp_path))
@@ -238,8 +258,11 @@ def test_save_writes_prints_and_records_in_the_manifest_on_request(
     assert capsys.readouterr().out.startswith(f"{digest}  labXX/w.pt  {path.stat().st_size} bytes  (not as in")
     assert assets.manifest() == {}
     assets.save("labXX/w.pt", {"w": torch.ones(2)}, command="python -m aelab.assets.make_labXX", write_manifest=True)
-    assert assets.manifest()["labXX/w.pt"] == {"sha256": digest, "size": path.stat().st_size,
-                                                "command": "python -m aelab.assets.make_labXX"}
+    assert assets.manifest()["labXX/w.pt"] == {
+        "sha256": digest,
+        "size": path.stat().st_size,
+        "command": "python -m aelab.assets.make_labXX",
+    }
     assert assets.load("labXX/w.pt")["w"].tolist() == [1.0, 1.0]
     capsys.readouterr()
     assets.save("labXX/w.pt", {"w": torch.ones(2)}, command="python -m aelab.assets.make_labXX")
@@ -282,6 +305,10 @@ def test_no_sha256_literal_outside_the_manifest() -> None:
     for folder in ("src", "solutions", "tests"):
         for file in sorted((ROOT / folder).rglob("*")):
             relative = file.relative_to(ROOT).as_posix()
-            if file.suffix in (".py", ".ipynb", ".md", ".json") and file != assets.MANIFEST and relative not in _DOWNLOADED:
+            if (
+                file.suffix in (".py", ".ipynb", ".md", ".json")
+                and file != assets.MANIFEST
+                and relative not in _DOWNLOADED
+            ):
                 found += [f"{relative}: {match}" for match in hexes.findall(file.read_text(encoding="utf-8"))]
     assert not found, found

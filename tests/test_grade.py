@@ -21,11 +21,11 @@ import nbformat
 import pytest
 
 import aelab.grade
+from aelab.checks import load_checks
 from aelab.cli import main as cli
 from aelab.grade import Limits, grade
 from aelab.grade.plan import EVIDENCE_MIME, Lab, SolutionError
 from aelab.grade.sandbox import BLOCK, Identities, Outcome, SandboxError
-from aelab.checks import load_checks
 from aelab.notebooks import make_lab
 
 DEMO = Path(__file__).parent / "fixtures" / "demo_solution.ipynb"
@@ -237,8 +237,14 @@ def test_the_integrity_report_names_each_tampering(batch: Batch) -> None:
     out, _, _ = batch
     report = (out / "integrity.md").read_text()
     tampering = report.split("## Similarity hints")[0]
-    assert "| patch-checks | the answer cell of exercise 0.1 mean patches Check.judge (no effect on grading) |" in tampering
-    assert "| patch-checks | the answer cell of exercise 0.1 mean calls REGISTRY.clear (no effect on grading) |" in tampering
+    assert (
+        "| patch-checks | the answer cell of exercise 0.1 mean patches Check.judge (no effect on grading) |"
+        in tampering
+    )
+    assert (
+        "| patch-checks | the answer cell of exercise 0.1 mean calls REGISTRY.clear (no effect on grading) |"
+        in tampering
+    )
     assert "| double-evidence | the answer cell of exercise 0.1 mean calls get_ipython().events.register" in tampering
     assert "| double-evidence | check_mean of exercise 0.1 mean got more than one answer" in tampering
     assert "| fake-results | the answer cell of exercise 0.1 mean publishes fake evidence" in tampering
@@ -334,7 +340,13 @@ def test_written_answers_export_and_points_round_trip(batch: Batch) -> None:
     assert all(r.seconds == r.seconds for r in results)
     with (out / "grades.csv").open() as stream:
         grades = {row["submission"]: row for row in csv.DictReader(stream)}
-    assert [grades["solution-1"][k] for k in ("auto", "manual", "pending", "total", "max_score")] == ["3", "1", "0", "4", "4"]
+    assert [grades["solution-1"][k] for k in ("auto", "manual", "pending", "total", "max_score")] == [
+        "3",
+        "1",
+        "0",
+        "4",
+        "4",
+    ]
     assert [grades["exception"][k] for k in ("manual", "total")] == ["0.5", "3.5"]
     page = (out / "feedback" / "solution-1.md").read_text()
     assert "Score: 4 / 4 (checks 3 / 3, written answers 1 / 1)" in page and "| why-eps | 1 / 1 | right: 0 / 0 |" in page
@@ -421,7 +433,9 @@ def test_an_environment_without_the_notebooks_extra_fails_once_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     real = aelab.grade.importlib.util.find_spec
-    monkeypatch.setattr(aelab.grade.importlib.util, "find_spec", lambda name: None if name == "nbclient" else real(name))
+    monkeypatch.setattr(
+        aelab.grade.importlib.util, "find_spec", lambda name: None if name == "nbclient" else real(name)
+    )
     assert cli(["grade", str(DEMO), str(_copy(tmp_path)), "--out", str(tmp_path / "out")]) == 2
     assert "lacks nbclient: install the kit's notebooks extra" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -440,9 +454,25 @@ def test_two_batches_at_once_are_both_graded_right(tmp_path: Path) -> None:
     (slow / "b1.ipynb").write_text(json.dumps(sleepy))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     runs = [
-        subprocess.Popen([sys.executable, "-m", "aelab.cli", "grade", str(DEMO), str(folder), "--out",
-                          str(tmp_path / f"out-{folder.name}"), "--jobs", jobs, "--timeout", "60"],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aelab.cli",
+                "grade",
+                str(DEMO),
+                str(folder),
+                "--out",
+                str(tmp_path / f"out-{folder.name}"),
+                "--jobs",
+                jobs,
+                "--timeout",
+                "60",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for folder, jobs in ((slow, "1"), (quick, "1"))
     ]
     for run in runs:

@@ -17,12 +17,15 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra (dask, distributed) is not installed")
 
-from aelab.grade import Limits, grade  # noqa: E402
-from aelab.grade import cluster  # noqa: E402
-from aelab.grade.sandbox import DEFAULT_UIDS  # noqa: E402
 from test_grade import CORRECT_NORMALIZE, DEMO, FAKE_RESULTS, MAX_SCORE, PATCH_EVERYTHING, _answers  # noqa: E402
 
+from aelab.grade import (  # noqa: E402
+    Limits,
+    cluster,  # noqa: E402
+    grade,
+)
 from aelab.grade.plan import EVIDENCE_MIME  # noqa: E402
+from aelab.grade.sandbox import DEFAULT_UIDS  # noqa: E402
 
 #: A cell that sleeps, so that the test can kill the worker running it (the sleep ends the wait).
 SLEEPER = CORRECT_NORMALIZE + "import time\ntime.sleep(4)\n"
@@ -99,7 +102,10 @@ def test_two_workers_grade_hostile_submissions_and_survive_killed_workers(tmp_pa
         assert "worker-died" in (out / "feedback" / "doomed.md").read_text()
 
         # Run again: only the submission whose workers died is graded (now in peace).
-        again = {r.submission: r for r in grade(DEMO, folders, out, limits=limits, scheduler=local.scheduler_address, progress=False)}
+        again = {
+            r.submission: r
+            for r in grade(DEMO, folders, out, limits=limits, scheduler=local.scheduler_address, progress=False)
+        }
         assert (again["doomed"].score, again["doomed"].status) == (3, "ok")
         regraded = {name for name, result in again.items() if result.seconds != by_name[name].seconds}
         assert regraded == {"doomed"}

@@ -82,8 +82,11 @@ def test_a_resubmitted_written_answer_returns_to_pending(tmp_path: Path, no_kern
     # The instructor marks alice in European Excel: semicolons, a decimal comma.
     sheet = read_table(out / "written" / "why-eps.csv", ["submission", "points"])
     lines = ["submission;points;comment;answer_sha256;previous"]
-    lines += [f"{r['submission']};{'0,5' if r['submission'] == 'alice' else ''};"
-              f"{'half: why NaN?' if r['submission'] == 'alice' else ''};{r['answer_sha256']};" for r in sheet.rows]
+    lines += [
+        f"{r['submission']};{'0,5' if r['submission'] == 'alice' else ''};"
+        f"{'half: why NaN?' if r['submission'] == 'alice' else ''};{r['answer_sha256']};"
+        for r in sheet.rows
+    ]
     (out / "written" / "why-eps.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
     grade(DEMO, [inbox], out, progress=False)
     assert [_rows(out / "grades.csv")["alice"][k] for k in ("manual", "pending")] == ["0.5", "0"]
@@ -101,7 +104,10 @@ def test_a_resubmitted_written_answer_returns_to_pending(tmp_path: Path, no_kern
     assert "Changed since it was marked: 0.5 (half: why NaN?)" in (out / "written" / "why-eps.md").read_text()
     history = list(csv.DictReader((out / "history.csv").open()))
     assert [row["why"] for row in history if row["submission"] == "alice"] == [
-        "first graded", "points given by hand changed", "graded again: its file changed"]
+        "first graded",
+        "points given by hand changed",
+        "graded again: its file changed",
+    ]
     assert "pending 0 -> 1" in history[-1]["what"] and history[-1]["who"]
     assert len(list((out / "history").glob("alice-*.json"))) == 1  # the replaced result, kept
 
@@ -109,7 +115,9 @@ def test_a_resubmitted_written_answer_returns_to_pending(tmp_path: Path, no_kern
 def test_a_points_sheet_in_an_unknown_layout_names_what_it_saw(tmp_path: Path) -> None:
     path = tmp_path / "why-eps.csv"
     path.write_text("Submission|Points\nalice|1\n")
-    with pytest.raises(ValueError, match=r"columns submission, points .*first line is 'Submission\|Points' \(one column\)"):
+    with pytest.raises(
+        ValueError, match=r"columns submission, points .*first line is 'Submission\|Points' \(one column\)"
+    ):
         read_table(path, ["submission", "points"])
     path.write_text("name;score\nalice;1\n")
     with pytest.raises(ValueError, match=r"split by semicolons: \['name', 'score'\]"):
@@ -188,8 +196,10 @@ def test_tampering_appears_in_the_integrity_report(tmp_path: Path, monkeypatch: 
 
 
 #: The demo's two exercises as the lab gives them (what every submission starts from).
-GIVEN = {"mean": "def mean(x: torch.Tensor) -> torch.Tensor:\n    # YOUR CODE HERE\n    raise NotImplementedError()\n",
-         "normalize": "def normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:\n    # YOUR CODE HERE\n"}
+GIVEN = {
+    "mean": "def mean(x: torch.Tensor) -> torch.Tensor:\n    # YOUR CODE HERE\n    raise NotImplementedError()\n",
+    "normalize": "def normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:\n    # YOUR CODE HERE\n",
+}
 ORIGINAL = {
     "mean": (
         "def mean(x):\n    total = 0.0\n    count = 0\n    for value in x.flatten().tolist():\n"
@@ -315,19 +325,37 @@ def test_the_gradebook_over_two_labs_writes_canvas_and_moodle_files(tmp_path: Pa
                           ["Carol", "Li", "1003", "carol@uni.example", "", "3"]]  # fmt: skip
     book = {row["student_id"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
     assert [book["1001"][k] for k in ("Lab 05 auto", "Lab 05 manual", "Lab 05 total", "total", "max", "pending")] == [
-        "6", "2", "8", "16", "22", "0"]
+        "6",
+        "2",
+        "8",
+        "16",
+        "22",
+        "0",
+    ]
     assert book["1002"]["pending"] == "1"
     notes = (out / "gradebook.md").read_text()
     assert "on no roster line: stranger" in notes and "no submission from 1003" in notes
 
     with zipfile.ZipFile(handout / "1001.zip") as archive:
-        assert sorted(archive.namelist()) == ["1001/Lab-05.html", "1001/Lab-05.md", "1001/Lab-07.html", "1001/Lab-07.md"]
+        assert sorted(archive.namelist()) == [
+            "1001/Lab-05.html",
+            "1001/Lab-05.md",
+            "1001/Lab-07.html",
+            "1001/Lab-07.md",
+        ]
     assert "Feedback for alice_1001" in (handout / "1001" / "Lab-07.md").read_text()
-    for path in (out / "canvas.csv", handout / "1001.zip", handout / "1001" / "Lab-05.md", lab5 / "feedback" / "stranger.md"):
+    for path in (
+        out / "canvas.csv",
+        handout / "1001.zip",
+        handout / "1001" / "Lab-05.md",
+        lab5 / "feedback" / "stranger.md",
+    ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path  # the course group reads, others do not
 
 
-def test_a_submission_that_two_roster_lines_match_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_submission_that_two_roster_lines_match_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = _lab_folder(tmp_path / "lab", {"alice": (1, 0)}, 4)
     roster = tmp_path / "roster.csv"
     roster.write_text("submission,student_id,name\na*,1,Alice A\nal*,2,Alan B\n")
@@ -350,7 +378,9 @@ def test_no_developer_text_reaches_a_student_s_page(tmp_path: Path) -> None:
     for suffix in (".md", ".html"):
         page = (tmp_path / "feedback" / f"alice{suffix}").read_text()
         assert "ssim = 0.5 is outside its band" in page
-        assert "DEVELOPING" not in page and "docs/" not in page and "torch.allclose" not in page and "worker" not in page
+        assert (
+            "DEVELOPING" not in page and "docs/" not in page and "torch.allclose" not in page and "worker" not in page
+        )
     assert for_students("it failed; see docs/scaling.md for the limits.") == "it failed."
 
 

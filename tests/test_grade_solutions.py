@@ -30,8 +30,13 @@ def _sandbox_imports_this_checkout() -> bool:
     """Whether a clean interpreter (as the grader's sandbox starts one, without PYTHONPATH) imports the
     aelab of this checkout: in a git worktree that shares another checkout's environment, it does not."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    found = subprocess.run([sys.executable, "-c", "import aelab; print(aelab.__file__)"], env=env,
-                           capture_output=True, text=True, check=False).stdout.strip()
+    found = subprocess.run(
+        [sys.executable, "-c", "import aelab; print(aelab.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return bool(found) and Path(found).resolve().is_relative_to(ROOT)
 
 
@@ -42,8 +47,10 @@ def test_solution_gets_full_marks_and_lab_gets_zero(name: str, tmp_path: Path) -
     submissions.mkdir()
     shutil.copy(ROOT / "solutions" / f"{name}.ipynb", submissions / "solution.ipynb")
     shutil.copy(ROOT / "labs" / f"{name}.ipynb", submissions / "lab.ipynb")
-    results = {Path(r.submission).stem: r for r in grade(ROOT / "solutions" / f"{name}.ipynb", [submissions],
-                                                          tmp_path / "out", jobs=1, progress=False)}
+    results = {
+        Path(r.submission).stem: r
+        for r in grade(ROOT / "solutions" / f"{name}.ipynb", [submissions], tmp_path / "out", jobs=1, progress=False)
+    }
     load_checks()
     auto_max = Lab(ROOT / "solutions" / f"{name}.ipynb", REGISTRY).auto_max  # written answers are graded by hand
     assert auto_max > 0

@@ -69,8 +69,10 @@ def _stubbed(source: str) -> str:
 
 
 def _cells(path: Path) -> list[tuple[str, str, str, Any]]:
-    return [(cell.id, cell.cell_type, _stubbed(cell.source).rstrip(), cell.metadata.get("nbgrader"))
-            for cell in read_notebook(path).cells]
+    return [
+        (cell.id, cell.cell_type, _stubbed(cell.source).rstrip(), cell.metadata.get("nbgrader"))
+        for cell in read_notebook(path).cells
+    ]
 
 
 @pytest.mark.slow
@@ -114,7 +116,10 @@ def test_export_otter_writes_exception_based_tests_with_the_hidden_calls() -> No
     assert sorted(tests) == ["check-mean", "check-normalize"]
     text = tests["check-normalize"]
     assert "OK_FORMAT = False" in text and "points = 2" in text
-    assert "@test_case(points=1, hidden=False)\ndef check_normalize_1(env):\n    check_normalize.require(env['normalize'])" in text
+    assert (
+        "@test_case(points=1, hidden=False)\ndef check_normalize_1(env):\n    check_normalize.require(env['normalize'])"
+        in text
+    )
     assert "@test_case(points=1, hidden=True)\ndef check_normalize_constant_2(env):" in text
     compile(text, "check-normalize.py", "exec")
 

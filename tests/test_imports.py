@@ -15,17 +15,40 @@ ROOT = Path(aelab.__file__).parent
 LAYERS: dict[str, tuple[str, ...]] = {
     # what everything stands on: argument checks, statistics, devices and threads, printed figures,
     # and drawn figures (plotting imports validate and stats only, so the run folder may draw)
-    "foundation": ("aelab", "aelab.validate", "aelab.stats", "aelab.runtime", "aelab.threads", "aelab.report",
-                   "aelab.plotting"),
+    "foundation": (
+        "aelab",
+        "aelab.validate",
+        "aelab.stats",
+        "aelab.runtime",
+        "aelab.threads",
+        "aelab.report",
+        "aelab.plotting",
+    ),
     "data": ("aelab.data",),
     "models": ("aelab.models",),
     "ops": ("aelab.losses", "aelab.augment", "aelab.color", "aelab.optim"),
     "training": ("aelab.train", "aelab.fitting", "aelab.distributed", "aelab.runfolder"),
-    "analysis": ("aelab.metrics", "aelab.latent", "aelab.realism", "aelab.appearance", "aelab.merge",
-                 "aelab.forensics", "aelab.provenance", "aelab.scorecard"),
+    "analysis": (
+        "aelab.metrics",
+        "aelab.latent",
+        "aelab.realism",
+        "aelab.appearance",
+        "aelab.merge",
+        "aelab.forensics",
+        "aelab.provenance",
+        "aelab.scorecard",
+    ),
     # each lab's recipe, its files, its checks, solutions -> labs, the grader, the course's tools
-    "course": ("aelab.course", "aelab.assets", "aelab.checks", "aelab.notebooks", "aelab.grade", "aelab.portable",
-               "aelab.speed", "aelab.kernel"),
+    "course": (
+        "aelab.course",
+        "aelab.assets",
+        "aelab.checks",
+        "aelab.notebooks",
+        "aelab.grade",
+        "aelab.portable",
+        "aelab.speed",
+        "aelab.kernel",
+    ),
     "interface": ("aelab.commands", "aelab.cli"),
 }
 
@@ -49,7 +72,9 @@ def _imports(name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             # `from aelab import losses` imports a module; `from aelab.losses import ssim` the module itself
             targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
         else:
@@ -72,14 +97,16 @@ def _cycle() -> list[str] | None:
     stack: list[str] = []
 
     def edges(name: str) -> list[str]:
-        return [t for t in sorted(GRAPH[name]) if not (MODULES[name].name == "__init__.py" and t.startswith(name + "."))]
+        return [
+            t for t in sorted(GRAPH[name]) if not (MODULES[name].name == "__init__.py" and t.startswith(name + "."))
+        ]
 
     def visit(name: str) -> list[str] | None:
         state[name] = 1
         stack.append(name)
         for target in edges(name):
             if state.get(target) == 1:
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (found := visit(target)):
                 return found
         stack.pop()
@@ -105,16 +132,22 @@ def test_no_module_imports_in_a_cycle() -> None:
 
 def layer(name: str) -> int:
     """The layer of a module (its index in :data:`LAYERS`): the most specific entry that holds it."""
-    found = [(len(entry), index) for index, entries in enumerate(LAYERS.values()) for entry in entries
-             if name == entry or (entry != "aelab" and name.startswith(entry + "."))]
+    found = [
+        (len(entry), index)
+        for index, entries in enumerate(LAYERS.values())
+        for entry in entries
+        if name == entry or (entry != "aelab" and name.startswith(entry + "."))
+    ]
     if not found:
         raise KeyError(f"{name} is in no layer: add it to LAYERS and to docs/DEVELOPING.md's map")
     return max(found)[1]
 
 
 def test_every_module_is_in_a_layer_and_every_entry_is_a_module() -> None:
-    placed = {name: any(name == e or (e != "aelab" and name.startswith(e + ".")) for es in LAYERS.values() for e in es)
-              for name in MODULES}
+    placed = {
+        name: any(name == e or (e != "aelab" and name.startswith(e + ".")) for es in LAYERS.values() for e in es)
+        for name in MODULES
+    }
     missing = [name for name, found in placed.items() if not found]
     assert not missing, f"add these modules to LAYERS and to docs/DEVELOPING.md's map: {missing}"
     entries = [entry for entries in LAYERS.values() for entry in entries]
@@ -124,9 +157,12 @@ def test_every_module_is_in_a_layer_and_every_entry_is_a_module() -> None:
 
 def test_no_module_imports_from_a_higher_layer() -> None:
     names = list(LAYERS)
-    upward = {f"{name} ({names[layer(name)]})": [f"{t} ({names[layer(t)]})" for t in sorted(GRAPH[name])
-                                                 if layer(t) > layer(name)]
-              for name in MODULES}
+    upward = {
+        f"{name} ({names[layer(name)]})": [
+            f"{t} ({names[layer(t)]})" for t in sorted(GRAPH[name]) if layer(t) > layer(name)
+        ]
+        for name in MODULES
+    }
     assert not {name: targets for name, targets in upward.items() if targets}
 
 
@@ -148,4 +184,6 @@ def test_asset_commands_only_run_their_lab_s_recipe_and_nothing_imports_them() -
     solutions = sorted((ROOT.parents[1] / "solutions").glob("*.ipynb"))
     tests = sorted(Path(__file__).parent.glob("*.py"))
     imports = re.compile(r"(from|import) aelab\.assets(\.make_| import [\w, ]*make_)")
-    assert solutions and not [path.name for path in solutions + tests if imports.search(path.read_text(encoding="utf-8"))]
+    assert solutions and not [
+        path.name for path in solutions + tests if imports.search(path.read_text(encoding="utf-8"))
+    ]

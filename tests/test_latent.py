@@ -22,8 +22,7 @@ def test_pca_matches_scikit_learn(n: int, d: int) -> None:
     ours, theirs = latent.PCA(5).fit(x), SklearnPCA(5).fit(x.numpy())
     assert torch.allclose(ours.components_, torch.from_numpy(theirs.components_), atol=1e-8)
     assert torch.allclose(ours.explained_variance_, torch.from_numpy(theirs.explained_variance_), rtol=1e-8)
-    assert torch.allclose(ours.explained_variance_ratio_, torch.from_numpy(theirs.explained_variance_ratio_),
-                          rtol=1e-8)
+    assert torch.allclose(ours.explained_variance_ratio_, torch.from_numpy(theirs.explained_variance_ratio_), rtol=1e-8)
     assert torch.allclose(ours.transform(x).double(), torch.from_numpy(theirs.transform(x.numpy())), atol=1e-4)
 
 

@@ -84,11 +84,7 @@ def test_reconstruction_loss_weights() -> None:
 def test_reconstruction_loss_two_windows_from_256() -> None:
     t = torch.rand(1, 3, 256, 256)
     p = (t + 0.1 * torch.randn_like(t)).clamp(0, 1)
-    expected = (
-        5 * losses.dssim(t, p, kernel_size=22)
-        + 5 * losses.dssim(t, p, kernel_size=11)
-        + 10 * losses.mse(t, p)
-    )
+    expected = 5 * losses.dssim(t, p, kernel_size=22) + 5 * losses.dssim(t, p, kernel_size=11) + 10 * losses.mse(t, p)
     assert losses.reconstruction_loss(t, p, 256).item() == pytest.approx(expected.item(), rel=1e-5)
 
 

@@ -27,7 +27,12 @@ def test_ellipse_kernel_is_opencvs() -> None:
     # cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)) for k = 3, 5 and the even 4 (anchor k // 2).
     assert merge.ellipse_kernel(3).int().tolist() == [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
     assert merge.ellipse_kernel(5).int().tolist() == [
-        [0, 0, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 1, 0, 0]]
+        [0, 0, 1, 0, 0],
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+        [0, 0, 1, 0, 0],
+    ]
     assert merge.ellipse_kernel(4).int().tolist() == [[0, 0, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]
     assert merge.ellipse_kernel(1).tolist() == [[True]]
 
@@ -58,9 +63,11 @@ def test_colour_transfer_recolours_the_swap_toward_dst(frames) -> None:
     area = (out.mask > 0).float()
     expected = color.rct(swap, dst, source_mask=area, target_mask=area)
     assert torch.allclose(out.images[inside], expected[inside], atol=1e-6)
+
     # rct moves the face's mean colour toward dst's: closer than the raw swap was
     def face_mean(x: torch.Tensor) -> torch.Tensor:
         return (x * area).sum(dim=(2, 3)) / area.sum(dim=(2, 3))
+
     assert (face_mean(out.images) - face_mean(dst)).abs().mean() < (face_mean(swap) - face_mean(dst)).abs().mean()
     hist = merge.merge(dst, swap, mask, mode="hist-match")
     assert not torch.equal(hist.images, merge.merge(dst, swap, mask).images)
@@ -121,7 +128,9 @@ def test_tiny_masks_are_not_merged(frames) -> None:
 
 def test_working_masks() -> None:
     prd, dstm = torch.full((2, 1, 4, 4), 0.6), torch.full((2, 1, 4, 4), 0.5)
-    assert torch.allclose(merge.working_mask("learned-prd*learned-dst", pred_src_dstm=prd, pred_dst_dstm=dstm), prd * dstm)
+    assert torch.allclose(
+        merge.working_mask("learned-prd*learned-dst", pred_src_dstm=prd, pred_dst_dstm=dstm), prd * dstm
+    )
     assert merge.working_mask("learned-prd+learned-dst", pred_src_dstm=prd, pred_dst_dstm=dstm).eq(1).all()
     assert merge.working_mask("full", like=torch.zeros(3, 3, 4, 4)).shape == (3, 1, 4, 4)
     with pytest.raises(ValueError, match="needs dst_mask"):
@@ -130,8 +139,9 @@ def test_working_masks() -> None:
 
 def test_merge_swap_runs_a_model(frames) -> None:
     dst, _, mask = frames
-    model = models.build({"archi": "liae", "resolution": 32, "ae_dims": 8, "e_dims": 4, "d_dims": 4,
-                          "d_mask_dims": 2}, seed=0)
+    model = models.build(
+        {"archi": "liae", "resolution": 32, "ae_dims": 8, "e_dims": 4, "d_dims": 4, "d_mask_dims": 2}, seed=0
+    )
     out = merge.merge_swap(model, dst, mask_mode="dst", dst_mask=mask, blur_mask_modifier=8)
     with torch.no_grad():
         swap = model.swap(dst).pred_src_dst

@@ -63,8 +63,11 @@ def test_r2_score() -> None:
 
 
 def test_factor_targets_adds_the_light_vector() -> None:
-    factors = {"light_azimuth": torch.tensor([0.0, 90.0, 180.0]), "light_strength": torch.tensor([1.0, 0.5, 0.0]),
-               "yaw": torch.tensor([1.0, 2.0, 3.0])}
+    factors = {
+        "light_azimuth": torch.tensor([0.0, 90.0, 180.0]),
+        "light_strength": torch.tensor([1.0, 0.5, 0.0]),
+        "yaw": torch.tensor([1.0, 2.0, 3.0]),
+    }
     targets = metrics.factor_targets(factors)
     assert torch.allclose(targets["light_x"], torch.tensor([1.0, 0.0, 0.0]), atol=1e-6)
     assert torch.allclose(targets["light_y"], torch.tensor([0.0, 0.5, 0.0]), atol=1e-6)
@@ -83,7 +86,8 @@ def brightness_set(n: int, seed: int) -> tuple[torch.Tensor, dict[str, torch.Ten
 def test_factor_reader_learns_what_the_images_show() -> None:
     x, factors = brightness_set(512, seed=0)
     reader = metrics.FactorReader(("level", "tilt"), resolution=8, width=4).fit(
-        x, factors, steps=300, batch_size=64, lr=3e-3, progress=False)
+        x, factors, steps=300, batch_size=64, lr=3e-3, progress=False
+    )
     test_x, test_factors = brightness_set(128, seed=1)
     scores = reader.score(test_x, test_factors)
     assert scores["level"] > 0.9 and scores["tilt"] > 0.8
@@ -193,8 +197,13 @@ def test_a_swap_that_returns_dst_leaks_all_of_dst_identity(reader: metrics.Facto
 
 def test_swap_table_puts_models_side_by_side_with_a_verdict_per_row() -> None:
     def fake(ssim: float, psnr: float, yaw: float, leak: float) -> metrics.SwapScores:
-        return metrics.SwapScores(ssim=ssim, psnr=psnr, carry_over={"yaw": yaw, "smile": -0.001, "gaze_x": 0.1},
-                                  ceiling={"yaw": 0.9, "smile": 0.8, "gaze_x": 0.0}, identity_leak={"face_width": leak})
+        return metrics.SwapScores(
+            ssim=ssim,
+            psnr=psnr,
+            carry_over={"yaw": yaw, "smile": -0.001, "gaze_x": 0.1},
+            ceiling={"yaw": 0.9, "smile": 0.8, "gaze_x": 0.0},
+            identity_leak={"face_width": leak},
+        )
 
     table = metrics.swap_table({"DF": fake(0.7, 20.0, 0.5, 0.3), "LIAE": fake(0.8, 20.05, 0.52, -0.1)})
     rows = {line[:24].strip(): [cell for cell in line[24:].split() if cell != "≈"] for line in table.splitlines()[2:]}

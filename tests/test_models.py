@@ -60,8 +60,16 @@ def test_df_counts_match_deepfacelab(seed_df: M.DF) -> None:
 
 def test_summary_lists_options_counts_and_shapes(seed_liae: M.LIAE) -> None:
     text = M.summary(seed_liae)
-    for expected in ("archi: liae", "resolution: 128", "d_mask_dims: 16", "42,773,412", "16,612,484",
-                     "(N, 40960)", "(N, 256, 16, 16)", "(N, 3, 128, 128) + (N, 1, 128, 128)"):
+    for expected in (
+        "archi: liae",
+        "resolution: 128",
+        "d_mask_dims: 16",
+        "42,773,412",
+        "16,612,484",
+        "(N, 40960)",
+        "(N, 256, 16, 16)",
+        "(N, 3, 128, 128) + (N, 1, 128, 128)",
+    ):
         assert expected in text
     assert text.count("9,716,864") == 2
 
@@ -73,8 +81,25 @@ def test_main_prints_the_seed_preset(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_main_with_flags_and_missing_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    assert summary_main(["--archi", "df-ud", "--resolution", "64", "--ae-dims", "8", "--e-dims", "4",
-                   "--d-dims", "4", "--d-mask-dims", "2"]) == 0
+    assert (
+        summary_main(
+            [
+                "--archi",
+                "df-ud",
+                "--resolution",
+                "64",
+                "--ae-dims",
+                "8",
+                "--e-dims",
+                "4",
+                "--d-dims",
+                "4",
+                "--d-mask-dims",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert "archi: df-ud" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         summary_main(["--archi", "liae"])
@@ -95,7 +120,9 @@ def test_every_option_combination_gives_images_in_unit_range(archi_type: str, op
     src, dst = images(2, resolution, seed=1), images(3, resolution, seed=2)
     out = model(src, dst)
     assert [tuple(t.shape) for t in out] == [(2, 3, resolution, resolution), (2, 1, resolution, resolution)] + [
-        (3, 3, resolution, resolution), (3, 1, resolution, resolution)] * 2
+        (3, 3, resolution, resolution),
+        (3, 1, resolution, resolution),
+    ] * 2
     assert all(in_unit_range(t) for t in out)
     swap = model.swap(dst)
     torch.testing.assert_close(swap.pred_src_dst, out.pred_src_dst)
@@ -177,33 +204,46 @@ def test_parse_archi() -> None:
     assert M.parse_archi("df") == ("df", "")
 
 
-@pytest.mark.parametrize(("archi", "error", "message"), [
-    ("quick96", ValueError, "known types: 'df', 'liae'"),
-    ("liae-uc", ValueError, "unknown archi option 'c'"),
-    ("liae-uu", ValueError, "repeated"),
-    ("df-", ValueError, "no options"),
-    (3, TypeError, "archi must be a str"),
-])
+@pytest.mark.parametrize(
+    ("archi", "error", "message"),
+    [
+        ("quick96", ValueError, "known types: 'df', 'liae'"),
+        ("liae-uc", ValueError, "unknown archi option 'c'"),
+        ("liae-uu", ValueError, "repeated"),
+        ("df-", ValueError, "no options"),
+        (3, TypeError, "archi must be a str"),
+    ],
+)
 def test_parse_archi_errors(archi: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         M.parse_archi(archi)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("archi", "resolution", "error", "message"), [
-    ("liae", 40, ValueError, "multiple of 16; use e.g. 32 or 48"),
-    ("liae-d", 48, ValueError, "with options -d it must be a multiple of 32"),
-    ("df-t", 80, ValueError, "multiple of 32"),
-    ("df", 0, ValueError, "resolution must be a positive int"),
-    ("df", 32.0, TypeError, "resolution must be a positive int"),
-    ("df", True, TypeError, "resolution"),
-])
+@pytest.mark.parametrize(
+    ("archi", "resolution", "error", "message"),
+    [
+        ("liae", 40, ValueError, "multiple of 16; use e.g. 32 or 48"),
+        ("liae-d", 48, ValueError, "with options -d it must be a multiple of 32"),
+        ("df-t", 80, ValueError, "multiple of 32"),
+        ("df", 0, ValueError, "resolution must be a positive int"),
+        ("df", 32.0, TypeError, "resolution must be a positive int"),
+        ("df", True, TypeError, "resolution"),
+    ],
+)
 def test_resolution_errors(archi: str, resolution: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         M.build({"archi": archi, "resolution": resolution, **SMALL})
 
 
-@pytest.mark.parametrize(("key", "value", "error"), [("ae_dims", 0, ValueError), ("e_dims", -4, ValueError),
-                                                     ("d_dims", 4.5, TypeError), ("d_mask_dims", "2", TypeError)])
+@pytest.mark.parametrize(
+    ("key", "value", "error"),
+    [
+        ("ae_dims", 0, ValueError),
+        ("e_dims", -4, ValueError),
+        ("d_dims", 4.5, TypeError),
+        ("d_mask_dims", "2", TypeError),
+    ],
+)
 def test_dims_errors(key: str, value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match=key):
         M.build({"archi": "df", "resolution": 32, **SMALL, key: value})
@@ -290,7 +330,12 @@ def test_swap_autoencoder_is_lab01s_autoencoder_wired_as_df(resolution: int) -> 
         out, swap = model(src, dst), model.swap(dst)
         code = model.encoder(dst)
         drawn = model.decoder_src(code)
-    assert out.pred_src_src.shape == (2, 3, resolution, resolution) and out.pred_dst_dstm.shape == (3, 1, resolution, resolution)
+    assert out.pred_src_src.shape == (2, 3, resolution, resolution) and out.pred_dst_dstm.shape == (
+        3,
+        1,
+        resolution,
+        resolution,
+    )
     assert torch.equal(swap.pred_src_dst, drawn[0]) and torch.equal(swap.pred_src_dstm, drawn[1])
     assert torch.equal(swap.pred_dst_dstm, model.decoder_dst(code)[1]) and in_unit_range(swap.pred_src_dst)
 
@@ -323,8 +368,9 @@ def test_decode_sides_matches_the_decoders_called_one_side_at_a_time(archi: str)
         codes = model.codes(src, dst)
         (src_image, src_mask), (dst_image, dst_mask) = model.decode_sides(codes)
         decoder_src, decoder_dst = model.decoders()
-        for got, expected in zip((src_image, src_mask, dst_image, dst_mask),
-                                 (*decoder_src(codes.src_code), *decoder_dst(codes.dst_code))):
+        for got, expected in zip(
+            (src_image, src_mask, dst_image, dst_mask), (*decoder_src(codes.src_code), *decoder_dst(codes.dst_code))
+        ):
             assert torch.allclose(got, expected, atol=1e-6)
     with pytest.raises(ValueError, match="needs src codes"):
         model.decode_sides(model.codes(None, dst))

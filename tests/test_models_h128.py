@@ -17,8 +17,17 @@ def expected_parts(resolution: int, ae: int, e: int) -> dict[str, int]:
     layers, an upscale (3×3 conv to 4× the channels); decoders of two branches of three upscales and a
     5×5 output conv."""
     side = resolution // 16
-    encoder = (conv(5, 3, e) + conv(5, e, 2 * e) + conv(5, 2 * e, 4 * e) + conv(5, 4 * e, 8 * e)
-               + 8 * e * side**2 * ae + ae + ae * ae * side**2 + ae * side**2 + conv(3, ae, 4 * ae))
+    encoder = (
+        conv(5, 3, e)
+        + conv(5, e, 2 * e)
+        + conv(5, 2 * e, 4 * e)
+        + conv(5, 4 * e, 8 * e)
+        + 8 * e * side**2 * ae
+        + ae
+        + ae * ae * side**2
+        + ae * side**2
+        + conv(3, ae, 4 * ae)
+    )
     ups = conv(3, ae, 4 * ae) + conv(3, ae, 4 * (ae // 2)) + conv(3, ae // 2, 4 * (ae // 4))
     decoder = 2 * ups + conv(5, ae // 4, 3) + conv(5, ae // 4, 1)
     return {"encoder": encoder, "decoder_src": decoder, "decoder_dst": decoder}

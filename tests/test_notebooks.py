@@ -63,9 +63,9 @@ def test_lab_of_the_demo_replaces_solutions_and_removes_hidden_tests() -> None:
     assert sources["mean"].endswith(
         '    # YOUR CODE HERE\n    raise NotImplementedError("Exercise 0.1 mean: replace this line with your code")'
     )
-    assert 'NotImplementedError("Exercise 0.2 normalize: standardise each channel over (N, H, W)")' in sources[
-        "normalize"
-    ]
+    assert (
+        'NotImplementedError("Exercise 0.2 normalize: standardise each channel over (N, H, W)")' in sources["normalize"]
+    )
     assert sources["check-normalize"] == "check_normalize(normalize)"
     assert sources["why-eps"] == "YOUR ANSWER HERE"
     assert [cell.id for cell in lab.cells] == [cell.id for cell in solution.cells]
@@ -78,9 +78,11 @@ def test_lab_of_the_demo_replaces_solutions_and_removes_hidden_tests() -> None:
 
 
 def test_a_long_hint_is_wrapped_into_literals_that_fit_and_say_it_all() -> None:
-    hint = "add up " + " ".join(f"layer{k} (k·k·in·out + out, \"quoted\")" for k in range(12))
-    cell = v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
-                            metadata={**_nbgrader("long", solution=True), "aelab": {"exercise": "9.9 long", "hint": hint}})
+    hint = "add up " + " ".join(f'layer{k} (k·k·in·out + out, "quoted")' for k in range(12))
+    cell = v4.new_code_cell(
+        "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+        metadata={**_nbgrader("long", solution=True), "aelab": {"exercise": "9.9 long", "hint": hint}},
+    )
     source = make_lab(_notebook(cell)).cells[0].source
     lines = source.splitlines()
     assert lines[:3] == ["def f():", "    # YOUR CODE HERE", "    raise NotImplementedError("] and lines[-1] == "    )"
@@ -113,8 +115,11 @@ def test_regions_become_stubs_at_their_indentation() -> None:
     lab = make_lab(nb)
     assert lab.cells[1].metadata == {**_nbgrader("whole", solution=True), "tags": ["keep"]}  # timings dropped
     assert [cell.source for cell in lab.cells] == [
-        "def f(xs):\n    total = 0\n    for x in xs:\n        # YOUR CODE HERE\n        " + stub.format("sum-twice")
-        + "\n    # YOUR CODE HERE\n    " + stub.format("sum-twice") + "\n    return total",
+        "def f(xs):\n    total = 0\n    for x in xs:\n        # YOUR CODE HERE\n        "
+        + stub.format("sum-twice")
+        + "\n    # YOUR CODE HERE\n    "
+        + stub.format("sum-twice")
+        + "\n    return total",
         "# YOUR CODE HERE\n" + stub.format("whole"),
         "Your answer:\nYOUR ANSWER HERE\nThanks.",
         "YOUR ANSWER HERE",
@@ -313,10 +318,14 @@ def test_duplicate_grade_ids_name_both_cells_and_all_problems_are_listed() -> No
         ("{not json", "not a notebook, it is not UTF-8 JSON"),
         ('{"nbformat": 3, "worksheets": []}', "not an nbformat 4 notebook (nbformat is 3)"),
         ("[]", "not an nbformat 4 notebook (nbformat is 'list')"),
-        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {}}',
-         "not a valid notebook (its 'cells' is not a list of cells)"),
-        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}',
-         "not a valid nbformat 4 notebook"),
+        (
+            '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {}}',
+            "not a valid notebook (its 'cells' is not a list of cells)",
+        ),
+        (
+            '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}',
+            "not a valid nbformat 4 notebook",
+        ),
     ],
 )
 def test_malformed_notebooks_are_refused(text: str, message: str, tmp_path: Path) -> None:
@@ -338,8 +347,9 @@ def test_lint_lists_the_exercises_of_the_demo() -> None:
         Exercise("mean", "solution", None, (), 4, "0.1 mean"),
         Exercise("check-mean", "grade", 1.0, ("check_mean",), 5, "check-mean"),
         Exercise("normalize", "solution", None, (), 7, "0.2 normalize"),
-        Exercise("check-normalize", "grade", 2.0, ("check_normalize", "check_normalize_constant"), 8,
-                 "check-normalize"),
+        Exercise(
+            "check-normalize", "grade", 2.0, ("check_normalize", "check_normalize_constant"), 8, "check-normalize"
+        ),
         Exercise("why-eps", "answer", 1.0, (), 10, "why-eps"),
     ]
 
@@ -382,8 +392,9 @@ def test_lab_stops_at_its_first_exercise_and_the_solution_runs(tmp_path: Path) -
     (shown,) = shown_outputs  # the message once: no printed copy, no frames of the kit
     assert shown.output_type == "error" and len(shown.traceback) == 1
     assert shown.traceback[0].startswith("CheckFailed: [NOT YET] check_mean: this exercise is not done yet")
-    printed = "".join(out.get("text", "") for cell in solution.cells if cell.cell_type == "code"
-                      for out in cell.outputs)
+    printed = "".join(
+        out.get("text", "") for cell in solution.cells if cell.cell_type == "code" for out in cell.outputs
+    )
     assert printed.count("[PASSED]") == 3 and "NOT YET" not in printed
 
 
@@ -403,7 +414,9 @@ def test_make_lab_installs_settings_that_turn_off_jupyterlab_news(tmp_path: Path
     stamp = venv / ".aelab-lab-installed"
     stamp.touch()
     settings = venv / "share/jupyter/lab/settings/overrides.json"
-    done = subprocess.run(["make", "-C", str(root), f"VENV={venv}", str(settings)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["make", "-C", str(root), f"VENV={venv}", str(settings)], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0 and shutil.which("make") is None:
         pytest.skip("make is not installed")
     assert done.returncode == 0, done.stderr

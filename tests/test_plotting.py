@@ -19,8 +19,7 @@ def _visible_axes(figure: Figure) -> list:
 
 def test_image_grid_lays_out_rows_titles_and_labels(tmp_path: Path) -> None:
     images = torch.rand(10, 3, 8, 8)
-    figure = image_grid(images, nrow=4, titles=[f"#{i}" for i in range(10)], row_labels=["a", "b", "c"],
-                        title="ten")
+    figure = image_grid(images, nrow=4, titles=[f"#{i}" for i in range(10)], row_labels=["a", "b", "c"], title="ten")
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 12 and len(_visible_axes(figure)) == 10  # 3 rows of 4, two left empty
     assert [ax.get_title() for ax in _visible_axes(figure)] == [f"#{i}" for i in range(10)]

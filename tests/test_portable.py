@@ -40,7 +40,15 @@ IN_MAKE_TEST = {"05-color-and-gan", "07-forensics"}
 KEEP_CELLS: dict[str, set[str]] = {
     "04-training-recipe.ipynb": {"8d21f2b9", "fc920645"},  # the shipped results, and the table of effects
     # the models, the short H128 run, the judges, the five rows and their bands, the variant and its row
-    "08-architecture-benchmark.ipynb": {"lab08-10", "lab08-12", "lab08-15", "lab08-16", "lab08-18", "lab08-28", "lab08-29"},
+    "08-architecture-benchmark.ipynb": {
+        "lab08-10",
+        "lab08-12",
+        "lab08-15",
+        "lab08-16",
+        "lab08-18",
+        "lab08-28",
+        "lab08-29",
+    },
 }
 
 
@@ -49,7 +57,9 @@ def _exercises_only(solution: Path) -> dict:
     notebook = json.loads(solution.read_text("utf-8"))
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     keep = KEEP_CELLS.get(solution.name, set())
-    notebook["cells"] = [cell for cell in code if cell is code[0] or "nbgrader" in cell["metadata"] or cell.get("id") in keep]
+    notebook["cells"] = [
+        cell for cell in code if cell is code[0] or "nbgrader" in cell["metadata"] or cell.get("id") in keep
+    ]
     return notebook
 
 
@@ -67,17 +77,28 @@ def test_settings_cap_the_kernels_and_default_clears_the_caps() -> None:
 
 def test_spread_reads_every_figure_and_table_cell(capsys: pytest.CaptureFixture[str]) -> None:
     report.figures({"test PSNR": (22.31, (21.8, 22.8))}, digits=1, unit="dB")
-    report.table({"MSE": {"SSIM": (0.79, (0.7, 0.9)), "edges": (-0.01, (-0.1, 0.5))},
-                  "yours": {"SSIM": (0.5, None), "edges": (0.2, None)}}, label="loss")
+    report.table(
+        {
+            "MSE": {"SSIM": (0.79, (0.7, 0.9)), "edges": (-0.01, (-0.1, 0.5))},
+            "yours": {"SSIM": (0.5, None), "edges": (0.2, None)},
+        },
+        label="loss",
+    )
     found = _figures(capsys.readouterr().out.splitlines())
-    assert found == [("test PSNR", 22.3, "21.8 – 22.8", True), ("MSE SSIM", 0.79, "table", True),
-                     ("MSE edges", -0.01, "table", True), ("yours SSIM", 0.5, "table", True),
-                     ("yours edges", 0.2, "table", True)]
+    assert found == [
+        ("test PSNR", 22.3, "21.8 – 22.8", True),
+        ("MSE SSIM", 0.79, "table", True),
+        ("MSE edges", -0.01, "table", True),
+        ("yours SSIM", 0.5, "table", True),
+        ("yours edges", 0.2, "table", True),
+    ]
 
 
 #: Runs ``aelab grade`` (the command line's ``main``) once per argument list of argv[1:] (JSON), in one
 #: interpreter; its exit status is the largest of theirs.
-GRADE_EACH = "import json, sys\nfrom aelab.cli import main\nsys.exit(max(main(args) for args in json.loads(sys.argv[1])))"
+GRADE_EACH = (
+    "import json, sys\nfrom aelab.cli import main\nsys.exit(max(main(args) for args in json.loads(sys.argv[1])))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +106,11 @@ def capped_grades(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     """The exercises of each solution that this session's tests take (``-m``, ``-k``), as its lab's
     solution and as a submission ("good"), graded under ``sse41`` by one capped interpreter: solution
     stem -> the grader's output folder."""
-    selected = [item.callspec.params["solution"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec") and "solution" in item.callspec.params]
+    selected = [
+        item.callspec.params["solution"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec") and "solution" in item.callspec.params
+    ]
     root = tmp_path_factory.mktemp("capped")
     outs, runs = {}, []
     for solution in selected:
@@ -96,18 +120,40 @@ def capped_grades(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         graded.write_text(json.dumps(_exercises_only(solution)), "utf-8")
         (folder / "submissions" / "good.ipynb").write_text(graded.read_text("utf-8"), "utf-8")
         outs[solution.stem] = folder / "out"
-        runs.append(["grade", str(graded), str(folder / "submissions"), "--out", str(outs[solution.stem]), "--jobs", "1",
-                     "--memory", "8192",  # lab 02 dies at the default 4096 MiB (a sandbox-error): reported
-                     "--timeout", "1200", "--cell-timeout", "600"])  # lab 08's training cells, on a loaded machine
-    done = subprocess.run([sys.executable, "-c", GRADE_EACH, json.dumps(runs)], env=environment("sse41"),
-                          capture_output=True, text=True, timeout=600 + 600 * len(runs), check=False)
+        runs.append(
+            [
+                "grade",
+                str(graded),
+                str(folder / "submissions"),
+                "--out",
+                str(outs[solution.stem]),
+                "--jobs",
+                "1",
+                "--memory",
+                "8192",  # lab 02 dies at the default 4096 MiB (a sandbox-error): reported
+                "--timeout",
+                "1200",
+                "--cell-timeout",
+                "600",
+            ]
+        )  # lab 08's training cells, on a loaded machine
+    done = subprocess.run(
+        [sys.executable, "-c", GRADE_EACH, json.dumps(runs)],
+        env=environment("sse41"),
+        capture_output=True,
+        text=True,
+        timeout=600 + 600 * len(runs),
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return outs
 
 
 #: Each solution, those outside IN_MAKE_TEST marked for make test-portable alone.
-CASES = [pytest.param(path, id=path.stem, marks=[] if path.stem in IN_MAKE_TEST else [pytest.mark.portable])
-         for path in SOLUTIONS]
+CASES = [
+    pytest.param(path, id=path.stem, marks=[] if path.stem in IN_MAKE_TEST else [pytest.mark.portable])
+    for path in SOLUTIONS
+]
 
 
 @pytest.mark.slow

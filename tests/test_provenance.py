@@ -57,8 +57,13 @@ def lab() -> dict:
     with torch.no_grad():
         signed = lab10.load_signed(liae_state, load("lab10/signed.pt")).swap(dst.images).pred_src_dst
         unsigned = models.from_checkpoint(liae_state).swap(dst.images).pred_src_dst
-    return {"extractor": lab10.load_extractor(load("lab10/extractor.pt")), "key": lab10.key(),
-            "signed": signed, "unsigned": unsigned, "real": dst.images}
+    return {
+        "extractor": lab10.load_extractor(load("lab10/extractor.pt")),
+        "key": lab10.key(),
+        "signed": signed,
+        "unsigned": unsigned,
+        "real": dst.images,
+    }
 
 
 def test_the_extractor_reads_the_key_on_signed_swaps_and_chance_elsewhere(lab: dict) -> None:

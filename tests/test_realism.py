@@ -16,6 +16,7 @@ from aelab import losses, merge, stats
 from aelab import realism as realism_module
 from aelab.data import faces
 from aelab.realism import (
+    MS_SSIM_WEIGHTS,
     FeatureNet,
     blur,
     fd_curve,
@@ -23,7 +24,6 @@ from aelab.realism import (
     frechet_distance_gaussians,
     kid,
     ms_ssim,
-    MS_SSIM_WEIGHTS,
     prdc,
     realism,
     set_intervals,
@@ -63,7 +63,9 @@ def test_fd_matches_the_definition():
     for seed, d in ((0, 4), (1, 16), (2, 64)):
         a, b = gaussian(300, d, seed=seed), gaussian(200, d, seed=seed + 10, shift=0.3, scale=1.2)
         assert frechet_distance(a, b) == pytest.approx(fd_reference(a, b), rel=RTOL)
-        assert frechet_distance(torch.from_numpy(a).float(), b) == pytest.approx(fd_reference(a.astype(np.float32), b), rel=RTOL)
+        assert frechet_distance(torch.from_numpy(a).float(), b) == pytest.approx(
+            fd_reference(a.astype(np.float32), b), rel=RTOL
+        )
 
 
 def test_fd_of_a_set_with_itself_is_zero_and_fd_is_symmetric():
@@ -77,7 +79,9 @@ def test_fd_of_gaussians_matches_the_closed_form():
     mean_a, mean_b = torch.tensor([0.0, 1.0, -2.0]), torch.tensor([1.0, 1.0, 0.5])
     var_a, var_b = torch.tensor([1.0, 4.0, 0.25]), torch.tensor([9.0, 1.0, 0.25])
     closed = float((mean_a - mean_b).pow(2).sum() + (var_a.sqrt() - var_b.sqrt()).pow(2).sum())
-    assert frechet_distance_gaussians(mean_a, torch.diag(var_a), mean_b, torch.diag(var_b)) == pytest.approx(closed, rel=1e-12)
+    assert frechet_distance_gaussians(mean_a, torch.diag(var_a), mean_b, torch.diag(var_b)) == pytest.approx(
+        closed, rel=1e-12
+    )
     # ... and samples of those Gaussians approach it.
     rng = np.random.default_rng(0)
     a = mean_a.numpy() + rng.normal(size=(200_000, 3)) * var_a.sqrt().numpy()
@@ -149,8 +153,10 @@ def test_kid_rejects_subsets_larger_than_the_sets():
 def prdc_reference(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float, float, float]:
     """Kynkäänniemi et al. 2019 and Naeem et al. 2020, point by point, with closed balls."""
     dist = lambda u, v: float(np.sqrt(((u - v) ** 2).sum()))  # noqa: E731
+
     def radii(x):
         return [sorted(dist(p, q) for q in x)[k] for p in x]  # [0] is the point itself
+
     r_real, r_fake = radii(real), radii(fake)
     precision = np.mean([any(dist(f, r) <= rr for r, rr in zip(real, r_real)) for f in fake])
     recall = np.mean([any(dist(r, f) <= rf for f, rf in zip(fake, r_fake)) for r in real])
@@ -276,7 +282,9 @@ def test_ms_ssim_matches_the_definition():
     other = blur(batch, 1.0) * 0.9 + 0.05
     for kernel_size, scales in ((7, 3), (11, 3), (5, 4)):
         ours = ms_ssim(batch, other, kernel_size=kernel_size, scales=scales).numpy()
-        assert ours == pytest.approx(ms_ssim_reference(batch.numpy(), other.numpy(), kernel_size, 1.5, scales), rel=RTOL)
+        assert ours == pytest.approx(
+            ms_ssim_reference(batch.numpy(), other.numpy(), kernel_size, 1.5, scales), rel=RTOL
+        )
 
 
 def test_ms_ssim_small_images_and_one_scale_is_ssim():
@@ -295,6 +303,7 @@ def test_ms_ssim_small_images_and_one_scale_is_ssim():
 @pytest.fixture(scope="module")
 def net() -> FeatureNet:
     from aelab import assets
+
     return FeatureNet.from_state_dict(torch.load(assets.path("lab06/features.pt"), weights_only=True))
 
 
@@ -311,7 +320,10 @@ def test_features_shape(net, real):
 def test_every_metric_worsens_monotonically_with_blur(net, real):
     reference = faces.render(600, resolution=32, domain="mixed", seed=12).images
     features = net.features(reference)
-    rows = [realism(features, net.features(blur(real.images, s)), subsets=20, subset_size=300) for s in (0, 0.6, 1.0, 1.5, 2.0)]
+    rows = [
+        realism(features, net.features(blur(real.images, s)), subsets=20, subset_size=300)
+        for s in (0, 0.6, 1.0, 1.5, 2.0)
+    ]
     for worse in ([r.fd for r in rows], [r.kid.mean for r in rows]):
         assert all(a < b for a, b in zip(worse, worse[1:])), worse
     for better in ([r.prdc.recall for r in rows], [r.prdc.coverage for r in rows]):

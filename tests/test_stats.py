@@ -123,11 +123,16 @@ def test_each_interval_covers_a_null_difference_about_95_percent_of_the_time() -
     covered = []
     for _ in range(300):
         a, b = rng.normal(0, 1, 40), rng.normal(0, 1, 40)
-        covered.append(not stats.paired_difference(a, b, resamples=500, seed=int(rng.integers(1e6))).difference.excludes(0))
+        covered.append(
+            not stats.paired_difference(a, b, resamples=500, seed=int(rng.integers(1e6))).difference.excludes(0)
+        )
     assert 0.90 <= np.mean(covered) <= 0.99
-    crossed = [not stats.seeds_items_difference(rng.normal(0, 1, (3, 1)) + rng.normal(0, 1, (3, 50)),
-                                                rng.normal(0, 1, (3, 1)) + rng.normal(0, 1, (3, 50))).difference.excludes(0)
-               for _ in range(300)]
+    crossed = [
+        not stats.seeds_items_difference(
+            rng.normal(0, 1, (3, 1)) + rng.normal(0, 1, (3, 50)), rng.normal(0, 1, (3, 1)) + rng.normal(0, 1, (3, 50))
+        ).difference.excludes(0)
+        for _ in range(300)
+    ]
     assert np.mean(crossed) >= 0.93  # conservative by design
 
 
@@ -145,8 +150,12 @@ def test_bad_input_names_the_problem() -> None:
 def test_report_prints_masked_intervals_and_compared_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
     report.interval("AUC", stats.Interval(0.9, 0.85, 0.95), (0.8, 1.0))
     assert capsys.readouterr().out == "AUC ≈ 0.900  (95 % CI ≈ 0.850 – ≈ 0.950; expected 0.800 – 1.000: ok)\n"
-    called = stats.family({"A vs B": stats.Comparison(stats.Interval(0.1, 0.05, 0.15), 0.001),
-                           "A vs C": stats.Comparison(stats.Interval(0.01, -0.02, 0.04), 0.4)})
+    called = stats.family(
+        {
+            "A vs B": stats.Comparison(stats.Interval(0.1, 0.05, 0.15), 0.001),
+            "A vs C": stats.Comparison(stats.Interval(0.01, -0.02, 0.04), 0.4),
+        }
+    )
     assert report.called(called, higher="A better") == {"A vs B": "A better", "A vs C": "no difference shown"}
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("): A better") and out[1].endswith("): no difference shown")

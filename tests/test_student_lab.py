@@ -59,7 +59,9 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         info = client.kernel_info(reply=True, timeout=60)["content"]
         shown: list[str] = []
         code = f"import os, json; print(json.dumps({{k: os.environ.get(k) for k in {policy!r}}}))"
-        client.execute_interactive(code, timeout=60, output_hook=lambda msg: shown.append(msg["content"].get("text", "")))
+        client.execute_interactive(
+            code, timeout=60, output_hook=lambda msg: shown.append(msg["content"].get("text", ""))
+        )
         yield {"info": info, "spec": specs.get_kernel_spec(NAME), "environ": json.loads("".join(shown)), "env": env}
     finally:
         client.stop_channels()

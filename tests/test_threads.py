@@ -27,7 +27,9 @@ def _machine(cpus: int, quota: float | None = None) -> dict[str, object]:
     (2, None, 2, 1),      # make test: two pytest-xdist workers on two cores
     (1, None, 2, 1),
 ])  # fmt: skip
-def test_the_count_follows_affinity_quota_and_sharing(cpus: int, quota: float | None, share: int, expected: int) -> None:
+def test_the_count_follows_affinity_quota_and_sharing(
+    cpus: int, quota: float | None, share: int, expected: int
+) -> None:
     decision = threads.decide({}, **_machine(cpus, quota), share=share)
     assert decision.threads == expected
     assert {decision.variables[name] for name in threads.COUNT_VARIABLES} == {str(expected)}

@@ -16,8 +16,15 @@ from aelab.optim import AdaBelief, Adam, RMSprop
 from aelab.train import Config, Trainer
 
 TINY = dict(
-    archi="liae", resolution=32, ae_dims=8, e_dims=4, d_dims=4, d_mask_dims=4, batch_size=2,
-    pretrain=False, lr=1e-3,
+    archi="liae",
+    resolution=32,
+    ae_dims=8,
+    e_dims=4,
+    d_dims=4,
+    d_mask_dims=4,
+    batch_size=2,
+    pretrain=False,
+    lr=1e-3,
 )
 
 
@@ -34,17 +41,43 @@ def trainer(config: Config | None = None, **kwargs: object) -> Trainer:
 
 def test_seed_preset_is_the_model_card() -> None:
     card = dict(
-        archi="liae", resolution=128, face_type="f", ae_dims=128, e_dims=80, d_dims=48, d_mask_dims=16,
-        masked_training=True, learn_mask=True, eyes_mouth_prio=True, gan_power=0.0, random_warp=True,
-        batch_size=8, pretrain=True, clipgrad=False, target_iter=1_000_000, write_preview_history=False,
-        ct_mode=None, optimizer="adabelief", lr=5e-5, lr_dropout=False,
+        archi="liae",
+        resolution=128,
+        face_type="f",
+        ae_dims=128,
+        e_dims=80,
+        d_dims=48,
+        d_mask_dims=16,
+        masked_training=True,
+        learn_mask=True,
+        eyes_mouth_prio=True,
+        gan_power=0.0,
+        random_warp=True,
+        batch_size=8,
+        pretrain=True,
+        clipgrad=False,
+        target_iter=1_000_000,
+        write_preview_history=False,
+        ct_mode=None,
+        optimizer="adabelief",
+        lr=5e-5,
+        lr_dropout=False,
     )
     # DeepFaceLab's defaults (Model_SAEHD / ModelBase at 46fc239) for what the card does not set; the
     # card's random_flip is the pre-2021 option the pinned version no longer reads.
     dfl = dict(
-        uniform_yaw=False, blur_out_mask=False, gan_patch_size=None, gan_dims=16, true_face_power=0.0,
-        face_style_power=0.0, bg_style_power=0.0, random_hsv_power=0.0, random_src_flip=False,
-        random_dst_flip=True, models_opt_on_gpu=True, autobackup_hour=0,
+        uniform_yaw=False,
+        blur_out_mask=False,
+        gan_patch_size=None,
+        gan_dims=16,
+        true_face_power=0.0,
+        face_style_power=0.0,
+        bg_style_power=0.0,
+        random_hsv_power=0.0,
+        random_src_flip=False,
+        random_dst_flip=True,
+        models_opt_on_gpu=True,
+        autobackup_hour=0,
     )
     kit = dict(lr_cos=0)  # the kit's one field beyond DFL's options: 0 keeps SAEHD's own lr_cos
     assert Config.preset("seed").to_dict() == card | dfl | kit
@@ -57,7 +90,12 @@ def test_other_presets() -> None:
     assert cpu.lr_cos == 2 * cpu.target_iter  # lr reaches 0 at target_iter (one optimiser step per iteration)
     # DeepFaceLab's defaults: adabelief on, lr 5e-5, random warp on, src flips off, dst flips on, no priority
     assert (dfl.optimizer, dfl.lr, dfl.batch_size, dfl.lr_cos, dfl.target_iter) == ("adabelief", 5e-5, 8, 0, 0)
-    assert (dfl.random_warp, dfl.random_src_flip, dfl.random_dst_flip, dfl.eyes_mouth_prio) == (True, False, True, False)
+    assert (dfl.random_warp, dfl.random_src_flip, dfl.random_dst_flip, dfl.eyes_mouth_prio) == (
+        True,
+        False,
+        True,
+        False,
+    )
     assert dfl.uniform_yaw is dfl.blur_out_mask is False and dfl.random_hsv_power == dfl.gan_power == 0.0
     same = ("archi", "resolution", "ae_dims", "e_dims", "d_dims", "d_mask_dims", "masked_training")
     assert all(getattr(cpu, k) == getattr(dfl, k) for k in same)
@@ -409,8 +447,12 @@ def _changed(module: torch.nn.Module, before: dict[str, torch.Tensor]) -> list[b
 
 @pytest.mark.parametrize(
     ("overrides", "frozen"),
-    [({"random_warp": False}, True), ({"random_warp": True}, False), ({"random_warp": True, "pretrain": True}, True),
-     ({"archi": "df", "random_warp": False}, False)],
+    [
+        ({"random_warp": False}, True),
+        ({"random_warp": True}, False),
+        ({"random_warp": True, "pretrain": True}, True),
+        ({"archi": "df", "random_warp": False}, False),
+    ],
 )
 def test_liae_trains_inter_ab_only_with_random_warp(overrides: dict[str, object], frozen: bool) -> None:
     """src_dst_trainable_weights: without random warp (and so while pretraining) LIAE's optimiser gets
@@ -435,8 +477,11 @@ def test_flips_follow_dfl_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     real = augment.gen_warp_params
     monkeypatch.setattr(augment, "gen_warp_params", lambda *a, **k: seen.append(k["flip"]) or real(*a, **k))
-    for config, expected in ((tiny(), [False, True]), (tiny(random_src_flip=True, random_dst_flip=False), [True, False]),
-                             (tiny(pretrain=True, random_dst_flip=False), [True, True])):
+    for config, expected in (
+        (tiny(), [False, True]),
+        (tiny(random_src_flip=True, random_dst_flip=False), [True, False]),
+        (tiny(pretrain=True, random_dst_flip=False), [True, True]),
+    ):
         seen.clear()
         trainer(config).step()
         assert seen == expected
@@ -458,7 +503,9 @@ def test_trainer_sees_each_face_once_per_epoch(monkeypatch: pytest.MonkeyPatch) 
 
     drawn = []
     real = samples.process
-    monkeypatch.setattr("aelab.train.trainer.process", lambda pool, index, **k: drawn.append(index) or real(pool, index, **k))
+    monkeypatch.setattr(
+        "aelab.train.trainer.process", lambda pool, index, **k: drawn.append(index) or real(pool, index, **k)
+    )
     t = trainer()  # pool 16, batch 2: an epoch is 8 steps
     t.fit(8, progress=False)
     src = torch.cat(drawn[0::2])

@@ -105,7 +105,9 @@ def test_bad_options_end_with_one_line_and_status_2(
     assert not (tmp_path / "m").exists()
 
 
-def test_foreign_corrupt_or_incompatible_folders_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_foreign_corrupt_or_incompatible_folders_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     torch.set_num_threads(1)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -132,7 +134,11 @@ def test_foreign_corrupt_or_incompatible_folders_are_refused(tmp_path: Path, cap
 @pytest.mark.slow
 def test_ctrl_c_saves_and_exits_with_a_message(tmp_path: Path) -> None:
     src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+        "OMP_NUM_THREADS": "1",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "aelab.cli", "train", "--model-dir", str(tmp_path), "--preset", "cpu", *TINY,
          "--set", "target_iter=0", "--preview-every", "0"],

@@ -229,8 +229,13 @@ def gen_warp_params(
     angle = torch.deg2rad(rotation_range[0] + (rotation_range[1] - rotation_range[0]) * u[:, 0])
     smallest = 1.0 / (1.0 - scale_range[0])
     scale = smallest + (1.0 + scale_range[1] - smallest) * u[:, 1]
-    shift = torch.stack([tx_range[0] + (tx_range[1] - tx_range[0]) * u[:, 2],
-                         ty_range[0] + (ty_range[1] - ty_range[0]) * u[:, 3]], dim=1) * size
+    shift = (
+        torch.stack(
+            [tx_range[0] + (tx_range[1] - tx_range[0]) * u[:, 2], ty_range[0] + (ty_range[1] - ty_range[0]) * u[:, 3]],
+            dim=1,
+        )
+        * size
+    )
     # cv2.getRotationMatrix2D about (w // 2, w // 2): [[a, b, (1 - a) c - b c], [-b, a, b c + (1 - a) c]].
     a, b = scale * torch.cos(angle), scale * torch.sin(angle)
     linear = torch.stack([torch.stack([a, b], 1), torch.stack([-b, a], 1)], 1)
@@ -326,8 +331,9 @@ def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
     spread = value - images.min(dim=1).values
     saturation = spread / (value.abs() + eps)
     step = 60.0 / (spread + eps)
-    hue = torch.where(value == r, (g - b) * step,
-                      torch.where(value == g, (b - r) * step + 120.0, (r - g) * step + 240.0))
+    hue = torch.where(
+        value == r, (g - b) * step, torch.where(value == g, (b - r) * step + 120.0, (r - g) * step + 240.0)
+    )
     hue = torch.where(hue < 0, hue + 360.0, hue)
     return torch.stack([hue, saturation, value], dim=1)
 
@@ -343,8 +349,9 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     h = torch.remainder(hue / 60.0, 6.0)
     sector = h.floor().clamp(0, 5)
     f = h - sector
-    table = torch.stack([value, value * (1 - saturation), value * (1 - saturation * f),
-                         value * (1 - saturation * (1 - f))], dim=1)
+    table = torch.stack(
+        [value, value * (1 - saturation), value * (1 - saturation * f), value * (1 - saturation * (1 - f))], dim=1
+    )
     # OpenCV's sector_data, as (R, G, B) indices into (v, p, q, t) for sectors 0..5.
     pick = torch.tensor([[0, 3, 1], [2, 0, 1], [1, 0, 3], [1, 2, 0], [3, 1, 0], [0, 1, 2]], device=hsv.device)
     index = pick[sector.long()].permute(0, 3, 1, 2)
@@ -389,8 +396,14 @@ def random_affine(
     """Rotate, scale and shift each (N, C, R, R) image in [0, 1] at random (SAEHD's ranges), clipped to [0, 1]."""
     check_images("images", images, square=True)
     params = gen_warp_params(
-        images.shape[0], images.shape[-1], generator=generator, flip=False, rotation_range=rotation_range,
-        scale_range=scale_range, tx_range=tx_range, ty_range=ty_range,
+        images.shape[0],
+        images.shape[-1],
+        generator=generator,
+        flip=False,
+        rotation_range=rotation_range,
+        scale_range=scale_range,
+        tx_range=tx_range,
+        ty_range=ty_range,
     )
     out = warp_by_params(images, params, can_warp=False, can_transform=True, can_flip=False, border_replicate=True)
     return out.clamp(0.0, 1.0)
@@ -463,7 +476,11 @@ def augment_batch(
     moved: list[torch.Tensor] = []
     if masks:
         stacked = warp_by_params(
-            torch.cat(masks, dim=1), params, can_warp=False, border_replicate=False, interpolation="bilinear",
+            torch.cat(masks, dim=1),
+            params,
+            can_warp=False,
+            border_replicate=False,
+            interpolation="bilinear",
             **transform,
         )
         moved = list(stacked.split(1, dim=1))

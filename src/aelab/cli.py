@@ -17,10 +17,16 @@ from aelab import threads
 COMMANDS: dict[str, tuple[str, str]] = {
     "make-labs": ("aelab.commands.make_labs", "write labs/ from solutions/ (--check: fail if labs/ is stale)"),
     "grade": ("aelab.grade", "grade student notebooks against a solution, each in its own sandbox"),
-    "gradebook": ("aelab.grade.gradebook", "gather every lab's grades by student; write Canvas and Moodle import files"),
+    "gradebook": (
+        "aelab.grade.gradebook",
+        "gather every lab's grades by student; write Canvas and Moodle import files",
+    ),
     "export": ("aelab.commands.export", "export a solution notebook to otter-grader (tests and student notebook)"),
     "summary": ("aelab.commands.summary", "print a model's per-part parameter table, like DeepFaceLab's summary.txt"),
-    "train": ("aelab.commands.train", "train a SAEHD model in a run folder (resumes; previews, history, backups; torchrun)"),
+    "train": (
+        "aelab.commands.train",
+        "train a SAEHD model in a run folder (resumes; previews, history, backups; torchrun)",
+    ),
     "bench": ("aelab.commands.bench", "print the kit's speed figures (faces/s, training step, FLOP ratio)"),
 }
 

@@ -170,8 +170,9 @@ def _lab_table() -> torch.Tensor:
     node = torch.arange(_LUT_NODES, dtype=torch.float64) / (_LUT_NODES - 1)
     rgb = torch.stack(torch.meshgrid(node, node, node, indexing="ij"), dim=-1)
     lab = _cie_lab(rgb)
-    return torch.round(torch.stack([lab[..., 0] / 100.0, (lab[..., 1] + 128.0) / 256.0,
-                                    (lab[..., 2] + 128.0) / 256.0], -1) * _LAB_BASE)
+    return torch.round(
+        torch.stack([lab[..., 0] / 100.0, (lab[..., 1] + 128.0) / 256.0, (lab[..., 2] + 128.0) / 256.0], -1) * _LAB_BASE
+    )
 
 
 def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:

@@ -100,7 +100,9 @@ def _device(name: str, local_rank: int, world_size: int) -> torch.device:
         if mps is None or not mps.is_available():
             raise ValueError("device 'mps' was asked for, but this torch has no Apple MPS device; use --device cpu")
         if world_size > 1:
-            raise ValueError("PyTorch's process groups do not run on Apple's MPS; train with --device cpu under torchrun")
+            raise ValueError(
+                "PyTorch's process groups do not run on Apple's MPS; train with --device cpu under torchrun"
+            )
     return torch.device(kind)
 
 
@@ -253,7 +255,9 @@ def _bench_main(seconds: float) -> None:
     rate = steps / (time.perf_counter() - start)
     if context.is_main:
         batch = trainer.config.batch_size
-        print(json.dumps({"iterations_per_s": rate, "samples_per_s": rate * batch * context.world_size, "batch": batch}))
+        print(
+            json.dumps({"iterations_per_s": rate, "samples_per_s": rate * batch * context.world_size, "batch": batch})
+        )
     shutdown(context)
 
 

@@ -87,8 +87,10 @@ def fit_steps(
     for step in bar:
         loss = step_loss(step)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise ValueError(f"the loss of step {step + 1} must be a scalar tensor, got {type(loss).__name__} "
-                             f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}")
+            raise ValueError(
+                f"the loss of step {step + 1} must be a scalar tensor, got {type(loss).__name__} "
+                f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

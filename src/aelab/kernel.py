@@ -47,8 +47,12 @@ def spec(python: str = sys.executable) -> dict[str, Any]:
     own (its protocol version, its debugger, the encryption it supports), another command and name."""
     from ipykernel.kernelspec import get_kernel_dict
 
-    return {**get_kernel_dict(), "argv": [python, "-m", "aelab.kernel", "-f", "{connection_file}"],
-            "display_name": DISPLAY_NAME, "language": "python"}
+    return {
+        **get_kernel_dict(),
+        "argv": [python, "-m", "aelab.kernel", "-f", "{connection_file}"],
+        "display_name": DISPLAY_NAME,
+        "language": "python",
+    }
 
 
 def install(prefix: str | None = None, user: bool = False) -> Path:
@@ -70,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     aelab.kernel -f CONNECTION_FILE`` (start the kernel)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["install"]:
-        parser = argparse.ArgumentParser(prog="python -m aelab.kernel install",
-                                         description="Install the kit's kernel spec (the threading policy applied first).")
+        parser = argparse.ArgumentParser(
+            prog="python -m aelab.kernel install",
+            description="Install the kit's kernel spec (the threading policy applied first).",
+        )
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--prefix", help="environment to install into (default: this Python's sys.prefix)")
         where.add_argument("--user", action="store_true", help="install into the user's Jupyter data folder")

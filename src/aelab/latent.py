@@ -125,8 +125,9 @@ class PCA:
         if k is None:
             return self.components_
         available = self.components_.shape[0]
-        k = check_int("k", k, minimum=1, maximum=available,
-                      expected=f"an int in [1, {available}] (the fitted components)")
+        k = check_int(
+            "k", k, minimum=1, maximum=available, expected=f"an int in [1, {available}] (the fitted components)"
+        )
         return self.components_[:k]
 
     def transform(self, x: Tensor, k: int | None = None) -> Tensor:
@@ -289,7 +290,7 @@ def _map_batches(model: nn.Module, fn: Callable[[Tensor], object], x: Tensor, ba
     try:
         with torch.no_grad():
             for lo in range(0, x.shape[0], batch_size):
-                out = fn(x[lo:lo + batch_size].to(device))
+                out = fn(x[lo : lo + batch_size].to(device))
                 if isinstance(out, tuple):  # a VAE's encode gives (mu, logvar): its code is mu
                     out = out[0]
                 parts.append(out.cpu())
@@ -329,8 +330,7 @@ def nearest_mse(samples: Tensor, reference: Tensor, *, batch_size: int = 256) ->
         raise ValueError(f"samples have {a.shape[1]} values each, reference {b.shape[1]}")
     batch_size = check_positive_int("batch_size", batch_size)
     b_sq = b.pow(2).sum(1)
-    best = [((a_part.pow(2).sum(1, keepdim=True) - 2 * a_part @ b.T + b_sq).amin(1))
-            for a_part in a.split(batch_size)]
+    best = [((a_part.pow(2).sum(1, keepdim=True) - 2 * a_part @ b.T + b_sq).amin(1)) for a_part in a.split(batch_size)]
     return (torch.cat(best).clamp_min(0.0) / a.shape[1]).float()
 
 

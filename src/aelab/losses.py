@@ -199,9 +199,9 @@ def _reconstruction_terms(
     if resolution < 256:
         structure = 10.0 * dssim(target, pred, kernel_size=dfl_kernel_size(resolution), reduction="none")
     else:
-        structure = 5.0 * dssim(
-            target, pred, kernel_size=dfl_kernel_size(resolution), reduction="none"
-        ) + 5.0 * dssim(target, pred, kernel_size=int(resolution / 23.2), reduction="none")
+        structure = 5.0 * dssim(target, pred, kernel_size=dfl_kernel_size(resolution), reduction="none") + 5.0 * dssim(
+            target, pred, kernel_size=int(resolution / 23.2), reduction="none"
+        )
     return structure, 10.0 * mse(target, pred, reduction="none")
 
 
@@ -231,9 +231,7 @@ def eyes_mouth_loss(
     return _reduce(_per_sample_mean(300.0 * (target * em_mask - pred * em_mask).abs()), reduction)
 
 
-def mask_loss(
-    target_mask: torch.Tensor, pred_mask: torch.Tensor, *, reduction: str = "mean"
-) -> torch.Tensor:
+def mask_loss(target_mask: torch.Tensor, pred_mask: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """The learned-mask loss ``10 * MSE(target_mask, pred_mask)`` of (N, 1, H, W) masks (``Model_SAEHD``)."""
     check_mask("target_mask", target_mask)
     check_mask("pred_mask", pred_mask, like=target_mask)
@@ -251,8 +249,7 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "m
     check_tensor("logvar", logvar)
     if mu.shape != logvar.shape or mu.ndim < 2:
         raise ValueError(
-            f"mu and logvar must have the same shape (N, latent...), got {tuple(mu.shape)} and "
-            f"{tuple(logvar.shape)}"
+            f"mu and logvar must have the same shape (N, latent...), got {tuple(mu.shape)} and {tuple(logvar.shape)}"
         )
     per_dim = 1.0 + logvar - mu**2 - logvar.exp()
     return _reduce(-0.5 * per_dim.flatten(1).sum(dim=1), reduction)

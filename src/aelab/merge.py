@@ -99,7 +99,7 @@ def ellipse_kernel(size: int) -> Tensor:
         dy = i - r
         if abs(dy) <= r:
             dx = int(math.floor(c * math.sqrt((r * r - dy * dy) / (r * r)) + 0.5))
-            kernel[i, max(c - dx, 0):min(c + dx + 1, size)] = True
+            kernel[i, max(c - dx, 0) : min(c + dx + 1, size)] = True
     return kernel
 
 
@@ -136,7 +136,7 @@ def _morphology(x: Tensor, kernel: Tensor, erode: bool) -> Tensor:
         a, b = int(columns[0]) - anchor, int(columns[-1]) - anchor
         run = sign * F.max_pool2d(sign * padded, kernel_size=(1, b - a + 1), stride=1)
         dy = i - anchor
-        row = run[:, :, pad + dy:pad + dy + h, pad + a:pad + a + w]
+        row = run[:, :, pad + dy : pad + dy + h, pad + a : pad + a + w]
         out = row if out is None else (torch.minimum(out, row) if erode else torch.maximum(out, row))
     assert out is not None
     return out
@@ -312,7 +312,9 @@ def merge_swap(
     model.eval()
     parts = [model.swap(chunk.to(device)) for chunk in dst.split(batch_size)]
     model.train(was_training)
-    swap, prd, dstm = (torch.cat([getattr(p, k) for p in parts]).to(dst.device)
-                       for k in ("pred_src_dst", "pred_src_dstm", "pred_dst_dstm"))
+    swap, prd, dstm = (
+        torch.cat([getattr(p, k) for p in parts]).to(dst.device)
+        for k in ("pred_src_dst", "pred_src_dstm", "pred_dst_dstm")
+    )
     mask = working_mask(mask_mode, pred_src_dstm=prd, pred_dst_dstm=dstm, dst_mask=dst_mask)
     return merge(dst, swap, mask, **options)  # type: ignore[arg-type]

@@ -111,8 +111,9 @@ def linear_probe(
     """
     from sklearn.linear_model import LinearRegression, Ridge
 
-    test_fraction = check_float("test_fraction", test_fraction, minimum=0, maximum=1, min_inclusive=False,
-                                max_inclusive=False)
+    test_fraction = check_float(
+        "test_fraction", test_fraction, minimum=0, maximum=1, min_inclusive=False, max_inclusive=False
+    )
     ridge = check_float("ridge", ridge, minimum=0)
     seed = check_seed("seed", seed)
     x = check_tensor("codes", codes).detach().flatten(1).double().cpu()
@@ -142,11 +143,19 @@ def linear_probe(
 
 #: What a swap should carry over from dst, as :class:`FactorReader` reads it: pose, gaze, expression
 #: and the light (as a vector, see :func:`factor_targets`).
-CARRY_FACTORS: tuple[str, ...] = ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "smile", "mouth_open",
-                                  "light_x", "light_y")
+CARRY_FACTORS: tuple[str, ...] = (
+    "yaw",
+    "pitch",
+    "roll",
+    "gaze_x",
+    "gaze_y",
+    "smile",
+    "mouth_open",
+    "light_x",
+    "light_y",
+)
 #: Identity factors of the face region (hair is outside the face mask) that a swap should take from src.
-IDENTITY_READ: tuple[str, ...] = ("face_width", "face_height", "jaw_taper", "eye_spacing", "eye_size",
-                                  "skin_tone")
+IDENTITY_READ: tuple[str, ...] = ("face_width", "face_height", "jaw_taper", "eye_spacing", "eye_size", "skin_tone")
 
 
 def factor_targets(factors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -177,8 +186,14 @@ class FactorReader:
     down to 4×4, then two dense layers.
     """
 
-    def __init__(self, names: Sequence[str] = CARRY_FACTORS + IDENTITY_READ, *, resolution: int = 32,
-                 width: int = 16, seed: int = 0) -> None:
+    def __init__(
+        self,
+        names: Sequence[str] = CARRY_FACTORS + IDENTITY_READ,
+        *,
+        resolution: int = 32,
+        width: int = 16,
+        seed: int = 0,
+    ) -> None:
         if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
             raise ValueError(f"names must be a non-empty sequence of factor names, got {names!r}")
         resolution = check_int("resolution", resolution, minimum=8, expected="a power of two >= 8")
@@ -197,12 +212,16 @@ class FactorReader:
             while side > 4:
                 out = width * 2 ** min(len(layers) // 6, 3)
                 for stride in (1, 2):
-                    layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.BatchNorm2d(out),
-                               nn.LeakyReLU(0.1)]
+                    layers += [
+                        nn.Conv2d(channels, out, 3, stride=stride, padding=1),
+                        nn.BatchNorm2d(out),
+                        nn.LeakyReLU(0.1),
+                    ]
                     channels = out
                 side //= 2
-            self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 16, 128), nn.LeakyReLU(0.1),
-                                     nn.Linear(128, len(self.names)))
+            self.net = nn.Sequential(
+                *layers, nn.Flatten(), nn.Linear(channels * 16, 128), nn.LeakyReLU(0.1), nn.Linear(128, len(self.names))
+            )
         self._mean = torch.zeros(len(self.names))
         self._std = torch.ones(len(self.names))
 
@@ -213,8 +232,9 @@ class FactorReader:
             raise ValueError(f"factors hold {length} values per name for {n} images")
         return torch.stack([targets[name] for name in self.names], dim=1)
 
-    def _train(self, draw: Callable[[int], tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float,
-               progress: bool, desc: str) -> list[float]:
+    def _train(
+        self, draw: Callable[[int], tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float, progress: bool, desc: str
+    ) -> list[float]:
         """``steps`` Adam steps (:func:`aelab.fitting.fit_steps`) on the batches ``draw(step) -> (images,
         targets)``, the MSE on standardised targets; returns the loss of each step."""
         device = next(self.net.parameters()).device
@@ -227,8 +247,17 @@ class FactorReader:
         self.fitted = True
         return history
 
-    def fit(self, images: torch.Tensor, factors: Mapping[str, torch.Tensor], *, steps: int = 600,
-            batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> FactorReader:
+    def fit(
+        self,
+        images: torch.Tensor,
+        factors: Mapping[str, torch.Tensor],
+        *,
+        steps: int = 600,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> FactorReader:
         """Train on ``images`` (N, 3, R, R) in [0, 1] whose ``factors`` (name -> (N,)) are known; returns self."""
         images = check_images("images", images, channels=3, resolution=self.resolution)
         y = self._targets(factors, images.shape[0])
@@ -245,8 +274,18 @@ class FactorReader:
         return self
 
     @classmethod
-    def for_faces(cls, *, resolution: int = 32, steps: int = 600, batch_size: int = 64, lr: float = 2e-3,
-                  masked: bool = True, seed: int = 0, progress: bool = True, **kwargs: Any) -> FactorReader:
+    def for_faces(
+        cls,
+        *,
+        resolution: int = 32,
+        steps: int = 600,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        masked: bool = True,
+        seed: int = 0,
+        progress: bool = True,
+        **kwargs: Any,
+    ) -> FactorReader:
         """A reader trained on faces of the "mixed" domain (a new identity each, so that it reads identity
         factors as well as pose, expression and light), ``batch_size`` new faces at every step.
 
@@ -254,12 +293,30 @@ class FactorReader:
         then read images masked the same way. Other keyword arguments go to the constructor.
         """
         reader = cls(resolution=resolution, seed=seed, **kwargs)
-        reader._fit_faces(steps, batch_size, lr, seed, masked=masked, reference_start=steps * batch_size,
-                          progress=progress, desc="factor reader")
+        reader._fit_faces(
+            steps,
+            batch_size,
+            lr,
+            seed,
+            masked=masked,
+            reference_start=steps * batch_size,
+            progress=progress,
+            desc="factor reader",
+        )
         return reader
 
-    def _fit_faces(self, steps: int, batch_size: int, lr: float, seed: int, *, masked: bool, reference_start: int,
-                   progress: bool, desc: str) -> list[float]:
+    def _fit_faces(
+        self,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        seed: int,
+        *,
+        masked: bool,
+        reference_start: int,
+        progress: bool,
+        desc: str,
+    ) -> list[float]:
         """Train on ``batch_size`` new "mixed" faces (stream ``seed``) at each step, through their face masks
         if ``masked``; the targets standardised with the 1024 faces of the stream from ``reference_start``
         (which training never reaches). Returns the loss of each step."""
@@ -279,11 +336,15 @@ class FactorReader:
     def predict(self, images: torch.Tensor, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
         """The readings of images (N, 3, R, R) in [0, 1]: name -> (N,) tensor on the CPU, in each factor's units."""
         if not self.fitted:
-            raise RuntimeError("this FactorReader is not trained yet: call fit(images, factors) or use FactorReader.for_faces")
+            raise RuntimeError(
+                "this FactorReader is not trained yet: call fit(images, factors) or use FactorReader.for_faces"
+            )
         images = check_images("images", images, channels=3, resolution=self.resolution)
         device = next(self.net.parameters()).device
         self.net.eval()
-        out = torch.cat([self.net(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+        out = torch.cat(
+            [self.net(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
+        )
         out = out * self._std + self._mean
         return {name: out[:, k] for k, name in enumerate(self.names)}
 
@@ -301,9 +362,15 @@ class FactorReader:
     def state_dict(self) -> dict[str, Any]:
         """Everything a trained reader is, as tensors, strings and ints (``torch.save`` it; load with
         ``torch.load(path, weights_only=True)`` and :meth:`from_state_dict`)."""
-        return {"names": list(self.names), "resolution": self.resolution, "width": self.width,
-                "mean": self._mean, "std": self._std, "fitted": self.fitted,
-                "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
+        return {
+            "names": list(self.names),
+            "resolution": self.resolution,
+            "width": self.width,
+            "mean": self._mean,
+            "std": self._std,
+            "fitted": self.fitted,
+            "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+        }
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> FactorReader:
@@ -316,8 +383,9 @@ class FactorReader:
         return reader
 
 
-def identity_leak(swap: Mapping[str, torch.Tensor], truth: Mapping[str, torch.Tensor],
-                  dst: Mapping[str, torch.Tensor]) -> dict[str, float]:
+def identity_leak(
+    swap: Mapping[str, torch.Tensor], truth: Mapping[str, torch.Tensor], dst: Mapping[str, torch.Tensor]
+) -> dict[str, float]:
     """How far a swap's identity sits from src's (0) toward dst's (1), per factor.
 
     Each argument maps factor names to (N,) readings (:meth:`FactorReader.predict`) of the swaps,
@@ -367,14 +435,15 @@ def swaps_of(model: torch.nn.Module, dst: faces.FaceBatch, *, batch_size: int = 
     was_training = model.training
     model.eval()
     try:
-        parts = [model.swap(dst.images[i:i + batch_size].to(device)) for i in range(0, len(dst), batch_size)]
+        parts = [model.swap(dst.images[i : i + batch_size].to(device)) for i in range(0, len(dst), batch_size)]
     finally:
         model.train(was_training)
     return SAEHDSwap(*(torch.cat([getattr(p, key) for p in parts]).cpu() for key in SAEHDSwap._fields))
 
 
-def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A",
-                batch_size: int = 128) -> SwapScores:
+def score_swaps(
+    model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A", batch_size: int = 128
+) -> SwapScores:
     """Score a swapping model's swaps of ``dst`` (a :class:`aelab.data.faces.FaceBatch`; DF, LIAE or any
     :class:`aelab.models.SwapModel`) against the true swaps: :func:`swaps_of`, then
     :func:`score_swap_images`."""
@@ -384,8 +453,9 @@ def score_swaps(model: torch.nn.Module, dst: faces.FaceBatch, reader: FactorRead
 
 
 @torch.no_grad()
-def score_swap_images(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, reader: FactorReader, *,
-                      src_domain: str = "A") -> SwapScores:
+def score_swap_images(
+    swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, reader: FactorReader, *, src_domain: str = "A"
+) -> SwapScores:
     """Score swaps of ``dst`` (images (N, 3, R, R) and their masks (N, 1, R, R) in [0, 1], DFL's
     ``pred_src_dst`` and ``pred_src_dstm``) against the true swaps that
     :func:`aelab.data.faces.render_swap` draws (dst's pose, expression and light with ``src_domain``'s
@@ -429,8 +499,9 @@ def _cell(value: float) -> str:
     return f" {measured(0.0 if abs(value) < 0.005 else value, 2, width=5)}"  # never "-0.00"
 
 
-def _verdict(names: list[str], values: list[float], *, higher: bool, tolerance: float,
-             ceiling: float | None = None) -> str:
+def _verdict(
+    names: list[str], values: list[float], *, higher: bool, tolerance: float, ceiling: float | None = None
+) -> str:
     """Which model a row favours: its name, "tie" (within ``tolerance``), and for carry-over rows
     "neither" (every R² below 0.2) or "unreadable" (the reader's own R² on the truth below 0.5)."""
     if ceiling is not None and ceiling < 0.5:
@@ -462,17 +533,24 @@ def swap_table(scores: Mapping[str, SwapScores]) -> str:
         ("SSIM vs true swap", [s.ssim for s in scores.values()], None, True, 0.02),
         ("PSNR vs true swap (dB)", [s.psnr for s in scores.values()], None, True, 0.1),
     ]
-    rows += [(f"carry-over R² {f}", [s.carry_over[f] for s in scores.values()], first.ceiling[f], True, 0.05)
-             for f in first.carry_over]
-    rows += [(f"identity leak {f}", [s.identity_leak[f] for s in scores.values()], None, False, 0.05)
-             for f in first.identity_leak]
+    rows += [
+        (f"carry-over R² {f}", [s.carry_over[f] for s in scores.values()], first.ceiling[f], True, 0.05)
+        for f in first.carry_over
+    ]
+    rows += [
+        (f"identity leak {f}", [s.identity_leak[f] for s in scores.values()], None, False, 0.05)
+        for f in first.identity_leak
+    ]
     rows.append(("identity leak (mean)", [s.mean_leak for s in scores.values()], None, False, 0.05))
     width = max(len(r[0]) for r in rows) + 2
     header = f"{'':<{width}}" + "".join(f"{n:>8}" for n in names) + f"{'truth':>8}  verdict"
     lines = [header, "-" * len(header)]
     for label, values, ceiling, higher, tolerance in rows:
         verdict = _verdict(names, values, higher=higher, tolerance=tolerance, ceiling=ceiling)
-        lines.append(f"{label:<{width}}" + "".join(_cell(v) for v in values)
-                     + (_cell(ceiling) if ceiling is not None else " " * 8) + f"  {verdict}")
+        lines.append(
+            f"{label:<{width}}"
+            + "".join(_cell(v) for v in values)
+            + (_cell(ceiling) if ceiling is not None else " " * 8)
+            + f"  {verdict}"
+        )
     return "\n".join(lines)
-

@@ -145,8 +145,9 @@ def _validated(raw: Any, name: str) -> NotebookNode:
         if not isinstance(cell_id, str):
             continue  # nbformat.validate below says what is wrong
         if cell_id in seen:
-            raise NotebookError([f"{name}: cells {seen[cell_id] + 1} and {index + 1} have the same id "
-                                 f"{cell_id!r}; {_FIX_FILE}."])
+            raise NotebookError(
+                [f"{name}: cells {seen[cell_id] + 1} and {index + 1} have the same id {cell_id!r}; {_FIX_FILE}."]
+            )
         seen[cell_id] = index
     try:
         nbformat.validate(raw)
@@ -186,8 +187,10 @@ def _lint(nb: NotebookNode, name: str) -> list[Exercise]:
             problems.append(f"{where}: {exc}")
             continue
         if meta.grade_id in first_cell:
-            problems.append(f"{where}: grade_id {meta.grade_id!r} is already used by cell "
-                            f"{first_cell[meta.grade_id] + 1}; give each graded or solution cell its own grade_id.")
+            problems.append(
+                f"{where}: grade_id {meta.grade_id!r} is already used by cell "
+                f"{first_cell[meta.grade_id] + 1}; give each graded or solution cell its own grade_id."
+            )
         first_cell.setdefault(meta.grade_id, index)
         exercises.append(Exercise(meta.grade_id, kind, meta.points, checks, index, meta.label))
     if problems:
@@ -248,23 +251,30 @@ def _metadata(cell: NotebookNode) -> _Meta:
             raise ValueError(f"metadata nbgrader.{key} must be true or false, got {value!r}.")
     kinds = {region.kind for region in _regions(cell)}
     if "SOLUTION" in kinds and not solution:
-        raise ValueError("has ### BEGIN SOLUTION markers but no metadata nbgrader.solution: true; "
-                         "mark it as a solution cell (nbgrader: {grade_id, solution: true, grade: false}).")
+        raise ValueError(
+            "has ### BEGIN SOLUTION markers but no metadata nbgrader.solution: true; "
+            "mark it as a solution cell (nbgrader: {grade_id, solution: true, grade: false})."
+        )
     if "HIDDEN TESTS" in kinds and not grade:
-        raise ValueError("has ### BEGIN HIDDEN TESTS markers but no metadata nbgrader.grade: true; "
-                         "hidden tests belong in check cells (nbgrader: {grade_id, points, grade: true}).")
+        raise ValueError(
+            "has ### BEGIN HIDDEN TESTS markers but no metadata nbgrader.grade: true; "
+            "hidden tests belong in check cells (nbgrader: {grade_id, points, grade: true})."
+        )
     if not (solution or grade):
         return _Meta(solution, grade)
     grade_id = meta.get("grade_id")
     if not isinstance(grade_id, str) or not _GRADE_ID.fullmatch(grade_id):
-        raise ValueError(f"metadata nbgrader.grade_id must be a name of letters, digits, '.', '_' or '-', "
-                         f"got {grade_id!r}.")
+        raise ValueError(
+            f"metadata nbgrader.grade_id must be a name of letters, digits, '.', '_' or '-', got {grade_id!r}."
+        )
     points = None
     if grade:
         given = meta.get("points")
         if isinstance(given, bool) or not isinstance(given, (int, float)) or not 0 <= given < math.inf:
-            raise ValueError(f"is graded (nbgrader.grade: true) but metadata nbgrader.points is {given!r}; "
-                             "give it a number of points >= 0.")
+            raise ValueError(
+                f"is graded (nbgrader.grade: true) but metadata nbgrader.points is {given!r}; "
+                "give it a number of points >= 0."
+            )
         points = float(given)
         if cell.cell_type != "code" and not solution:
             raise ValueError("a graded markdown cell must be a written answer: set nbgrader.solution: true too.")
@@ -288,12 +298,16 @@ def _regions(cell: NotebookNode) -> list[_Region]:
         if not any(word in stripped for word in _MARKER_WORDS):
             continue
         if stripped not in _MARKERS:
-            raise ValueError(f"line {number + 1}, {stripped!r}, looks like a marker; write the marker alone on its "
-                             f"line, exactly as one of: {', '.join(_MARKERS)}.")
+            raise ValueError(
+                f"line {number + 1}, {stripped!r}, looks like a marker; write the marker alone on its "
+                f"line, exactly as one of: {', '.join(_MARKERS)}."
+            )
         kind, begins = _MARKERS[stripped]
         if begins and open_ is not None:
-            raise ValueError(f"line {number + 1}: '{stripped}' inside the {open_[0]} region opened on line "
-                             f"{open_[1] + 1}; regions cannot nest, close it first with '### END {open_[0]}'.")
+            raise ValueError(
+                f"line {number + 1}: '{stripped}' inside the {open_[0]} region opened on line "
+                f"{open_[1] + 1}; regions cannot nest, close it first with '### END {open_[0]}'."
+            )
         if not begins and (open_ is None or open_[0] != kind):  # so below, an END always has its BEGIN
             raise ValueError(f"line {number + 1}: '{stripped}' has no matching '### BEGIN {kind}' before it.")
         if begins:
@@ -328,15 +342,25 @@ def check_calls(cell: NotebookNode) -> list[CheckCall]:
     hidden = {line + 1 for region in _regions(cell) if region.kind == "HIDDEN TESTS"
               for line in range(region.begin, region.end + 1)}  # fmt: skip
     registry = load_checks()
-    calls = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Call)),
-                   key=lambda node: (node.lineno, node.col_offset))
-    return [CheckCall(name, call, call.lineno in hidden) for call in calls
-            if (name := _called_name(call)) is not None and name in registry]
+    calls = sorted(
+        (node for node in ast.walk(tree) if isinstance(node, ast.Call)), key=lambda node: (node.lineno, node.col_offset)
+    )
+    return [
+        CheckCall(name, call, call.lineno in hidden)
+        for call in calls
+        if (name := _called_name(call)) is not None and name in registry
+    ]
 
 
 def _called_name(call: ast.Call) -> str | None:
     """The name a call calls: ``f`` for ``f(...)`` and ``m.f(...)``, else None."""
-    return call.func.id if isinstance(call.func, ast.Name) else call.func.attr if isinstance(call.func, ast.Attribute) else None
+    return (
+        call.func.id
+        if isinstance(call.func, ast.Name)
+        else call.func.attr
+        if isinstance(call.func, ast.Attribute)
+        else None
+    )
 
 
 def _called_checks(cell: NotebookNode) -> tuple[str, ...]:
@@ -345,8 +369,10 @@ def _called_checks(cell: NotebookNode) -> tuple[str, ...]:
     if not checks:
         called = [name for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.Call)
                   and (name := _called_name(node)) is not None]  # fmt: skip
-        raise ValueError(f"check cell calls no registered check (it calls: {', '.join(called) or 'nothing'}); "
-                         "call a check from an aelab.checks module, e.g. check_mean(mean) from aelab.checks.demo.")
+        raise ValueError(
+            f"check cell calls no registered check (it calls: {', '.join(called) or 'nothing'}); "
+            "call a check from an aelab.checks module, e.g. check_mean(mean) from aelab.checks.demo."
+        )
     return checks
 
 
@@ -358,7 +384,7 @@ def _student_source(cell: NotebookNode) -> str:
     if meta.solution and not any(region.kind == "SOLUTION" for region in regions):
         regions = [_Region("SOLUTION", 0, len(lines) - 1, "")]
     for region in reversed(regions):
-        lines[region.begin: region.end + 1] = _stub(cell.cell_type, region, meta)
+        lines[region.begin : region.end + 1] = _stub(cell.cell_type, region, meta)
     return "\n".join(lines)
 
 
@@ -374,8 +400,12 @@ def _stub(cell_type: str, region: _Region, meta: _Meta) -> list[str]:
         return [f"{region.indent}# YOUR CODE HERE", one_line]
     inner = region.indent + " " * 4
     pieces = _wrapped(message, LINE_LIMIT - len(inner))
-    return [f"{region.indent}# YOUR CODE HERE", f"{region.indent}raise NotImplementedError(",
-            *(f"{inner}{_quoted(piece)}" for piece in pieces), f"{region.indent})"]
+    return [
+        f"{region.indent}# YOUR CODE HERE",
+        f"{region.indent}raise NotImplementedError(",
+        *(f"{inner}{_quoted(piece)}" for piece in pieces),
+        f"{region.indent})",
+    ]
 
 
 def _quoted(text: str) -> str:

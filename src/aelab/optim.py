@@ -59,8 +59,9 @@ class _DFLOptimizer(torch.optim.Optimizer):
         state_device: str | torch.device | None = None,
     ) -> None:
         defaults["lr"] = check_float("lr", defaults["lr"], minimum=0.0, min_inclusive=False)
-        lr_dropout = check_float("lr_dropout (1.0: no dropout)", lr_dropout, minimum=0.0, maximum=1.0,
-                                 min_inclusive=False)
+        lr_dropout = check_float(
+            "lr_dropout (1.0: no dropout)", lr_dropout, minimum=0.0, maximum=1.0, min_inclusive=False
+        )
         lr_cos = check_int("lr_cos (0: constant lr)", lr_cos, minimum=0)
         clipnorm = check_float("clipnorm (0: no clipping)", clipnorm, minimum=0.0)
         super().__init__(params, dict(defaults, lr_dropout=lr_dropout, lr_cos=lr_cos, clipnorm=clipnorm))

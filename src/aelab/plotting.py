@@ -85,7 +85,7 @@ def image_grid(
     row_labels = None if row_labels is None else check_strings("row_labels", row_labels, count=rows, per="row")
     pixels = images.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
 
-    titled_rows = sum(any(titles[row * columns:(row + 1) * columns]) for row in range(rows)) if titles else 0
+    titled_rows = sum(any(titles[row * columns : (row + 1) * columns]) for row in range(rows)) if titles else 0
     label_room = label_width if row_labels else 0.0
     figure = Figure(
         figsize=(columns * cell_size + label_room, rows * cell_size + titled_rows * 0.22 + (0.35 if title else 0.0)),
@@ -226,9 +226,16 @@ def rate_distortion(
     return figure
 
 
-def trade_off(intervals: Mapping[str, Mapping[str, Interval]], parameters: Mapping[str, int],
-           swaps: Mapping[str, torch.Tensor], dst: torch.Tensor, truth: torch.Tensor, *,
-           quality: str, detectability: str) -> Figure:
+def trade_off(
+    intervals: Mapping[str, Mapping[str, Interval]],
+    parameters: Mapping[str, int],
+    swaps: Mapping[str, torch.Tensor],
+    dst: torch.Tensor,
+    truth: torch.Tensor,
+    *,
+    quality: str,
+    detectability: str,
+) -> Figure:
     """Several swapping models in one picture: left, each model's swaps (images (n, 3, R, R) in [0, 1])
     under the dst faces and their true swaps; right, every model's ``quality`` (higher is better)
     against its ``detectability`` (lower is better), two figures of ``intervals`` (model -> figure ->
@@ -259,13 +266,27 @@ def trade_off(intervals: Mapping[str, Mapping[str, Interval]], parameters: Mappi
         q, d = intervals[name][quality], intervals[name][detectability]
         points[name] = (q.estimate, d.estimate)
         drawn = ax.scatter(d.estimate, q.estimate, s=40 + 400 * parameters[name] / largest, alpha=0.6)
-        ax.errorbar(d.estimate, q.estimate, xerr=[[d.estimate - d.low], [d.high - d.estimate]],
-                    yerr=[[q.estimate - q.low], [q.high - q.estimate]], color=drawn.get_facecolor()[0], alpha=0.6,
-                    linewidth=1)
+        ax.errorbar(
+            d.estimate,
+            q.estimate,
+            xerr=[[d.estimate - d.low], [d.high - d.estimate]],
+            yerr=[[q.estimate - q.low], [q.high - q.estimate]],
+            color=drawn.get_facecolor()[0],
+            alpha=0.6,
+            linewidth=1,
+        )
         ax.annotate(name, (d.estimate, q.estimate), fontsize=8, xytext=(4, 4), textcoords="offset points")
     front = sorted((points[name][1], points[name][0]) for name in pareto_front(points))
-    ax.plot([d for d, _ in front], [q for _, q in front], color="grey", linestyle=":", marker="o", markersize=13,
-            markerfacecolor="none", label="Pareto front (of the means)")
+    ax.plot(
+        [d for d, _ in front],
+        [q for _, q in front],
+        color="grey",
+        linestyle=":",
+        marker="o",
+        markersize=13,
+        markerfacecolor="none",
+        label="Pareto front (of the means)",
+    )
     ax.set(xlabel=f"{detectability} (lower: harder to detect)", ylabel=f"{quality} (higher: better)")
     ax.legend(fontsize=7)
     right.suptitle("quality against detectability, 95 % intervals (area: parameters)", fontsize=9)

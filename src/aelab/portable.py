@@ -68,7 +68,9 @@ def _settings(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in SETTINGS]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"settings are a comma-separated subset of {', '.join(SETTINGS)}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"settings are a comma-separated subset of {', '.join(SETTINGS)}, got {text!r}"
+        )
     return names
 
 
@@ -113,7 +115,10 @@ def _execute(notebook: Path, replacements: Sequence[tuple[str, str]]) -> list[li
 
 
 def spread(
-    notebook: Path, settings: Sequence[str], replacements: Sequence[tuple[str, str]], jobs: int = 1,
+    notebook: Path,
+    settings: Sequence[str],
+    replacements: Sequence[tuple[str, str]],
+    jobs: int = 1,
     save: Path | None = None,
 ) -> int:
     """Execute ``notebook`` under each setting (and each replacement under the default setting),
@@ -152,8 +157,10 @@ def spread(
         for name, seen in figures.items():
             values = [value for _, value, _, _ in seen]
             out = [label for label, _, _, ok in seen if not ok]
-            print(f"{name[:48]:<48} {seen[0][2]:>18} {min(values):>10.4g} {max(values):>10.4g} "
-                  f"{max(values) - min(values):>9.3g}  {', '.join(out)}")
+            print(
+                f"{name[:48]:<48} {seen[0][2]:>18} {min(values):>10.4g} {max(values):>10.4g} "
+                f"{max(values) - min(values):>9.3g}  {', '.join(out)}"
+            )
     print("\n# compared lines (after sanitising) that differ between runs, by code cell")
     for index in range(cells):
         texts = {label: [_sanitize(line, rules) for line in runs[label][index]] for label in labels}
@@ -181,8 +188,10 @@ def _figures(lines: Sequence[str]) -> list[tuple[str, float, str, bool]]:
             found.append((figure["name"], float(figure["value"]), band, figure["verdict"] == "ok"))
         elif row:
             values = [float(v) for v in re.findall(r"≈ +(\S+)", row["cells"])]
-            columns = header[-len(values):] if len(header) >= len(values) else [str(k) for k in range(len(values))]
-            missed = row["verdict"].removeprefix("OUT OF BAND: ").split(", ") if row["verdict"].startswith("OUT") else []
+            columns = header[-len(values) :] if len(header) >= len(values) else [str(k) for k in range(len(values))]
+            missed = (
+                row["verdict"].removeprefix("OUT OF BAND: ").split(", ") if row["verdict"].startswith("OUT") else []
+            )
             found += [(f"{row['name'].strip()} {c}", v, "table", c not in missed) for c, v in zip(columns, values)]
         elif "≈" not in line:
             header = line.strip().split("  ")
@@ -222,8 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("paths", nargs="+")
     measure = commands.add_parser("spread", help="the range of each figure across settings and seeds")
     measure.add_argument("--settings", type=_settings, default=list(SETTINGS))
-    measure.add_argument("--replace", type=_replacement, action="append", default=[],
-                         help="OLD=>NEW in the notebook's code, run once more under the default setting")
+    measure.add_argument(
+        "--replace",
+        type=_replacement,
+        action="append",
+        default=[],
+        help="OLD=>NEW in the notebook's code, run once more under the default setting",
+    )
     measure.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     measure.add_argument("--save", type=Path, help="write every run's text outputs to this JSON file")
     measure.add_argument("notebook", type=Path)

@@ -70,7 +70,8 @@ __all__ = [
 #: (``light_x``, ``light_y``, see :func:`aelab.metrics.factor_targets`) instead of its azimuth and
 #: strength.
 FEATURE_FACTORS: tuple[str, ...] = tuple(
-    name for name in faces.FACTORS if name not in ("light_azimuth", "light_strength")) + ("light_x", "light_y")
+    name for name in faces.FACTORS if name not in ("light_azimuth", "light_strength")
+) + ("light_x", "light_y")
 
 #: The stream index from which :meth:`FeatureNet.for_faces` takes the faces that set its target
 #: scale: far beyond any training run, and the same for every number of steps, so that a short run
@@ -88,14 +89,24 @@ class FeatureNet(FactorReader):
     standardised targets), so a short retrain can be compared with the shipped network's first steps.
     """
 
-    def __init__(self, names: Sequence[str] = FEATURE_FACTORS, *, resolution: int = 32, width: int = 16,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, names: Sequence[str] = FEATURE_FACTORS, *, resolution: int = 32, width: int = 16, seed: int = 0
+    ) -> None:
         super().__init__(names, resolution=resolution, width=width, seed=seed)
         self.history: list[float] = []
 
     @classmethod
-    def for_faces(cls, *, resolution: int = 32, steps: int = 3000, batch_size: int = 64, lr: float = 2e-3,
-                  seed: int = 0, progress: bool = True, **kwargs: Any) -> FeatureNet:  # type: ignore[override]
+    def for_faces(
+        cls,
+        *,
+        resolution: int = 32,
+        steps: int = 3000,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        seed: int = 0,
+        progress: bool = True,
+        **kwargs: Any,
+    ) -> FeatureNet:  # type: ignore[override]
         """A network trained on whole faces of the "mixed" domain, ``batch_size`` new faces at each of
         ``steps`` Adam steps (it never sees a face twice). The targets are standardised with 1024 faces
         of the same stream that training never reaches; the first k steps of any run are the same.
@@ -104,8 +115,16 @@ class FeatureNet(FactorReader):
         batch_size = check_int("batch_size", batch_size, minimum=2)
         lr = check_float("lr", lr, minimum=0.0, min_inclusive=False)
         net = cls(resolution=resolution, seed=seed, **kwargs)
-        net.history = net._fit_faces(steps, batch_size, lr, seed, masked=False, reference_start=_REFERENCE_START,
-                                     progress=progress, desc="feature net")
+        net.history = net._fit_faces(
+            steps,
+            batch_size,
+            lr,
+            seed,
+            masked=False,
+            reference_start=_REFERENCE_START,
+            progress=progress,
+            desc="feature net",
+        )
         return net
 
     @torch.no_grad()
@@ -118,8 +137,9 @@ class FeatureNet(FactorReader):
         body = self.net[:-1]
         body.eval()
         device = next(body.parameters()).device
-        return torch.cat([body(images[i:i + batch_size].to(device)).float().cpu()
-                          for i in range(0, len(images), batch_size)])
+        return torch.cat(
+            [body(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The reader's :meth:`~aelab.metrics.FactorReader.state_dict` plus the loss ``history``."""
@@ -142,11 +162,15 @@ def _features(name: str, value: object, *, minimum: int = 2) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a feature array (N, D): a torch.Tensor or numpy array, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a feature array (N, D): a torch.Tensor or numpy array, got {type(value).__name__}"
+        )
     if value.ndim != 2:
         raise ValueError(f"{name} must have shape (N, D), got {tuple(value.shape)}; flatten with x.flatten(1)")
     if value.shape[0] < minimum or value.shape[1] < 1:
-        raise ValueError(f"{name} must hold at least {minimum} feature vectors of at least 1 number, got {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must hold at least {minimum} feature vectors of at least 1 number, got {tuple(value.shape)}"
+        )
     value = value.detach().to("cpu", torch.float64)
     if not torch.isfinite(value).all():
         raise ValueError(f"{name} holds NaN or infinite values")
@@ -165,8 +189,9 @@ def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
     return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
 
 
-def frechet_distance_gaussians(mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: torch.Tensor,
-                               cov_b: torch.Tensor) -> float:
+def frechet_distance_gaussians(
+    mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: torch.Tensor, cov_b: torch.Tensor
+) -> float:
     """The Fréchet (2-Wasserstein²) distance between N(mean_a, cov_a) and N(mean_b, cov_b):
 
         ‖μa − μb‖² + tr(Σa + Σb − 2 (Σa^½ Σb Σa^½)^½)
@@ -193,8 +218,9 @@ def frechet_distance(features_a: object, features_b: object) -> float:
     :func:`fd_curve`.
     """
     x, y = _pair(features_a, features_b)
-    return frechet_distance_gaussians(x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1),
-                                      y.mean(0), torch.cov(y.T).reshape(y.shape[1], -1))
+    return frechet_distance_gaussians(
+        x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1), y.mean(0), torch.cov(y.T).reshape(y.shape[1], -1)
+    )
 
 
 @dataclass(frozen=True)
@@ -241,8 +267,14 @@ def fd_curve(real: object, fake: object, sizes: Sequence[int], *, trials: int = 
     for n in sizes:
         for _ in range(trials):
             part = y[torch.randperm(len(y), generator=generator)[:n]]
-            points.append((n, frechet_distance_gaussians(mean_x, cov_x, part.mean(0),
-                                                          torch.cov(part.T).reshape(part.shape[1], -1))))
+            points.append(
+                (
+                    n,
+                    frechet_distance_gaussians(
+                        mean_x, cov_x, part.mean(0), torch.cov(part.T).reshape(part.shape[1], -1)
+                    ),
+                )
+            )
     line = LinearRegression().fit(np.array([[1.0 / n] for n, _ in points]), np.array([v for _, v in points]))
     intercept, slope = float(line.intercept_), float(line.coef_[0])
     values = tuple(float(np.mean([v for m, v in points if m == n])) for n in sizes)
@@ -272,8 +304,7 @@ def _mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(within - 2 * k_xy.mean())
 
 
-def kid(features_a: object, features_b: object, *, subsets: int = 100, subset_size: int = 1000,
-        seed: int = 0) -> KID:
+def kid(features_a: object, features_b: object, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> KID:
     """Kernel inception distance (Bińkowski et al. 2018) between two feature sets (N, D) and (M, D).
 
     ``subsets`` times, draw ``subset_size`` vectors from each set without replacement (a generator
@@ -287,12 +318,16 @@ def kid(features_a: object, features_b: object, *, subsets: int = 100, subset_si
     subset_size = check_int("subset_size", subset_size, minimum=2)
     seed = check_seed("seed", seed)
     if subset_size > min(len(x), len(y)):
-        raise ValueError(f"subset_size {subset_size} is larger than the sets ({len(x)} and {len(y)} vectors); "
-                         f"use subset_size <= {min(len(x), len(y))}")
+        raise ValueError(
+            f"subset_size {subset_size} is larger than the sets ({len(x)} and {len(y)} vectors); "
+            f"use subset_size <= {min(len(x), len(y))}"
+        )
     generator = torch.Generator().manual_seed(seed)
     values = [
-        _mmd2_unbiased(x[torch.randperm(len(x), generator=generator)[:subset_size]],
-                       y[torch.randperm(len(y), generator=generator)[:subset_size]])
+        _mmd2_unbiased(
+            x[torch.randperm(len(x), generator=generator)[:subset_size]],
+            y[torch.randperm(len(y), generator=generator)[:subset_size]],
+        )
         for _ in range(subsets)
     ]
     return KID(float(np.mean(values)), float(np.std(values)))
@@ -368,8 +403,13 @@ def prdc(real: object, fake: object, k: int = 5, *, pr_k: int | None = None) -> 
 
 def _check_k(name: str, k: object, x: torch.Tensor, y: torch.Tensor) -> int:
     """A neighbour count of sets ``x`` and ``y``: at least 1 and below both their sizes."""
-    return check_int(name, k, minimum=1, maximum=min(len(x), len(y)) - 1,
-                     expected=f"smaller than both set sizes ({len(x)} real, {len(y)} fake), an int >= 1")
+    return check_int(
+        name,
+        k,
+        minimum=1,
+        maximum=min(len(x), len(y)) - 1,
+        expected=f"smaller than both set sizes ({len(x)} real, {len(y)} fake), an int >= 1",
+    )
 
 
 def _jackknife(statistic: Callable[[np.ndarray], float], n: int, groups: int, level: float) -> stats.Interval:
@@ -388,8 +428,16 @@ def _jackknife(statistic: Callable[[np.ndarray], float], n: int, groups: int, le
     return stats.Interval(estimate, estimate - half, estimate + half, level)
 
 
-def set_intervals(real: object, fake: object, *, k: int = 3, level: float = 0.95, groups: int = 20,
-                  resamples: int = 2000, seed: int = 0) -> dict[str, stats.Interval]:
+def set_intervals(
+    real: object,
+    fake: object,
+    *,
+    k: int = 3,
+    level: float = 0.95,
+    groups: int = 20,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, stats.Interval]:
     """Intervals of ``FD``, ``KID`` (×10³), ``precision`` and ``recall`` of ``fake`` against ``real``,
     two feature sets of equal size (N, D) whose items are left out or resampled together (row i of
     each from one face -- a swap and its true swap; two independent sets are paired by their order):
@@ -411,8 +459,9 @@ def set_intervals(real: object, fake: object, *, k: int = 3, level: float = 0.95
     """
     x, y = _pair(real, fake, minimum=4)
     if len(x) != len(y):
-        raise ValueError(f"set_intervals pairs the rows of the two sets: they must hold as many vectors, "
-                         f"got {len(x)} and {len(y)}")
+        raise ValueError(
+            f"set_intervals pairs the rows of the two sets: they must hold as many vectors, got {len(x)} and {len(y)}"
+        )
     k = _check_k("k", k, x, y)
     groups = check_int("groups", groups, minimum=2, maximum=len(x))
     d = x.shape[1]
@@ -447,8 +496,16 @@ def set_intervals(real: object, fake: object, *, k: int = 3, level: float = 0.95
 MS_SSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, kernel_size: int = 7, sigma: float = 1.5, scales: int | None = None,
-            k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+def ms_ssim(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    kernel_size: int = 7,
+    sigma: float = 1.5,
+    scales: int | None = None,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
     """Multi-scale SSIM (Wang et al. 2003) of two image batches (N, C, H, W) in [0, 1]: one value per image (N,).
 
         MS-SSIM = SSIM_M^{w_M} · Π_{j<M} cs_j^{w_j}
@@ -520,19 +577,35 @@ class Realism:
         return {"FD": self.fd, "KID×1e3": 1e3 * self.kid.mean, **self.prdc._asdict()}
 
 
-def realism(real: object, fake: object, *, k: int = 5, pr_k: int | None = None, subsets: int = 50,
-            subset_size: int | None = None, seed: int = 0) -> Realism:
+def realism(
+    real: object,
+    fake: object,
+    *,
+    k: int = 5,
+    pr_k: int | None = None,
+    subsets: int = 50,
+    subset_size: int | None = None,
+    seed: int = 0,
+) -> Realism:
     """FD, KID and PRDC of a fake feature set against a real one (arrays (N, D) and (M, D), e.g. from
     :meth:`FeatureNet.features`). ``subset_size`` (KID's) defaults to half the smaller set; ``k`` and
     ``pr_k`` go to :func:`prdc`."""
     x, y = _pair(real, fake)
     size = min(len(x), len(y)) // 2 if subset_size is None else subset_size
-    return Realism(frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed),
-                   prdc(x, y, k, pr_k=pr_k))
+    return Realism(
+        frechet_distance(x, y), kid(x, y, subsets=subsets, subset_size=size, seed=seed), prdc(x, y, k, pr_k=pr_k)
+    )
 
 
-def swap_realism(swap: torch.Tensor, swap_mask: torch.Tensor, dst: faces.FaceBatch, net: FeatureNet, *,
-                 src_domain: str = "A", **kwargs: Any) -> Realism:
+def swap_realism(
+    swap: torch.Tensor,
+    swap_mask: torch.Tensor,
+    dst: faces.FaceBatch,
+    net: FeatureNet,
+    *,
+    src_domain: str = "A",
+    **kwargs: Any,
+) -> Realism:
     """A model's swaps of ``dst`` against the true swaps, as sets: ``swap`` (N, 3, R, R) in [0, 1] (DFL's
     ``pred_src_dst``) merged into dst through ``swap_mask`` (N, 1, R, R, ``pred_src_dstm``, the working
     mask "learned-prd") by :func:`aelab.merge.merge` with DeepFaceLab's default merger settings

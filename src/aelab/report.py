@@ -69,9 +69,7 @@ def measured(value: float, digits: int = 3, width: int = 0) -> str:
     return f"{MEASURED_SIGN} {_format(float(value), digits):>{width}}"
 
 
-def figure(
-    name: str, value: float, band: Band, *, digits: int = 3, unit: str = "", source: str | None = None
-) -> float:
+def figure(name: str, value: float, band: Band, *, digits: int = 3, unit: str = "", source: str | None = None) -> float:
     """Print ``name ≈ value  (expected lo – hi: ok)`` and return ``value`` as a float.
 
     Raises :class:`FigureOutOfBand` (after printing the line, with ``OUT OF BAND`` as its verdict)
@@ -217,10 +215,15 @@ def table(
     if not isinstance(rows, Mapping) or not rows:
         raise TypeError("rows must be a non-empty mapping {row: {column: (value, (lo, hi))}}")
     columns = list(next(iter(rows.values())))
-    decimals = [check_int(f"digits of {c!r}", digits[c] if isinstance(digits, Mapping) else digits, minimum=0,
-                          maximum=12) for c in columns]
-    parsed = {str(row): {str(c): _table_entry(f"{row} {c}", cells[c]) for c in columns} for row, cells in rows.items()
-              if _same_columns(str(row), cells, columns)}
+    decimals = [
+        check_int(f"digits of {c!r}", digits[c] if isinstance(digits, Mapping) else digits, minimum=0, maximum=12)
+        for c in columns
+    ]
+    parsed = {
+        str(row): {str(c): _table_entry(f"{row} {c}", cells[c]) for c in columns}
+        for row, cells in rows.items()
+        if _same_columns(str(row), cells, columns)
+    }
     widths = [max(len(c), d + 6) for c, d in zip(columns, decimals)]  # "≈ " and up to -99.
     first = max(len(label), *(len(row) for row in parsed))
     print(f"{label:>{first}}" + "".join(f"  {c:>{w}}" for c, w in zip(columns, widths)))
@@ -233,7 +236,9 @@ def table(
         verdict = "shown" if not banded else "ok" if not out else "OUT OF BAND: " + ", ".join(out)
         print(f"{row:>{first}}{text}  {verdict}")
         values[row] = {c: v for c, (v, _) in cells.items()}
-        missed += [f"{row} {c} = {banded[c][0]!r} is outside its band [{banded[c][1][0]!r}, {banded[c][1][1]!r}]" for c in out]
+        missed += [
+            f"{row} {c} = {banded[c][0]!r} is outside its band [{banded[c][1][0]!r}, {banded[c][1][1]!r}]" for c in out
+        ]
     _raise_if(missed, source)
     return values
 

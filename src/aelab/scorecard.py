@@ -32,8 +32,20 @@ from aelab.forensics.degrade import degrade
 from aelab.metrics import FactorReader
 from aelab.realism import FeatureNet
 
-__all__ = ["POSE", "MERGE_MASK", "MERGE", "SPECTRAL_DEGRADE", "Judges", "Measured", "merged_frames", "blend_members",
-           "measure", "spectral_detector", "spectral_scores", "floor"]
+__all__ = [
+    "POSE",
+    "MERGE_MASK",
+    "MERGE",
+    "SPECTRAL_DEGRADE",
+    "Judges",
+    "Measured",
+    "merged_frames",
+    "blend_members",
+    "measure",
+    "spectral_detector",
+    "spectral_scores",
+    "floor",
+]
 
 #: The factors whose mean carry-over R² is the table's "pose R²".
 POSE: tuple[str, ...] = ("yaw", "pitch", "roll")
@@ -136,18 +148,27 @@ def measure(model: models.SwapModel, judges: Judges) -> Measured:
     read_truth = judges.reader.predict(truth.images * face)
     read_dst = judges.reader.predict(dst.images * dst.face_mask)
     targets = metrics.factor_targets(dst.factors)
-    pose = 1.0 - torch.stack([(targets[n].double() - read_swap[n].double()).pow(2) / targets[n].double().var(unbiased=False)
-                              for n in POSE]).mean(0)
+    pose = 1.0 - torch.stack(
+        [(targets[n].double() - read_swap[n].double()).pow(2) / targets[n].double().var(unbiased=False) for n in POSE]
+    ).mean(0)
     kept = [n for n in metrics.IDENTITY_READ if n in judges.reader.names]
-    leak = torch.stack([(read_swap[n].double() - read_truth[n].double())
-                        / (read_dst[n].double() - read_truth[n].double()).mean() for n in kept]).mean(0)
+    leak = torch.stack(
+        [
+            (read_swap[n].double() - read_truth[n].double()) / (read_dst[n].double() - read_truth[n].double()).mean()
+            for n in kept
+        ]
+    ).mean(0)
     sets = realism.swap_realism(image, mask, dst, judges.net, src_domain=judges.src_domain)
     return Measured(
         parameters=models.count_parameters(model),
         ssim=losses.ssim(image * face, truth.images * face, reduction="none").double(),
         psnr=metrics.masked_psnr(image, truth.images, face).double(),
-        pose=pose, leak=leak,
-        fd=sets.fd, kid=sets.kid.mean, precision=sets.prdc.precision, recall=sets.prdc.recall,
+        pose=pose,
+        leak=leak,
+        fd=sets.fd,
+        kid=sets.kid.mean,
+        precision=sets.prdc.precision,
+        recall=sets.prdc.recall,
         blend=blend_members(judges, frames[half:]).double(),
         frames=frames,
     )
@@ -165,7 +186,9 @@ def spectral_detector(frames: list[torch.Tensor], judges: Judges) -> SpectralDet
     return SpectralDetector("azimuthal").fit(*labelled(real, fake))
 
 
-def spectral_scores(detector: SpectralDetector, frames: torch.Tensor, judges: Judges) -> tuple[torch.Tensor, torch.Tensor]:
+def spectral_scores(
+    detector: SpectralDetector, frames: torch.Tensor, judges: Judges
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``detector``'s scores of the real test frames and of the second half of ``frames``, both
     degraded by :data:`SPECTRAL_DEGRADE`: (real (N/2,), fake (N/2,))."""
     half = judges.half
@@ -177,6 +200,7 @@ def floor(judges: Judges, others: faces.FaceBatch) -> dict[str, float]:
     """FD, KID, precision and recall of two real sets: the true swaps of ``others`` (dst faces that are
     not the judges') against the judges' true swaps, both merged into their frames through their own
     face masks as :func:`aelab.realism.swap_realism` does -- what a perfect model would score."""
+
     def merged(batch: faces.FaceBatch) -> torch.Tensor:
         truth = faces.render_swap(batch, judges.src_domain)
         return judges.net.features(merge.merge(batch.images, truth.images, truth.face_mask).images)

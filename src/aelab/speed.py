@@ -116,18 +116,29 @@ def train_step_section(seconds: float = 20.0, matmul_size: int = 2048) -> list[R
         torch.set_num_threads(previous)
     matmul_flops = 2 * matmul_size**3
     return [
-        ("cpu preset step", f"{step_wall * 1e3:,.0f} ms wall, {step_cpu * 1e3:,.0f} ms CPU  ({config.batch_size} "
-                            f"src+dst pairs, {config.resolution} px, {TRAIN_THREADS} thread(s), mean of {steps} steps)"),
+        (
+            "cpu preset step",
+            f"{step_wall * 1e3:,.0f} ms wall, {step_cpu * 1e3:,.0f} ms CPU  ({config.batch_size} "
+            f"src+dst pairs, {config.resolution} px, {TRAIN_THREADS} thread(s), mean of {steps} steps)",
+        ),
         ("FLOPs per step", f"{flops / 1e9:,.2f} GFLOP (forward + backward)"),
         ("achieved rate", f"{flops / step_wall / 1e9:,.1f} GFLOP/s wall, {flops / step_cpu / 1e9:,.1f} per CPU-s"),
-        (f"{matmul_size}² matmul", f"{matmul_flops / matmul_wall / 1e9:,.1f} GFLOP/s wall, "
-                                   f"{matmul_flops / matmul_cpu / 1e9:,.1f} per CPU-s (float32, {TRAIN_THREADS} thread(s))"),
-        ("ratio to matmul", f"{flops / step_wall / (matmul_flops / matmul_wall):.2f} by wall time, "
-                            f"{flops / step_cpu / (matmul_flops / matmul_cpu):.2f} by CPU time (target >= 0.8)"),
+        (
+            f"{matmul_size}² matmul",
+            f"{matmul_flops / matmul_wall / 1e9:,.1f} GFLOP/s wall, "
+            f"{matmul_flops / matmul_cpu / 1e9:,.1f} per CPU-s (float32, {TRAIN_THREADS} thread(s))",
+        ),
+        (
+            "ratio to matmul",
+            f"{flops / step_wall / (matmul_flops / matmul_wall):.2f} by wall time, "
+            f"{flops / step_cpu / (matmul_flops / matmul_cpu):.2f} by CPU time (target >= 0.8)",
+        ),
     ]
 
 
-def _time_to_ssim(name: str, threshold: float, budget: float, every: float) -> tuple[float, float, int, list[tuple[float, float]]]:
+def _time_to_ssim(
+    name: str, threshold: float, budget: float, every: float
+) -> tuple[float, float, int, list[tuple[float, float]]]:
     """Train preset ``name`` until masked SSIM on 128 held-out src and dst faces both reach
     ``threshold``, the preset's ``target_iter``, or ``budget`` seconds of training (wall clock).
 
@@ -174,23 +185,42 @@ def time_to_ssim_section(threshold: float = 0.90, budget: float = 120.0, factor:
     seconds, cpu, iterations, curve = _time_to_ssim("cpu", threshold, budget, every=5.0)
     score = curve[-1][1]
     reached = score >= threshold
-    rows.append(("cpu preset", f"{'reached' if reached else 'not reached'}: SSIM {score:.3f} after {seconds:,.0f} s "
-                               f"({cpu:,.0f} CPU s, {iterations:,} steps; target <= {budget:.0f} s)"))
+    rows.append(
+        (
+            "cpu preset",
+            f"{'reached' if reached else 'not reached'}: SSIM {score:.3f} after {seconds:,.0f} s "
+            f"({cpu:,.0f} CPU s, {iterations:,} steps; target <= {budget:.0f} s)",
+        )
+    )
     rows.append(("  its curve", _curve(curve)))
     cap = factor * seconds if reached else budget
-    dfl_seconds, dfl_cpu, dfl_iterations, dfl_curve = _time_to_ssim("dfl-defaults", threshold, cap, every=max(10.0, cap / 20))
+    dfl_seconds, dfl_cpu, dfl_iterations, dfl_curve = _time_to_ssim(
+        "dfl-defaults", threshold, cap, every=max(10.0, cap / 20)
+    )
     dfl_score = dfl_curve[-1][1]
     dfl_reached = dfl_score >= threshold
-    rows.append(("dfl-defaults", f"{'reached' if dfl_reached else 'not reached'}: SSIM {dfl_score:.3f} after "
-                                 f"{dfl_seconds:,.0f} s ({dfl_cpu:,.0f} CPU s, {dfl_iterations:,} steps)"))
+    rows.append(
+        (
+            "dfl-defaults",
+            f"{'reached' if dfl_reached else 'not reached'}: SSIM {dfl_score:.3f} after "
+            f"{dfl_seconds:,.0f} s ({dfl_cpu:,.0f} CPU s, {dfl_iterations:,} steps)",
+        )
+    )
     rows.append(("  its curve", _curve(dfl_curve)))
     if reached:
         bound = "" if dfl_reached else ">= "
-        rows.append(("ratio", f"{bound}{dfl_seconds / seconds:.1f}x sooner with the cpu preset (target >= {factor:.0f})"))
+        rows.append(
+            ("ratio", f"{bound}{dfl_seconds / seconds:.1f}x sooner with the cpu preset (target >= {factor:.0f})")
+        )
     else:
         rows.append(("ratio", f"n/a: the cpu preset did not reach SSIM {threshold:.2f} in {budget:.0f} s"))
-    rows.append(("threads, evaluation", f"{torch.get_num_threads()} thread(s), wall clock; 128 held-out faces per "
-                                        f"side, every 5 s (cpu preset), not counted"))
+    rows.append(
+        (
+            "threads, evaluation",
+            f"{torch.get_num_threads()} thread(s), wall clock; 128 held-out faces per "
+            f"side, every 5 s (cpu preset), not counted",
+        )
+    )
     return rows
 
 
@@ -222,9 +252,17 @@ def seed_step_section(seconds: float = 15.0) -> list[Row]:
     wall, cpu, steps = _rate(step, seconds)
     batch = trainer.config.batch_size
     rows = [
-        ("device", str(torch.cuda.get_device_name(device)) if device.type == "cuda" else f"{device} ({torch.get_num_threads()} threads)"),
-        ("seed preset step", f"{wall * 1e3:,.1f} ms wall, {cpu * 1e3:,.1f} ms CPU ({batch} src + {batch} dst faces, "
-                             f"{steps} steps): {2 * batch / wall:,.0f} faces/s"),
+        (
+            "device",
+            str(torch.cuda.get_device_name(device))
+            if device.type == "cuda"
+            else f"{device} ({torch.get_num_threads()} threads)",
+        ),
+        (
+            "seed preset step",
+            f"{wall * 1e3:,.1f} ms wall, {cpu * 1e3:,.1f} ms CPU ({batch} src + {batch} dst faces, "
+            f"{steps} steps): {2 * batch / wall:,.0f} faces/s",
+        ),
     ]
     if device.type == "cuda":
         rows.append(("peak GPU memory", f"{torch.cuda.max_memory_allocated(device) / 2**20:,.0f} MiB"))
@@ -277,8 +315,13 @@ def _versus(counts: tuple[int, ...], values: list[float], form: str, *, rate: bo
     return f"{text}: {speed:.2f}x one thread's speed"
 
 
-def contended_section(seconds: float = 6.0, busy: tuple[int, ...] = (0, 1, 2), preset: str = "cpu",
-                      batch_size: int = 256, resolution: int = 64) -> list[Row]:
+def contended_section(
+    seconds: float = 6.0,
+    busy: tuple[int, ...] = (0, 1, 2),
+    preset: str = "cpu",
+    batch_size: int = 256,
+    resolution: int = 64,
+) -> list[Row]:
     """The training step of ``preset`` and the render rate of SynthFaces (batches of ``batch_size``
     at ``resolution`` px) on this process's threads (the kit's policy, :mod:`aelab.threads`) and on
     one thread, each measured in turns with 0, 1, 2 (``busy``) cores kept busy by processes the
@@ -310,20 +353,32 @@ def contended_section(seconds: float = 6.0, busy: tuple[int, ...] = (0, 1, 2), p
                     process.wait()
             load = "quiet" if count == 0 else f"{count} busy"
             rows.append((f"step, {load}", _versus(counts, [wall * 1e3 for wall in steps], "{:,.0f} ms", rate=False)))
-            rows.append((f"render, {load}", _versus(counts, [batch_size / wall for wall in renders], "{:,.0f} faces/s",
-                                                         rate=True)))
+            rows.append(
+                (
+                    f"render, {load}",
+                    _versus(counts, [batch_size / wall for wall in renders], "{:,.0f} faces/s", rate=True),
+                )
+            )
     finally:
         torch.set_num_threads(threads)
-    waiting = ", ".join(f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ)
-    rows.append(("threads", f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'not set'}); "
-                            f"step: {preset} preset, render: {resolution} px in batches of {batch_size} "
-                            f"(the renderer runs one thread whatever the count: aelab.runtime.one_thread); "
-                            f"'quiet' is this machine's own load"))
+    waiting = ", ".join(
+        f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ
+    )
+    rows.append(
+        (
+            "threads",
+            f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'not set'}); "
+            f"step: {preset} preset, render: {resolution} px in batches of {batch_size} "
+            f"(the renderer runs one thread whatever the count: aelab.runtime.one_thread); "
+            f"'quiet' is this machine's own load",
+        )
+    )
     return rows
 
 
 # --------------------------------------------------------------------------------------------------
 # Sections, in print order
+
 
 def ddp_section() -> list[Row]:
     """Training in 1 and 2 processes under torchrun (:func:`aelab.distributed.bench_section`)."""

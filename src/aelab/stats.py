@@ -385,5 +385,4 @@ def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
     that no other point dominates: none has a quality at least as high and a detectability at least as
     low, one of them strictly. In the order given."""
     items = [(str(name), float(q), float(d)) for name, (q, d) in points.items()]
-    return [name for name, q, d in items
-            if not any(q2 >= q and d2 <= d and (q2 > q or d2 < d) for _, q2, d2 in items)]
+    return [name for name, q, d in items if not any(q2 >= q and d2 <= d and (q2 > q or d2 < d) for _, q2, d2 in items)]

@@ -148,8 +148,10 @@ def _count(name: str, text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{name} must be a whole number of threads >= 1, got {text!r}; "
-                         f"unset it to let the kit choose from the CPUs this process may use.")
+        raise ValueError(
+            f"{name} must be a whole number of threads >= 1, got {text!r}; "
+            f"unset it to let the kit choose from the CPUs this process may use."
+        )
     return value
 
 

@@ -221,9 +221,7 @@ def check_images(
     where a value outside [0, 1] would give a silently wrong answer).
     """
     if not isinstance(value, Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of images (N, C, H, W) in [0, 1], got {type(value).__name__}"
-        )
+        raise TypeError(f"{name} must be a torch.Tensor of images (N, C, H, W) in [0, 1], got {type(value).__name__}")
     if value.ndim != 4:
         hint = "; add a batch axis with x[None]" if value.ndim == 3 else ""
         raise ValueError(f"{name} must have shape (N, C, H, W), got {tuple(value.shape)}{hint}")
@@ -310,4 +308,3 @@ def _interval_text(minimum: float | None, maximum: float | None, min_inc: bool, 
     lo = "(-inf" if minimum is None else ("[" if min_inc else "(") + f"{minimum}"
     hi = "inf)" if maximum is None else f"{maximum}" + ("]" if max_inc else ")")
     return f"in {lo}, {hi}"
-

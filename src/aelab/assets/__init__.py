@@ -26,8 +26,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV", "MANIFEST", "AssetError", "root", "path", "sha256", "manifest", "verified", "load", "save",
-           "arguments"]
+__all__ = [
+    "ENV",
+    "MANIFEST",
+    "AssetError",
+    "root",
+    "path",
+    "sha256",
+    "manifest",
+    "verified",
+    "load",
+    "save",
+    "arguments",
+]
 
 #: The environment variable that points at another assets folder.
 ENV = "AELAB_ASSETS"
@@ -67,8 +78,10 @@ def path(name: str) -> Path:
     found = root() / _check_name(name)
     if not found.is_file():
         where = f"${ENV}={os.environ[ENV]}" if os.environ.get(ENV) else "the installed aelab package"
-        raise AssetError(f"asset {name!r} not found in {where} ({found}); reinstall aelab, unset {ENV}, or remake it "
-                         f"with: {_command(name)}")
+        raise AssetError(
+            f"asset {name!r} not found in {where} ({found}); reinstall aelab, unset {ENV}, or remake it "
+            f"with: {_command(name)}"
+        )
     return found
 
 
@@ -88,8 +101,10 @@ def verified(name: str) -> Path:
     """
     entry = manifest().get(_check_name(name))
     if entry is None:
-        raise AssetError(f"asset {name!r} is not in the manifest ({MANIFEST}); the shipped files are: "
-                         f"{', '.join(sorted(manifest()))}")
+        raise AssetError(
+            f"asset {name!r} is not in the manifest ({MANIFEST}); the shipped files are: "
+            f"{', '.join(sorted(manifest()))}"
+        )
     found = path(name)
     size, actual = found.stat().st_size, sha256(found)
     if size != entry["size"] or actual != entry["sha256"]:
@@ -127,27 +142,34 @@ def save(name: str, content: Any, *, command: str, write_manifest: bool = False)
     entry = {"sha256": sha256(target), "size": target.stat().st_size, "command": command}
     known = manifest()
     same = known.get(name, {}).get("sha256") == entry["sha256"]
-    print(f"{entry['sha256']}  {name}  {entry['size']} bytes  ({'as in' if same else 'not as in'} the manifest)",
-          flush=True)
+    print(
+        f"{entry['sha256']}  {name}  {entry['size']} bytes  ({'as in' if same else 'not as in'} the manifest)",
+        flush=True,
+    )
     if write_manifest:
         known[name] = entry
         MANIFEST.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n", encoding="utf-8")
     return target
 
 
-def arguments(lab: str, argv: Sequence[str], targets: Sequence[str] = (), *, workers: int | None = None,
-              about: str = "") -> argparse.Namespace:
+def arguments(
+    lab: str, argv: Sequence[str], targets: Sequence[str] = (), *, workers: int | None = None, about: str = ""
+) -> argparse.Namespace:
     """The command line of ``python -m aelab.assets.make_<lab>``: the ``targets`` to make (none given:
     all of them, in order), ``--write-manifest`` and, where ``workers`` is a default, ``--workers N``.
     Exits with status 2 and the usage on a wrong argument."""
     parser = argparse.ArgumentParser(prog=f"python -m aelab.assets.make_{lab}", description=about)
     if targets:
-        parser.add_argument("targets", nargs="*", metavar="target",
-                            help=f"what to make (default: all, in order): {' '.join(targets)}")
+        parser.add_argument(
+            "targets", nargs="*", metavar="target", help=f"what to make (default: all, in order): {' '.join(targets)}"
+        )
     if workers is not None:
         parser.add_argument("--workers", type=int, default=workers, help=f"worker processes (default {workers})")
-    parser.add_argument("--write-manifest", action="store_true",
-                        help="record the new files' SHA-256 and sizes in aelab/assets/manifest.json")
+    parser.add_argument(
+        "--write-manifest",
+        action="store_true",
+        help="record the new files' SHA-256 and sizes in aelab/assets/manifest.json",
+    )
     args = parser.parse_args(list(argv))
     if targets:
         unknown = [name for name in args.targets if name not in targets]

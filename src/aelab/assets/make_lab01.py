@@ -21,8 +21,12 @@ from aelab.course import lab01
 def main(argv: list[str]) -> int:
     args = assets.arguments("lab01", argv, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
-    assets.save("lab01/models.pt", lab01.make_models(), command="python -m aelab.assets.make_lab01",
-                write_manifest=args.write_manifest)
+    assets.save(
+        "lab01/models.pt",
+        lab01.make_models(),
+        command="python -m aelab.assets.make_lab01",
+        write_manifest=args.write_manifest,
+    )
     return 0
 
 

@@ -21,8 +21,12 @@ from aelab.course import lab02
 def main(argv: list[str]) -> int:
     args = assets.arguments("lab02", argv, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
-    assets.save("lab02/models.pt", lab02.make_models(), command="python -m aelab.assets.make_lab02",
-                write_manifest=args.write_manifest)
+    assets.save(
+        "lab02/models.pt",
+        lab02.make_models(),
+        command="python -m aelab.assets.make_lab02",
+        write_manifest=args.write_manifest,
+    )
     return 0
 
 

@@ -26,8 +26,12 @@ def main(argv: list[str]) -> int:
     args = assets.arguments("lab03", argv, lab03.FILES, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
     for name in args.targets:
-        assets.save(f"lab03/{name}.pt", lab03.make(name), command=f"python -m aelab.assets.make_lab03 {name}",
-                    write_manifest=args.write_manifest)
+        assets.save(
+            f"lab03/{name}.pt",
+            lab03.make(name),
+            command=f"python -m aelab.assets.make_lab03 {name}",
+            write_manifest=args.write_manifest,
+        )
     return 0
 
 

@@ -20,8 +20,9 @@ from aelab.course import lab04
 def main(argv: list[str]) -> int:
     args = assets.arguments("lab04", argv, workers=5, about=__doc__.splitlines()[0])
     for name, content in lab04.make(args.workers).items():
-        assets.save(f"lab04/{name}", content, command="python -m aelab.assets.make_lab04",
-                    write_manifest=args.write_manifest)
+        assets.save(
+            f"lab04/{name}", content, command="python -m aelab.assets.make_lab04", write_manifest=args.write_manifest
+        )
     return 0
 
 

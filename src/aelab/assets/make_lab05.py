@@ -21,8 +21,9 @@ from aelab.course import lab05
 def main(argv: list[str]) -> int:
     args = assets.arguments("lab05", argv, workers=2, about=__doc__.splitlines()[0])
     for name, content in lab05.make(args.workers).items():
-        assets.save(f"lab05/{name}", content, command="python -m aelab.assets.make_lab05",
-                    write_manifest=args.write_manifest)
+        assets.save(
+            f"lab05/{name}", content, command="python -m aelab.assets.make_lab05", write_manifest=args.write_manifest
+        )
     return 0
 
 

@@ -20,8 +20,12 @@ from aelab.course import lab06
 def main(argv: list[str]) -> int:
     args = assets.arguments("lab06", argv, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
-    assets.save("lab06/features.pt", lab06.make_features(), command="python -m aelab.assets.make_lab06",
-                write_manifest=args.write_manifest)
+    assets.save(
+        "lab06/features.pt",
+        lab06.make_features(),
+        command="python -m aelab.assets.make_lab06",
+        write_manifest=args.write_manifest,
+    )
     return 0
 
 

@@ -24,8 +24,12 @@ def main(argv: list[str]) -> int:
     args = assets.arguments("lab07", argv, tuple(lab07.FILES), about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
     for target in args.targets:
-        assets.save(f"lab07/{lab07.FILES[target]}", lab07.make(target),
-                    command=f"python -m aelab.assets.make_lab07 {target}", write_manifest=args.write_manifest)
+        assets.save(
+            f"lab07/{lab07.FILES[target]}",
+            lab07.make(target),
+            command=f"python -m aelab.assets.make_lab07 {target}",
+            write_manifest=args.write_manifest,
+        )
     return 0
 
 

@@ -34,8 +34,12 @@ def _train(name: str, seed: int, write_manifest: bool) -> None:
     saved, seconds = lab08.make_model(name, seed)
     if seed == 0:
         stem = lab08.STEMS[name]
-        assets.save(f"lab08/{stem}.pt", saved, command=f"python -m aelab.assets.make_lab08 {stem}",
-                    write_manifest=write_manifest)
+        assets.save(
+            f"lab08/{stem}.pt",
+            saved,
+            command=f"python -m aelab.assets.make_lab08 {stem}",
+            write_manifest=write_manifest,
+        )
     else:
         path = lab08.checkpoint(name, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +60,12 @@ def main(argv: list[str]) -> int:
                     if not lab08.checkpoint(name, seed).is_file():
                         _train(name, seed, args.write_manifest)
         else:
-            assets.save("lab08/results.json", lab08.make_results(), command="python -m aelab.assets.make_lab08 results",
-                        write_manifest=args.write_manifest)
+            assets.save(
+                "lab08/results.json",
+                lab08.make_results(),
+                command="python -m aelab.assets.make_lab08 results",
+                write_manifest=args.write_manifest,
+            )
     return 0
 
 

@@ -21,8 +21,12 @@ from aelab.course import lab09
 def main(argv: list[str]) -> int:
     args = assets.arguments("lab09", argv, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
-    assets.save("lab09/detectors.pt", lab09.make_detectors(), command="python -m aelab.assets.make_lab09",
-                write_manifest=args.write_manifest)
+    assets.save(
+        "lab09/detectors.pt",
+        lab09.make_detectors(),
+        command="python -m aelab.assets.make_lab09",
+        write_manifest=args.write_manifest,
+    )
     return 0
 
 

@@ -23,8 +23,12 @@ def main(argv: list[str]) -> int:
     args = assets.arguments("lab10", argv, lab10.FILES, about=__doc__.splitlines()[0])
     torch.set_num_threads(1)
     for name in args.targets:
-        assets.save(f"lab10/{name}.pt", lab10.make(name), command=f"python -m aelab.assets.make_lab10 {name}",
-                    write_manifest=args.write_manifest)
+        assets.save(
+            f"lab10/{name}.pt",
+            lab10.make(name),
+            command=f"python -m aelab.assets.make_lab10 {name}",
+            write_manifest=args.write_manifest,
+        )
     return 0
 
 

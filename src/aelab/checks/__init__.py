@@ -35,10 +35,10 @@ import json
 import math
 import os
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -88,7 +88,7 @@ class Feedback:
 
 
 #: Every check by name; filled by :func:`check` as the lab modules are imported (see :func:`load_checks`).
-REGISTRY: dict[str, "Check"] = {}
+REGISTRY: dict[str, Check] = {}
 
 #: How the feedback of an exercise left as the lab ships it begins.
 NOT_DONE = "this exercise is not done yet"
@@ -269,7 +269,7 @@ def floats(value: Any) -> Any:
     raise TypeError(f"expected numbers in the evidence, got {type(value).__name__} {str(value)[:40]!r}")
 
 
-def tensor(value: Any) -> "torch.Tensor":
+def tensor(value: Any) -> torch.Tensor:
     """Numeric evidence (a number or nested lists of them, as :func:`plain` writes them) as a float64
     tensor; raises TypeError for anything else (reported by :meth:`Check.judge` as a failed check)."""
     import torch

@@ -62,7 +62,10 @@ def _reference_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 def _judge_mean(evidence: Any) -> tuple[bool, str]:
     value = floats(evidence)
     if isinstance(value, list):
-        return False, f"your mean returned a tensor of shape {shape(value)}; expected one number (a float or a 0-d tensor)."
+        return (
+            False,
+            f"your mean returned a tensor of shape {shape(value)}; expected one number (a float or a 0-d tensor).",
+        )
     expected = _batch(0).double().mean().item()
     if abs(value - expected) <= _TOLERANCE:
         return True, "your mean matches the reference on a fixed batch."

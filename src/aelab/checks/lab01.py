@@ -22,7 +22,8 @@ an 11-pixel window in the DFL loss ...) to say which one it looks like.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -75,16 +76,25 @@ def _flat_pair() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.full((1, 3, 16, 16), 0.2), torch.full((1, 3, 16, 16), 0.6)
 
 
-def _window(kernel_size: int, sigma: float, centre: float | None = None, denominator: float | None = None,
-            box: bool = False) -> torch.Tensor:
+def _window(
+    kernel_size: int, sigma: float, centre: float | None = None, denominator: float | None = None, box: bool = False
+) -> torch.Tensor:
     """A 1-D window: DeepFaceLab's Gaussian by default, or a mistaken variant of it."""
     d = torch.arange(kernel_size, dtype=torch.float64) - ((kernel_size - 1) / 2 if centre is None else centre)
     w = torch.ones_like(d) if box else torch.exp(-(d**2) / (2 * sigma**2 if denominator is None else denominator))
     return w / w.sum()
 
 
-def _ssim_variant(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, *, padded: bool = False,
-                  k1: float = 0.01, k2: float = 0.03, squared: bool = True) -> float:
+def _ssim_variant(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    window: torch.Tensor,
+    *,
+    padded: bool = False,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    squared: bool = True,
+) -> float:
     """SSIM of (N, C, H, W) batches with a given 1-D window, valid or zero-padded ("same"), with
     c1 = k1², c2 = k2² (or, ``squared=False``, the usual mistake c1 = k1, c2 = k2)."""
     x, y = x.double(), y.double()
@@ -111,8 +121,9 @@ def _upstream_gaussian_window(kernel_size: int, sigma: float = 1.5) -> torch.Ten
     return losses.gaussian_window(kernel_size, sigma)
 
 
-def _upstream_ssim(x: torch.Tensor, y: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5, k1: float = 0.01,
-                   k2: float = 0.03) -> torch.Tensor:
+def _upstream_ssim(
+    x: torch.Tensor, y: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03
+) -> torch.Tensor:
     """The reference for exercise 1.2, with the exercise's signature (given to later exercises)."""
     return losses.ssim(x, y, kernel_size=kernel_size, sigma=sigma, k1=k1, k2=k2)
 
@@ -154,15 +165,21 @@ def _judge_gaussian_window(evidence: Any) -> tuple[bool, str]:
         if abs(w.sum().item() - 1) > _TOLERANCE:
             return False, f"{call} sums to {w.sum().item():.4f}; normalise it so the weights sum to 1."
         if (w - w.flip(0)).abs().max() > _TOLERANCE:
-            return False, (f"{call} is not symmetric (first {w[0].item():.4f}, last {w[-1].item():.4f}); "
-                           "centre it at (kernel_size - 1) / 2.")
+            return False, (
+                f"{call} is not symmetric (first {w[0].item():.4f}, last {w[-1].item():.4f}); "
+                "centre it at (kernel_size - 1) / 2."
+            )
         error = (w - _window(k, sigma)).abs().max().item()
         if error > _TOLERANCE:
-            hint = ("it looks like the exponent uses sigma instead of sigma²: exp(-d² / (2 sigma²))"
-                    if (w - _window(k, sigma, denominator=2 * sigma)).abs().max() <= _TOLERANCE
-                    else "check the exponent -d² / (2 sigma²), d being the distance to the centre")
-            return False, (f"{call} has its centre weight {w[(k - 1) // 2].item():.4f} (expected "
-                           f"{_window(k, sigma)[(k - 1) // 2].item():.4f}); {hint}.")
+            hint = (
+                "it looks like the exponent uses sigma instead of sigma²: exp(-d² / (2 sigma²))"
+                if (w - _window(k, sigma, denominator=2 * sigma)).abs().max() <= _TOLERANCE
+                else "check the exponent -d² / (2 sigma²), d being the distance to the centre"
+            )
+            return False, (
+                f"{call} has its centre weight {w[(k - 1) // 2].item():.4f} (expected "
+                f"{_window(k, sigma)[(k - 1) // 2].item():.4f}); {hint}."
+            )
     return True, "your Gaussian windows match the reference (odd and even sizes, two sigmas)."
 
 
@@ -193,24 +210,38 @@ def _ssim_mistakes(x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) ->
     """(value, what it looks like) for the usual ways of getting SSIM wrong on one case."""
     k, sigma = options.get("kernel_size", 11), options.get("sigma", 1.5)
     return [
-        (_ssim_variant(x, y, _window(k, sigma), padded=True),
-         "it looks like the images were padded: SSIM here uses a *valid* window (no padding), so the "
-         "map is smaller than the image"),
-        (_ssim_variant(x, y, _window(k, sigma, box=True)),
-         "it looks like a uniform (box) window: weight the window with the Gaussian of gaussian_window"),
-        (_ssim_variant(x, y, _window(k, sigma, centre=float(k // 2))),
-         f"it looks like the window is centred at kernel_size // 2 = {k // 2}; centre it at "
-         f"(kernel_size - 1) / 2 = {(k - 1) / 2:g} so that even sizes stay symmetric"),
-        (_ssim_variant(x, y, _window(k, sigma, denominator=2 * sigma)),
-         "it looks like the Gaussian's exponent uses sigma instead of sigma²: exp(-d² / (2 sigma²))"),
-        (_ssim_variant(x, y, _window(k, sigma), k1=0.0, k2=0.0),
-         "it looks like c1 and c2 are missing: add c1 = (k1)² to the means' terms and c2 = (k2)² to the "
-         "variances' terms, or flat regions divide 0 by 0"),
-        (_ssim_variant(x, y, _window(k, sigma), squared=False),
-         "it looks like c1 = k1 and c2 = k2; the constants are their squares: c1 = (k1)² and c2 = (k2)²"),
-        (_ssim_variant(x, y, _window(k, sigma), k1=0.03, k2=0.01),
-         "it looks like k1 and k2 are swapped: c1 = (k1)² goes with the means, c2 = (k2)² with the "
-         "variances and the covariance"),
+        (
+            _ssim_variant(x, y, _window(k, sigma), padded=True),
+            "it looks like the images were padded: SSIM here uses a *valid* window (no padding), so the "
+            "map is smaller than the image",
+        ),
+        (
+            _ssim_variant(x, y, _window(k, sigma, box=True)),
+            "it looks like a uniform (box) window: weight the window with the Gaussian of gaussian_window",
+        ),
+        (
+            _ssim_variant(x, y, _window(k, sigma, centre=float(k // 2))),
+            f"it looks like the window is centred at kernel_size // 2 = {k // 2}; centre it at "
+            f"(kernel_size - 1) / 2 = {(k - 1) / 2:g} so that even sizes stay symmetric",
+        ),
+        (
+            _ssim_variant(x, y, _window(k, sigma, denominator=2 * sigma)),
+            "it looks like the Gaussian's exponent uses sigma instead of sigma²: exp(-d² / (2 sigma²))",
+        ),
+        (
+            _ssim_variant(x, y, _window(k, sigma), k1=0.0, k2=0.0),
+            "it looks like c1 and c2 are missing: add c1 = (k1)² to the means' terms and c2 = (k2)² to the "
+            "variances' terms, or flat regions divide 0 by 0",
+        ),
+        (
+            _ssim_variant(x, y, _window(k, sigma), squared=False),
+            "it looks like c1 = k1 and c2 = k2; the constants are their squares: c1 = (k1)² and c2 = (k2)²",
+        ),
+        (
+            _ssim_variant(x, y, _window(k, sigma), k1=0.03, k2=0.01),
+            "it looks like k1 and k2 are swapped: c1 = (k1)² goes with the means, c2 = (k2)² with the "
+            "variances and the covariance",
+        ),
     ]
 
 
@@ -222,12 +253,17 @@ def _judge_ssim_values(evidence: Any, what: str, transform: Callable[[float], fl
         return False, values
     nan = next((case for (case, *_), value in zip(cases, values) if value != value), None)
     if nan is not None:
-        return False, (f"on {nan}, your {what} is NaN: where the local variances are 0, c1 = (k1)² and "
-                       "c2 = (k2)² are what keep the fraction defined.")
+        return False, (
+            f"on {nan}, your {what} is NaN: where the local variances are 0, c1 = (k1)² and "
+            "c2 = (k2)² are what keep the fraction defined."
+        )
     expected = [transform(_reference_ssim(x, y, **options)) for _, x, y, options in cases]
     index = _first_mismatch(values, expected)
     if index is None:
-        return True, f"your {what} matches the reference on {len(cases)} fixed cases (odd and even windows, flat images)."
+        return (
+            True,
+            f"your {what} matches the reference on {len(cases)} fixed cases (odd and even windows, flat images).",
+        )
     case, x, y, options = cases[index]
     value = values[index]
     message = f"on {case}, your {what} is {value:.4f}; expected {expected[index]:.4f}"
@@ -252,9 +288,11 @@ def _judge_ssim_options(evidence: Any) -> tuple[bool, str]:
     if _close(values[0], expected):
         return True, "your ssim honours kernel_size, sigma, k1 and k2."
     if _close(values[0], values[1]):
-        return False, (f"with sigma={_OPTIONS['sigma']}, k1={_OPTIONS['k1']}, k2={_OPTIONS['k2']} your ssim gives "
-                       f"{values[0]:.4f}, as with the default sigma, k1 and k2; use the arguments you "
-                       "are given.")
+        return False, (
+            f"with sigma={_OPTIONS['sigma']}, k1={_OPTIONS['k1']}, k2={_OPTIONS['k2']} your ssim gives "
+            f"{values[0]:.4f}, as with the default sigma, k1 and k2; use the arguments you "
+            "are given."
+        )
     return False, f"with options {_OPTIONS} your ssim is {values[0]:.4f}; expected {expected:.4f}."
 
 
@@ -342,10 +380,15 @@ def _judge_dfl_loss(evidence: Any) -> tuple[bool, str]:
         d11, _ = _dfl_terms(resolution, 11)
         rounded = round(resolution / 11.6)
         mistakes = [
-            (10 * d11 + 10 * m, "it looks like an 11-pixel window; DeepFaceLab scales the window with the "
-                                "resolution: int(resolution / 11.6)"),
-            (10 * _dfl_terms(resolution, rounded)[0] + 10 * m,
-             f"it looks like round(resolution / 11.6) = {rounded}; DeepFaceLab truncates: int(resolution / 11.6)"),
+            (
+                10 * d11 + 10 * m,
+                "it looks like an 11-pixel window; DeepFaceLab scales the window with the "
+                "resolution: int(resolution / 11.6)",
+            ),
+            (
+                10 * _dfl_terms(resolution, rounded)[0] + 10 * m,
+                f"it looks like round(resolution / 11.6) = {rounded}; DeepFaceLab truncates: int(resolution / 11.6)",
+            ),
             (d + m, "it looks like the terms are not weighted: both get the weight 10"),
             (10 * m, "it looks like the MSE term alone; add 10 * DSSIM"),
             (10 * d, "it looks like the DSSIM term alone; add 10 * MSE"),
@@ -358,19 +401,26 @@ def _judge_dfl_loss(evidence: Any) -> tuple[bool, str]:
                 return False, f"{message}; {why}."
         return False, f"{message} (10 * DSSIM with DeepFaceLab's window + 10 * MSE)."
     if evidence["grad"] is None:
-        return False, ("your dfl_loss gives the right values but no gradient flows back to pred: keep it a torch "
-                       "computation (no .item(), float() or NumPy), or it cannot train a model.")
+        return False, (
+            "your dfl_loss gives the right values but no gradient flows back to pred: keep it a torch "
+            "computation (no .item(), float() or NumPy), or it cannot train a model."
+        )
     got = torch.tensor(floats(evidence["grad"]), dtype=torch.float64)
     x, y = _pair(_DFL_RESOLUTIONS[0], seed=_DFL_RESOLUTIONS[0], batch=1)
     pred = y.double().requires_grad_(True)
     (expected_grad,) = torch.autograd.grad(_reference_dfl(_DFL_RESOLUTIONS[0], x, pred), pred)
     if got.shape != expected_grad.shape:
-        return False, f"the gradient of your dfl_loss has shape {tuple(got.shape)}; expected {tuple(expected_grad.shape)}."
+        return (
+            False,
+            f"the gradient of your dfl_loss has shape {tuple(got.shape)}; expected {tuple(expected_grad.shape)}.",
+        )
     error = (got - expected_grad).abs().max().item()
     scale = expected_grad.abs().max().item()
     if error > 1e-3 * scale:
-        return False, (f"your dfl_loss has the right value but its gradient differs from the reference (largest "
-                       f"difference {error:.2e}, largest gradient {scale:.2e}); is something detached or clamped?")
+        return False, (
+            f"your dfl_loss has the right value but its gradient differs from the reference (largest "
+            f"difference {error:.2e}, largest gradient {scale:.2e}); is something detached or clamped?"
+        )
     return True, "your dfl_loss matches DeepFaceLab's at 32 and 64 px, value and gradient."
 
 
@@ -422,14 +472,14 @@ def _energy_mistakes(x: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
     dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
     ex, ey = dx.pow(2).flatten(1).mean(1), dy.pow(2).flatten(1).mean(1)
     return [
-        (dx.abs().flatten(1).mean(1) + dy.abs().flatten(1).mean(1),
-         "it looks like absolute differences; square them"),
-        (ex, "it looks like only the differences along the width (the last axis) count; add those along "
-             "the height"),
+        (dx.abs().flatten(1).mean(1) + dy.abs().flatten(1).mean(1), "it looks like absolute differences; square them"),
+        (ex, "it looks like only the differences along the width (the last axis) count; add those along the height"),
         (ey, "it looks like only the differences along the height count; add those along the width"),
         ((ex + ey) / 2, "it looks like the two directions are averaged; add them instead"),
-        (dx.pow(2).flatten(1).sum(1) + dy.pow(2).flatten(1).sum(1),
-         "it looks like sums over the pixels; take means, so that the measure does not grow with the image size"),
+        (
+            dx.pow(2).flatten(1).sum(1) + dy.pow(2).flatten(1).sum(1),
+            "it looks like sums over the pixels; take means, so that the measure does not grow with the image size",
+        ),
     ]
 
 
@@ -442,14 +492,18 @@ def _judge_gradient_energy(evidence: Any) -> tuple[bool, str]:
         n = x.shape[0]
         got_shape = shape(got)
         if got_shape != (n,):
-            return False, (f"on {case} (N = {n}) your gradient_energy returned shape {got_shape}; expected ({n},), "
-                           "one value per image.")
+            return False, (
+                f"on {case} (N = {n}) your gradient_energy returned shape {got_shape}; expected ({n},), "
+                "one value per image."
+            )
         values = torch.tensor(got, dtype=torch.float64)
         expected = _reference_energy(x)
         if (values - expected).abs().max() <= _TOLERANCE:
             continue
-        message = f"on {case}, your gradient_energy is {[round(v, 4) for v in values.tolist()]}; expected " \
-                  f"{[round(v, 4) for v in expected.tolist()]}"
+        message = (
+            f"on {case}, your gradient_energy is {[round(v, 4) for v in values.tolist()]}; expected "
+            f"{[round(v, 4) for v in expected.tolist()]}"
+        )
         for wrong, why in _energy_mistakes(x):
             if (values - wrong).abs().max() <= _TOLERANCE:
                 return False, f"{message}; {why}."

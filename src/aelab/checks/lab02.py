@@ -29,7 +29,8 @@ the lerp check only.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -121,25 +122,35 @@ def _pca_form_error(components: torch.Tensor, mean: torch.Tensor, x: torch.Tenso
     n, d, k = _PCA_N, _PCA_D, _PCA_K
     if _shape(components) != (k, d):
         if _shape(components) == (d, k):
-            return (f"your components have shape {(d, k)} on {data}: one component per column; "
-                    f"return them as rows, shape (k, D) = {(k, d)}.")
+            return (
+                f"your components have shape {(d, k)} on {data}: one component per column; "
+                f"return them as rows, shape (k, D) = {(k, d)}."
+            )
         if n in _shape(components):
-            return (f"your components have shape {_shape(components)} on {data}: one value per sample, "
-                    f"like the columns of U, which are the samples' codes. The components are directions "
-                    f"in the data space: k rows of length D, shape {(k, d)}.")
+            return (
+                f"your components have shape {_shape(components)} on {data}: one value per sample, "
+                f"like the columns of U, which are the samples' codes. The components are directions "
+                f"in the data space: k rows of length D, shape {(k, d)}."
+            )
         return f"your components have shape {_shape(components)} on {data}; expected {(k, d)}."
     if _shape(mean) != (d,):
-        return (f"your mean has shape {_shape(mean)} on {data}; expected ({d},): the mean sample, "
-                f"over the samples (dimension 0).")
+        return (
+            f"your mean has shape {_shape(mean)} on {data}; expected ({d},): the mean sample, "
+            f"over the samples (dimension 0)."
+        )
     mean_error = (mean - x.mean(0)).abs().max().item()
     if mean_error > 1e-3:
-        return (f"your mean differs from the mean sample of x (the mean over dimension 0) by up to "
-                f"{mean_error:.3f} on {data}.")
+        return (
+            f"your mean differs from the mean sample of x (the mean over dimension 0) by up to "
+            f"{mean_error:.3f} on {data}."
+        )
     gram = components @ components.T
     if not torch.allclose(gram, torch.eye(k, dtype=gram.dtype), atol=1e-3):
-        return (f"your components are not orthonormal rows on {data}: their norms are "
-                f"{_rounded(components.norm(dim=1))} and the largest dot product between two of them is "
-                f"{(gram - torch.diag(gram.diag())).abs().max().item():.2f}.")
+        return (
+            f"your components are not orthonormal rows on {data}: their norms are "
+            f"{_rounded(components.norm(dim=1))} and the largest dot product between two of them is "
+            f"{(gram - torch.diag(gram.diag())).abs().max().item():.2f}."
+        )
     return None
 
 
@@ -156,23 +167,33 @@ def _pca_verdict(components: torch.Tensor, mean: torch.Tensor, x: torch.Tensor, 
     share = 100 * variances.sum().item() / total.item()
     alignment = (components @ ref_components.T).abs()
     if bool((alignment.diag() >= _ALIGNED).all()):
-        return True, (f"your {k} components match the principal directions (up to sign) on {data}; they keep "
-                      f"{share:.1f}% of the variance and reconstruct x with MSE {mse:.3f}, as the reference.")
+        return True, (
+            f"your {k} components match the principal directions (up to sign) on {data}; they keep "
+            f"{share:.1f}% of the variance and reconstruct x with MSE {mse:.3f}, as the reference."
+        )
     uncentred = torch.linalg.svd(x, full_matrices=False).Vh[:k]
     if bool(((components @ uncentred.T).abs().diag() >= _ALIGNED).all()):
-        return False, (f"your components are the top {k} right singular vectors of x itself on {data}; the first "
-                       f"one points to the mean, not along the spread. Subtract the mean from x before the SVD.")
+        return False, (
+            f"your components are the top {k} right singular vectors of x itself on {data}; the first "
+            f"one points to the mean, not along the spread. Subtract the mean from x before the SVD."
+        )
     if (components[:, :k].abs() - ref_components[:, :k].T.abs()).abs().max().item() < 1e-3:
-        return False, (f"your components are the first {k} columns of Vh on {data} (each one mixes every "
-                       f"principal direction); the principal directions are the rows of Vh.")
+        return False, (
+            f"your components are the first {k} columns of Vh on {data} (each one mixes every "
+            f"principal direction); the principal directions are the rows of Vh."
+        )
     projector, ref_projector = components.T @ components, ref_components.T @ ref_components
     if (projector - ref_projector).abs().max().item() < 1e-3:
-        return False, (f"your components span the right subspace on {data}, but not in order: the variances along "
-                       f"them are {_rounded(variances, 1)}; sort them by decreasing variance (so that the first "
-                       f"k of them are the best k).")
+        return False, (
+            f"your components span the right subspace on {data}, but not in order: the variances along "
+            f"them are {_rounded(variances, 1)}; sort them by decreasing variance (so that the first "
+            f"k of them are the best k)."
+        )
     ref_share = 100 * reference.explained_variance_.sum().item() / total.item()
-    return False, (f"your {k} components keep {share:.1f}% of the variance of {data}, and reconstruct it with MSE "
-                   f"{mse:.3f}; the top {k} principal directions keep {ref_share:.1f}% (MSE {ref_mse:.3f}).")
+    return False, (
+        f"your {k} components keep {share:.1f}% of the variance of {data}, and reconstruct it with MSE "
+        f"{mse:.3f}; the top {k} principal directions keep {ref_share:.1f}% (MSE {ref_mse:.3f})."
+    )
 
 
 @check(_judge_pca_fit)
@@ -200,14 +221,17 @@ def _codes() -> tuple[torch.Tensor, torch.Tensor]:
     return 2.0 * z0 / z0.norm(), 3.0 * z1 / z1.norm()
 
 
-def _judge_path(got: torch.Tensor, reference: Callable[..., torch.Tensor], z0: torch.Tensor, z1: torch.Tensor,
-                name: str, case: str) -> tuple[bool, str]:
+def _judge_path(
+    got: torch.Tensor, reference: Callable[..., torch.Tensor], z0: torch.Tensor, z1: torch.Tensor, name: str, case: str
+) -> tuple[bool, str]:
     """Compare a path (T, D) with ``reference(z0, z1, t)`` at the positions :data:`_T`: (passed, message)."""
     t = torch.tensor(_T, dtype=torch.float64)
     want = reference(z0.double(), z1.double(), t)
     if _shape(got) != _shape(want):
-        return False, (f"your {name} returned shape {_shape(got)} for codes of shape {_shape(z0)} and {len(_T)} "
-                       f"positions t; expected {_shape(want)}: one row per position.")
+        return False, (
+            f"your {name} returned shape {_shape(got)} for codes of shape {_shape(z0)} and {len(_T)} "
+            f"positions t; expected {_shape(want)}: one row per position."
+        )
     if not torch.isfinite(got).all():
         return False, f"your {name} returned NaN or infinity on {case}."
     error = (got - want).abs().amax(dim=1)
@@ -216,8 +240,10 @@ def _judge_path(got: torch.Tensor, reference: Callable[..., torch.Tensor], z0: t
     if (got[0] - z1.double()).abs().max() <= _TOLERANCE and (got[-1] - z0.double()).abs().max() <= _TOLERANCE:
         return False, f"your {name} runs backwards on {case}: at t = 0 it must give z0, at t = 1 z1."
     index = int(error.argmax())
-    return False, (f"on {case}, at t = {_T[index]} your {name} is off by up to {error[index].item():.3f}; the norm "
-                   f"of your code is {got[index].norm().item():.2f}, expected {want[index].norm().item():.2f}.")
+    return False, (
+        f"on {case}, at t = {_T[index]} your {name} is off by up to {error[index].item():.3f}; the norm "
+        f"of your code is {got[index].norm().item():.2f}, expected {want[index].norm().item():.2f}."
+    )
 
 
 def _judge_lerp(evidence: Any) -> tuple[bool, str]:
@@ -241,9 +267,11 @@ def _nearly_parallel_codes() -> tuple[torch.Tensor, torch.Tensor]:
 def _judge_parallel(got: torch.Tensor, z0: torch.Tensor, z1: torch.Tensor, case: str) -> tuple[bool, str]:
     """Judge a slerp path on codes whose angle is (nearly) 0."""
     if _shape(got) == (len(_T), z0.shape[0]) and not torch.isfinite(got).all():
-        return False, (f"your slerp gives NaN for {case}: their angle ω is 0 or nearly, so sin ω = 0 (and "
-                       "rounding can push the cosine just above 1). Clamp the cosine to [-1, 1] and fall back "
-                       "to lerp when ω is tiny.")
+        return False, (
+            f"your slerp gives NaN for {case}: their angle ω is 0 or nearly, so sin ω = 0 (and "
+            "rounding can push the cosine just above 1). Clamp the cosine to [-1, 1] and fall back "
+            "to lerp when ω is tiny."
+        )
     return _judge_path(got, latent.slerp, z0, z1, "slerp", case)
 
 
@@ -257,14 +285,19 @@ def _judge_slerp(evidence: Any) -> tuple[bool, str]:
         if _shape(got) == (len(_T), z0.shape[0]) and torch.isfinite(got).all():
             t = torch.tensor(_T, dtype=torch.float64)
             if (got - latent.lerp(z0.double(), z1.double(), t)).abs().max() <= _TOLERANCE:
-                return False, ("your slerp follows the straight line from z0 to z1 (that is lerp); slerp follows "
-                               "the arc, weighting z0 by sin((1 - t)ω) / sin ω and z1 by sin(tω) / sin ω.")
+                return False, (
+                    "your slerp follows the straight line from z0 to z1 (that is lerp); slerp follows "
+                    "the arc, weighting z0 by sin((1 - t)ω) / sin ω and z1 by sin(tω) / sin ω."
+                )
             if abs(got[0].norm().item() - 1.0) < 1e-3 and abs(got[-1].norm().item() - 1.0) < 1e-3:
-                return False, ("your slerp returns unit vectors: at t = 0 it must give z0 itself (norm 2.00 here) "
-                               "and at t = 1 z1 (norm 3.00). Use the unit vectors only to find the angle ω.")
+                return False, (
+                    "your slerp returns unit vectors: at t = 0 it must give z0 itself (norm 2.00 here) "
+                    "and at t = 1 z1 (norm 3.00). Use the unit vectors only to find the angle ω."
+                )
         return passed, message
-    passed, message = _judge_parallel(tensor(evidence["parallel"]), *_parallel_codes(),
-                                      "two codes that point the same way")
+    passed, message = _judge_parallel(
+        tensor(evidence["parallel"]), *_parallel_codes(), "two codes that point the same way"
+    )
     if not passed:
         return passed, message
     return True, "your slerp matches the reference on two fixed codes and on two codes that point the same way."
@@ -322,8 +355,9 @@ def _split(n: int, test_fraction: float = 0.25, seed: int = 0) -> tuple[torch.Te
     return order[n_test:], order[:n_test]
 
 
-def _least_squares_r2(codes: torch.Tensor, factor: torch.Tensor, fit: torch.Tensor, score: torch.Tensor,
-                      intercept: bool) -> float:
+def _least_squares_r2(
+    codes: torch.Tensor, factor: torch.Tensor, fit: torch.Tensor, score: torch.Tensor, intercept: bool
+) -> float:
     """R² on ``score`` of a least-squares fit on ``fit`` (scikit-learn's ``LinearRegression``), with or
     without an intercept."""
     from sklearn.linear_model import LinearRegression
@@ -348,12 +382,18 @@ def _judge_probe_r2(evidence: Any) -> tuple[bool, str]:
         train, test = _split(len(codes))
         everything = torch.arange(len(codes))
         mistakes = (
-            ("it is the R² on the training samples: score the read-out on the test samples it was not fitted on",
-             _least_squares_r2(codes, factor, train, train, intercept=True)),
-            ("the read-out has no intercept: add a column of ones to the codes (or centre codes and factor)",
-             _least_squares_r2(codes, factor, train, test, intercept=False)),
-            ("the read-out was fitted on every sample, the test ones included: fit it on the training samples only",
-             _least_squares_r2(codes, factor, everything, test, intercept=True)),
+            (
+                "it is the R² on the training samples: score the read-out on the test samples it was not fitted on",
+                _least_squares_r2(codes, factor, train, train, intercept=True),
+            ),
+            (
+                "the read-out has no intercept: add a column of ones to the codes (or centre codes and factor)",
+                _least_squares_r2(codes, factor, train, test, intercept=False),
+            ),
+            (
+                "the read-out was fitted on every sample, the test ones included: fit it on the training samples only",
+                _least_squares_r2(codes, factor, everything, test, intercept=True),
+            ),
         )
         for why, wrong in mistakes:
             if abs(value - wrong) <= _R2_TOLERANCE:
@@ -397,13 +437,17 @@ def _judge_kl_term(evidence: Any) -> tuple[bool, str]:
             continue
         n, d = mu.shape
         if reference == 0.0:
-            return False, (f"your KL is {value:.3f} on {case}; it must be 0: a posterior equal to the prior "
-                           f"costs nothing (with mu = 0 and logvar = 0, 1 + logvar - mu² - exp(logvar) is 0 in each dimension).")
-        ratios = {-1.0: "it has the wrong sign (KL is never negative)",
-                  2.0: "it is twice the reference: the factor is 1/2",
-                  float(n): f"it is {n} times the reference: average over the batch, do not sum",
-                  1.0 / d: f"it is 1/{d} of the reference: sum over the latent dimensions, do not average",
-                  1.0 / (n * d): "it averages over every element: sum over the latent dimensions, average over the batch"}
+            return False, (
+                f"your KL is {value:.3f} on {case}; it must be 0: a posterior equal to the prior "
+                f"costs nothing (with mu = 0 and logvar = 0, 1 + logvar - mu² - exp(logvar) is 0 in each dimension)."
+            )
+        ratios = {
+            -1.0: "it has the wrong sign (KL is never negative)",
+            2.0: "it is twice the reference: the factor is 1/2",
+            float(n): f"it is {n} times the reference: average over the batch, do not sum",
+            1.0 / d: f"it is 1/{d} of the reference: sum over the latent dimensions, do not average",
+            1.0 / (n * d): "it averages over every element: sum over the latent dimensions, average over the batch",
+        }
         for ratio, why in ratios.items():
             if abs(value - ratio * reference) <= 1e-3 * max(1.0, abs(reference)):
                 return False, f"your KL is {value:.3f} on {case}; expected {reference:.3f}: {why}."
@@ -452,12 +496,16 @@ def _judge_reparameterize(evidence: Any) -> tuple[bool, str]:
     if (mean - want_mean).abs().max() > 0.15:
         return False, f"your z has mean {_rounded(mean)} over {posterior}; it must be centred on mu."
     if (z - again).abs().max() > 1e-6:
-        return False, ("called twice with generators seeded alike, your reparameterize drew different noise: draw "
-                       "eps from the generator it is given (torch.randn(mu.shape, generator=generator)).")
+        return False, (
+            "called twice with generators seeded alike, your reparameterize drew different noise: draw "
+            "eps from the generator it is given (torch.randn(mu.shape, generator=generator))."
+        )
     grad_mu, grad_logvar = evidence["grad_mu"], evidence["grad_logvar"]
     if grad_mu is None or grad_logvar is None:
-        return False, ("no gradient flows from your z back to mu and logvar (was eps or z detached, or computed "
-                       "under torch.no_grad?); the point of the trick is that z is differentiable in both.")
+        return False, (
+            "no gradient flows from your z back to mu and logvar (was eps or z detached, or computed "
+            "under torch.no_grad?); the point of the trick is that z is differentiable in both."
+        )
     grad_mu, grad_logvar = tensor(grad_mu), tensor(grad_logvar)
     if _shape(grad_mu) != rows or _shape(grad_logvar) != rows:
         return False, "the evidence is malformed (the gradients' rows are missing)."
@@ -465,9 +513,14 @@ def _judge_reparameterize(evidence: Any) -> tuple[bool, str]:
         return False, "the gradient of z with respect to mu is not 1: z must be mu plus the scaled noise."
     want_grad = 0.5 * (z - want_mean)  # d/dlogvar of exp(logvar / 2)·eps = (z - mu) / 2
     if (grad_logvar - want_grad).abs().max() > 1e-3:
-        return False, ("the gradient of z with respect to logvar is not (z - mu) / 2: the noise must be scaled by "
-                       "exp(logvar / 2), computed from logvar.")
-    return True, f"your reparameterize draws repeatable samples of the right mean and spread ({posterior}), with gradients."
+        return False, (
+            "the gradient of z with respect to logvar is not (z - mu) / 2: the noise must be scaled by "
+            "exp(logvar / 2), computed from logvar."
+        )
+    return (
+        True,
+        f"your reparameterize draws repeatable samples of the right mean and spread ({posterior}), with gradients.",
+    )
 
 
 @check(_judge_reparameterize)
@@ -479,10 +532,15 @@ def check_reparameterize(reparameterize: Callable[..., torch.Tensor]) -> Any:
     logvar.requires_grad_(True)
     z = reparameterize(mu, logvar, _generator(25))
     again = reparameterize(mu.detach(), logvar.detach(), _generator(25))
-    evidence: dict[str, Any] = {"shape": list(z.shape), "z": z.detach()[:_REPARAM_ROWS],
-                                "again": torch.as_tensor(again).detach()[:_REPARAM_ROWS],
-                                "mean": z.detach().double().mean(0), "std": z.detach().double().std(0),
-                                "grad_mu": None, "grad_logvar": None}
+    evidence: dict[str, Any] = {
+        "shape": list(z.shape),
+        "z": z.detach()[:_REPARAM_ROWS],
+        "again": torch.as_tensor(again).detach()[:_REPARAM_ROWS],
+        "mean": z.detach().double().mean(0),
+        "std": z.detach().double().std(0),
+        "grad_mu": None,
+        "grad_logvar": None,
+    }
     if z.requires_grad:
         grad_mu, grad_logvar = torch.autograd.grad(z.sum(), (mu, logvar), allow_unused=True)
         if grad_mu is not None and grad_logvar is not None:

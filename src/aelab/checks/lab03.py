@@ -24,8 +24,8 @@ answer is off, says which usual mistake it looks like.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -124,9 +124,9 @@ def _count_mistakes(module: nn.Module) -> dict[str, int]:
 
 _MISTAKES = {
     "shared_twice": "counts a layer that is used twice (shared weights) twice; count each Parameter once, "
-                    "as module.parameters() yields it",
+    "as module.parameters() yields it",
     "state_dict": "counts the buffers too (a BatchNorm's running mean and variance are not parameters); "
-                  "count module.parameters() only",
+    "count module.parameters() only",
     "trainable": "skips frozen parameters (requires_grad=False); DeepFaceLab's summary counts every weight",
     "weights": "counts the weights but not the biases",
     "tensors": "counts parameter tensors, not the numbers in them (use .numel())",
@@ -153,13 +153,20 @@ def _judge_count_parameters(evidence: Any) -> tuple[bool, str]:
         for name, part in model.parts().items():
             expected = models.count_parameters(part)
             if parts.get(name) != expected:
-                return False, (f"your count of the seed {label}'s {name} is {parts.get(name)}; expected "
-                               f"{expected:,} (DeepFaceLab's summary)")
+                return False, (
+                    f"your count of the seed {label}'s {name} is {parts.get(name)}; expected "
+                    f"{expected:,} (DeepFaceLab's summary)"
+                )
         total = models.count_parameters(model)
         if evidence.get(f"{archi}_total") != total:
-            return False, f"your count of the whole seed {label} is {evidence.get(f'{archi}_total')}; expected {total:,}."
-    return True, ("your count_parameters matches DeepFaceLab's summary: seed LIAE 42,773,412, DF with the "
-                  "same dims 32,686,504, part by part.")
+            return (
+                False,
+                f"your count of the whole seed {label} is {evidence.get(f'{archi}_total')}; expected {total:,}.",
+            )
+    return True, (
+        "your count_parameters matches DeepFaceLab's summary: seed LIAE 42,773,412, DF with the "
+        "same dims 32,686,504, part by part."
+    )
 
 
 @check(_judge_count_parameters)
@@ -184,8 +191,10 @@ def _three_codes(out: Any) -> list[Any]:
         return [getattr(out, name) for name in _CODE_NAMES]
     if isinstance(out, (tuple, list)) and len(out) == 3:
         return list(out)
-    raise TypeError(f"liae_codes must return SAEHDCodes(src_code, dst_code, src_dst_code) or a tuple of three "
-                    f"codes, got {type(out).__name__}")
+    raise TypeError(
+        f"liae_codes must return SAEHDCodes(src_code, dst_code, src_dst_code) or a tuple of three "
+        f"codes, got {type(out).__name__}"
+    )
 
 
 def _liae_parts() -> dict[str, torch.Tensor]:
@@ -194,8 +203,12 @@ def _liae_parts() -> dict[str, torch.Tensor]:
     src, dst = _small_images()
     with torch.no_grad():
         e_src, e_dst = model.encoder(src), model.encoder(dst)
-        return {"inter_AB(E(src))": model.inter_AB(e_src), "inter_B(E(src))": model.inter_B(e_src),
-                "inter_AB(E(dst))": model.inter_AB(e_dst), "inter_B(E(dst))": model.inter_B(e_dst)}
+        return {
+            "inter_AB(E(src))": model.inter_AB(e_src),
+            "inter_B(E(src))": model.inter_B(e_src),
+            "inter_AB(E(dst))": model.inter_AB(e_dst),
+            "inter_B(E(dst))": model.inter_B(e_dst),
+        }
 
 
 _LIAE_EXPECTED = {
@@ -248,13 +261,16 @@ def _judge_liae_wiring(evidence: Any) -> tuple[bool, str]:
         if halves != _LIAE_EXPECTED[key]:
             if halves == _LIAE_EXPECTED[key][::-1]:
                 return False, f"your {label} has the right two codes in the wrong order (channel order matters)."
-            return False, (f"your {label} is [{halves[0]}, {halves[1]}], which is not LIAE's wiring; "
-                           "read the wiring above again.")
+            return False, (
+                f"your {label} is [{halves[0]}, {halves[1]}], which is not LIAE's wiring; read the wiring above again."
+            )
     calls = evidence.get("encoder_calls")
     if isinstance(calls, int) and not isinstance(calls, bool) and calls > 2:
-        return False, (f"your liae_codes gives LIAE's three codes but calls the encoder {calls} times for one src "
-                       "and one dst batch; encode each batch once and reuse its features (the encoder is the "
-                       "costliest part of the model).")
+        return False, (
+            f"your liae_codes gives LIAE's three codes but calls the encoder {calls} times for one src "
+            "and one dst batch; encode each batch once and reuse its features (the encoder is the "
+            "costliest part of the model)."
+        )
     return True, "your LIAE wiring gives the same src, dst and swap codes as DeepFaceLab's on a small LIAE."
 
 
@@ -276,8 +292,10 @@ def check_liae_wiring(liae_codes: Callable[..., Any]) -> Any:
 
 def _judge_df_swap(evidence: Any) -> tuple[bool, str]:
     if isinstance(evidence, dict) and evidence.get("kind") == "sequence":
-        return False, (f"your df_swap returned a sequence of {evidence['length']} items; return the swapped "
-                       "image alone (a decoder returns (image, mask))")
+        return False, (
+            f"your df_swap returned a sequence of {evidence['length']} items; return the swapped "
+            "image alone (a decoder returns (image, mask))"
+        )
     got = tensor(evidence["image"])
     model = _small("df")
     _, dst = _small_images()
@@ -292,7 +310,10 @@ def _judge_df_swap(evidence: Any) -> tuple[bool, str]:
     if torch.allclose(got, recon, atol=_TOLERANCE, rtol=0):
         return False, "your swap is dst's reconstruction (decoder_dst); which decoder draws the src face?"
     error = float((got - expected).abs().max())
-    return False, f"your swap differs from DF's by up to {error:.3f} on a small DF; check which code goes to which decoder."
+    return (
+        False,
+        f"your swap differs from DF's by up to {error:.3f} on a small DF; check which code goes to which decoder.",
+    )
 
 
 @check(_judge_df_swap)
@@ -334,13 +355,17 @@ def _judge_identity_leak(evidence: Any) -> tuple[bool, str]:
         "the mean of per-image ratios; take the ratio of the two means (a per-image ratio explodes where dst "
         "and truth read alike)": per_image,
         "reversed: it is 1 for src's identity and 0 for dst's": 1.0 - expected[name],
-        "mean(swap) / mean(dst) without subtracting the true swap's readings": float(swap[name].mean() / dst[name].mean()),
+        "mean(swap) / mean(dst) without subtracting the true swap's readings": float(
+            swap[name].mean() / dst[name].mean()
+        ),
     }
     for what, value in mistakes.items():
         if abs(got[name] - value) <= 1e-4:
             return False, f"your leak for {name} is {got[name]:.3f}, which is {what}."
-    return False, (f"your leak for {name} is {got[name]:.3f} on fixed readings where the swaps sit "
-                   f"{expected[name]:.2f} of the way from the true swaps to dst.")
+    return False, (
+        f"your leak for {name} is {got[name]:.3f} on fixed readings where the swaps sit "
+        f"{expected[name]:.2f} of the way from the true swaps to dst."
+    )
 
 
 @check(_judge_identity_leak)

@@ -76,20 +76,28 @@ def _judge_masked_target(evidence: Any) -> tuple[bool, str]:
             continue
         sigma = max(1, resolution // 32)
         if (got - mask.double()).abs().max() <= _TOLERANCE:
-            return False, f"{what} your weight is the face mask itself: DFL blurs it first, so the outline becomes a ramp."
+            return (
+                False,
+                f"{what} your weight is the face mask itself: DFL blurs it first, so the outline becomes a ramp.",
+            )
         blurred = losses.gaussian_blur(mask, sigma).double()
         if (got - blurred).abs().max() <= _TOLERANCE:
             return False, f"{what} your weight is the blurred mask itself: DFL clips it to [0, 0.5] and doubles it."
         if got.max() <= 0.5 + _TOLERANCE:
             return False, f"{what} your weight never exceeds 0.5: after clipping, DFL multiplies by 2."
         if resolution > 32 and (got - losses.blur_mask(mask, 32).double()).abs().max() <= _TOLERANCE:
-            return False, f"{what} your blur is too narrow: its sigma grows with the resolution (resolution // 32, at least 1)."
+            return (
+                False,
+                f"{what} your blur is too narrow: its sigma grows with the resolution (resolution // 32, at least 1).",
+            )
         ramp = _ramp_width(got) - _ramp_width(reference)
         spans = got.min().abs() <= _TOLERANCE and (got.max() - 1).abs() <= _TOLERANCE  # 0 outside, 1 inside
         if spans and ramp != 0:
             width = "wider" if ramp > 0 else "narrower"
-            return False, (f"{what} your weight's ramp across the outline is {width} than DFL's: the blur's sigma is "
-                           f"wrong (DFL's is {sigma} pixel{'s' if sigma > 1 else ''} here).")
+            return False, (
+                f"{what} your weight's ramp across the outline is {width} than DFL's: the blur's sigma is "
+                f"wrong (DFL's is {sigma} pixel{'s' if sigma > 1 else ''} here)."
+            )
         error = float((got - reference).abs().max())
         return False, f"{what} your weight is up to {error:.4f} from the reference."
     return True, "your masked-training weight matches DFL's target_srcm_blur at 32 and 64 px."
@@ -126,8 +134,10 @@ def _judge_eyes_mouth_term(evidence: Any) -> tuple[bool, str]:
     if (got - 300 * diff.square().flatten(1).mean(1)).abs().max() <= 1e-3:
         return False, f"{what} your term squares the difference: DFL takes its absolute value."
     if (got - 300 * diff.abs().mean(dim=(0, 2, 3))).abs().max() <= 1e-3:
-        return False, (f"{what} your term averages over the batch (dim 0) and gives one number per channel: "
-                       "average each sample over its own (C, H, W) instead.")
+        return False, (
+            f"{what} your term averages over the batch (dim 0) and gives one number per channel: "
+            "average each sample over its own (C, H, W) instead."
+        )
     per_region = 300 * diff.abs().flatten(1).sum(1) / (3 * em.flatten(1).sum(1)).clamp_min(1)
     if (got - per_region).abs().max() <= 1e-3:
         return False, f"{what} your term averages over the masked pixels only: DFL averages over the whole image."
@@ -201,9 +211,10 @@ _HOLM_MISTAKES: dict[str, Callable[[Mapping[str, float]], set[str]]] = {
     "calls every p-value below 0.05 (no correction): with many options some pass by chance; compare the "
     "i-th smallest with 0.05 / (m − i + 1)": lambda p: {name for name, v in p.items() if v < _ALPHA},
     "applies Bonferroni (every p-value against 0.05 / m): Holm compares the i-th smallest with "
-    "0.05 / (m − i + 1), less strict after each call": lambda p: {name for name, v in p.items() if v <= _ALPHA / len(p)},
-    "does not stop at the first p-value that fails its threshold: Holm's step-down calls nothing after it":
-        _no_stop,
+    "0.05 / (m − i + 1), less strict after each call": lambda p: {
+        name for name, v in p.items() if v <= _ALPHA / len(p)
+    },
+    "does not stop at the first p-value that fails its threshold: Holm's step-down calls nothing after it": _no_stop,
     "steps up from the largest p-value (Hochberg): Holm steps down from the smallest and stops at the "
     "first failure": _step_up,
     "walks the options in the table's order: sort the p-values first, smallest first": _table_order,
@@ -230,9 +241,11 @@ def _judge_options_that_matter(evidence: Any) -> tuple[bool, str]:
             if chosen == mistake(p_values):
                 return False, f"{label} your options_that_matter {message}."
         extra, missing = len(chosen - holm), len(holm - chosen)
-        return False, (f"{label} your options_that_matter calls {extra} option(s) Holm does not and misses {missing} "
-                       "it calls: sort the p-values, compare the i-th smallest with 0.05 / (m − i + 1), stop at the "
-                       "first that fails.")
+        return False, (
+            f"{label} your options_that_matter calls {extra} option(s) Holm does not and misses {missing} "
+            "it calls: sort the p-values, compare the i-th smallest with 0.05 / (m − i + 1), stop at the "
+            "first that fails."
+        )
     return True, "your Holm step-down calls exactly what the family calls, on the lab's table and two fixed families."
 
 

@@ -87,8 +87,10 @@ def _judge_rct(evidence: Any) -> tuple[bool, str]:
     if error <= 2e-3:
         sample = float((got - _rct_variant(ddof=1)).abs().max())
         if sample < error / 10:
-            return True, ("your rct matches the kit's Reinhard transfer in L*a*b*, with the sample standard "
-                          "deviation (n - 1); DFL's is the population's (n): here the two agree to 0.0001.")
+            return True, (
+                "your rct matches the kit's Reinhard transfer in L*a*b*, with the sample standard "
+                "deviation (n - 1); DFL's is the population's (n): here the two agree to 0.0001."
+            )
         return True, "your rct matches the kit's Reinhard transfer in L*a*b*."
     unmasked = color.rct(source, target).double()
     if (got - unmasked).abs().max() <= 2e-3:
@@ -96,19 +98,31 @@ def _judge_rct(evidence: Any) -> tuple[bool, str]:
     if (got - source.double()).abs().max() <= 1e-6:
         return False, f"{what} your output is the source unchanged."
     if (got - _rct_variant(inverted=True)).abs().max() <= 2e-3:
-        return False, (f"{what} your scale is inverted: multiply (x - mean_s) by std_t / std_s, "
-                       "the target's deviation over the source's.")
+        return False, (
+            f"{what} your scale is inverted: multiply (x - mean_s) by std_t / std_s, "
+            "the target's deviation over the source's."
+        )
     if any((got - _rct_variant(threshold=t)).abs().max() <= 2e-3 for t in (0.0, 0.5)):
-        return False, (f"{what} your statistics count masked pixels as 0 or 1: weight each pixel by its mask "
-                       "value (the masks are soft at the edges).")
-    return False, f"{what} your recoloured images are up to {error:.3f} from the reference (work in L*a*b*: color.rgb_to_lab)."
+        return False, (
+            f"{what} your statistics count masked pixels as 0 or 1: weight each pixel by its mask "
+            "value (the masks are soft at the edges)."
+        )
+    return (
+        False,
+        f"{what} your recoloured images are up to {error:.3f} from the reference (work in L*a*b*: color.rgb_to_lab).",
+    )
 
 
 @check(_judge_rct)
 def check_rct(rct: Callable[..., torch.Tensor]) -> list[Any]:
     """Your rct(source, target, source_mask, target_mask) against the kit's, on two face pairs."""
     source, target, source_mask, target_mask = _rct_inputs()
-    return torch.as_tensor(rct(source.clone(), target.clone(), source_mask.clone(), target_mask.clone())).detach().double().tolist()
+    return (
+        torch.as_tensor(rct(source.clone(), target.clone(), source_mask.clone(), target_mask.clone()))
+        .detach()
+        .double()
+        .tolist()
+    )
 
 
 def _logits() -> tuple[torch.Tensor, ...]:
@@ -120,8 +134,11 @@ def _logits() -> tuple[torch.Tensor, ...]:
 
 
 def _bce(logits: torch.Tensor, label: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits.double(), torch.full_like(logits.double(), label),
-                                              reduction="none").flatten(1).mean(1)
+    return (
+        F.binary_cross_entropy_with_logits(logits.double(), torch.full_like(logits.double(), label), reduction="none")
+        .flatten(1)
+        .mean(1)
+    )
 
 
 def _judge_patch_d_loss(evidence: Any) -> tuple[bool, str]:

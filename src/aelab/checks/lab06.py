@@ -70,8 +70,12 @@ def _answers(evidence: Any, count: int, what: str) -> list[float] | str:
 def _fd_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
     a, b = _gaussian(200, 6, seed=1), _gaussian(150, 6, seed=2, shift=0.4, scale=1.3)
     c, d = _gaussian(30, 20, seed=3), _gaussian(40, 20, seed=4, shift=-0.2)
-    return [("two different sets", a, b), ("those two sets the other way round", b, a),
-            ("a set and itself", a, a), ("two 20-dimensional sets of 30 and 40 vectors", c, d)]
+    return [
+        ("two different sets", a, b),
+        ("those two sets the other way round", b, a),
+        ("a set and itself", a, a),
+        ("two 20-dimensional sets of 30 and 40 vectors", c, d),
+    ]
 
 
 def _fd_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -84,15 +88,18 @@ def _fd_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     biased_a, biased_b = np.cov(a, rowvar=False, bias=True), np.cov(b, rowvar=False, bias=True)
     traces = float(np.trace(cov_a) + np.trace(cov_b))
     return {
-        "divides the covariances by N; FID (and numpy.cov) divide by N − 1":
-            mean + float(np.trace(biased_a) + np.trace(biased_b)) - 2 * float(np.trace(sqrtm(biased_a @ biased_b).real)),
+        "divides the covariances by N; FID (and numpy.cov) divide by N − 1": mean
+        + float(np.trace(biased_a) + np.trace(biased_b))
+        - 2 * float(np.trace(sqrtm(biased_a @ biased_b).real)),
         "leaves out the distance between the means, ‖μa − μb‖²": traces - 2 * root,
         "subtracts the trace of (Σa Σb)^½ once; the formula subtracts it twice": mean + traces - root,
         "uses the variances alone (an element-wise square root, or only the diagonals); the covariances "
-        "between features count too: take the matrix square root of Σa Σb":
-            mean + traces - 2 * float(np.sqrt(np.diag(cov_a) * np.diag(cov_b)).sum()),
-        "returns the square root of the Fréchet distance; FD is already a squared distance":
-            float(np.sqrt(max(mean + traces - 2 * root, 0.0))),
+        "between features count too: take the matrix square root of Σa Σb": mean
+        + traces
+        - 2 * float(np.sqrt(np.diag(cov_a) * np.diag(cov_b)).sum()),
+        "returns the square root of the Fréchet distance; FD is already a squared distance": float(
+            np.sqrt(max(mean + traces - 2 * root, 0.0))
+        ),
     }
 
 
@@ -105,9 +112,11 @@ def _wrong_axis(evidence: Any) -> str | None:
     _, a, b = _fd_pairs()[0]
     if evidence[0].get("raised") != "ValueError" or not all(str(len(x)) in detail for x in (a, b)):
         return None
-    return (f"on two different sets ({len(a)} and {len(b)} vectors of {a.shape[1]} features) your covariances are "
-            f"{len(a)} × {len(a)} and {len(b)} × {len(b)}, one row per vector: np.cov treats rows as variables "
-            "unless rowvar=False; Σ is D × D.")
+    return (
+        f"on two different sets ({len(a)} and {len(b)} vectors of {a.shape[1]} features) your covariances are "
+        f"{len(a)} × {len(a)} and {len(b)} × {len(b)}, one row per vector: np.cov treats rows as variables "
+        "unless rowvar=False; Σ is D × D."
+    )
 
 
 def _judge_frechet_distance(evidence: Any) -> tuple[bool, str]:
@@ -151,13 +160,23 @@ def check_frechet_distance(frechet_distance: Callable[[np.ndarray, np.ndarray], 
 
 
 def _kid_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    return [("two different samples (m = 50, d = 8)", _gaussian(50, 8, seed=5), _gaussian(50, 8, seed=6, shift=0.5)),
-            ("two samples of one distribution (m = 60, d = 8)", _gaussian(60, 8, seed=7), _gaussian(60, 8, seed=8)),
-            ("two samples of m = 40, d = 32", _gaussian(40, 32, seed=9, scale=0.7), _gaussian(40, 32, seed=10))]
+    return [
+        ("two different samples (m = 50, d = 8)", _gaussian(50, 8, seed=5), _gaussian(50, 8, seed=6, shift=0.5)),
+        ("two samples of one distribution (m = 60, d = 8)", _gaussian(60, 8, seed=7), _gaussian(60, 8, seed=8)),
+        ("two samples of m = 40, d = 32", _gaussian(40, 32, seed=9, scale=0.7), _gaussian(40, 32, seed=10)),
+    ]
 
 
-def _mmd2(x: np.ndarray, y: np.ndarray, *, power: int = 3, scaled: bool = True, diagonal: bool = False,
-          over_m2: bool = False, cross: float = -2.0) -> float:
+def _mmd2(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    power: int = 3,
+    scaled: bool = True,
+    diagonal: bool = False,
+    over_m2: bool = False,
+    cross: float = -2.0,
+) -> float:
     m, d = x.shape
     kernel = lambda u, v: (u @ v.T / (d if scaled else 1) + 1) ** power  # noqa: E731
     k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
@@ -209,14 +228,21 @@ def check_mmd2_unbiased(mmd2_unbiased: Callable[[np.ndarray, np.ndarray], Any]) 
 
 def _coverage_cases() -> list[tuple[str, np.ndarray, np.ndarray, int]]:
     base = _gaussian(25, 4, seed=13)
-    return [("two different sets, k = 3", _gaussian(80, 4, seed=11), _gaussian(70, 4, seed=12, shift=0.6), 3),
-            ("two sets of one distribution, k = 5", _gaussian(100, 4, seed=14), _gaussian(90, 4, seed=15), 5),
-            ("real vectors repeated six times each, k = 5", np.repeat(base, 6, axis=0),
-             np.concatenate([base[:10], _gaussian(10, 4, seed=16)]), 5)]
+    return [
+        ("two different sets, k = 3", _gaussian(80, 4, seed=11), _gaussian(70, 4, seed=12, shift=0.6), 3),
+        ("two sets of one distribution, k = 5", _gaussian(100, 4, seed=14), _gaussian(90, 4, seed=15), 5),
+        (
+            "real vectors repeated six times each, k = 5",
+            np.repeat(base, 6, axis=0),
+            np.concatenate([base[:10], _gaussian(10, 4, seed=16)]),
+            5,
+        ),
+    ]
 
 
-def _coverage_variant(real: np.ndarray, fake: np.ndarray, k: int, *, self_neighbour: bool = False,
-                      open_ball: bool = False) -> float:
+def _coverage_variant(
+    real: np.ndarray, fake: np.ndarray, k: int, *, self_neighbour: bool = False, open_ball: bool = False
+) -> float:
     """Coverage computed with one of two usual mistakes: the point itself as its own first
     neighbour, or open balls (distance < radius)."""
     distances = np.sqrt(((real[:, None, :] - fake[None, :, :]) ** 2).sum(-1))
@@ -235,17 +261,24 @@ def _judge_coverage(evidence: Any) -> tuple[bool, str]:
         if _close(got, scores.coverage):
             continue
         if _close(got, _coverage_variant(real, fake, k, self_neighbour=True)):
-            return False, (f"on {label} your radii are the distance to the (k − 1)-th neighbour: a vector's "
-                           "nearest neighbour in its own set is itself, at distance 0; skip it.")
+            return False, (
+                f"on {label} your radii are the distance to the (k − 1)-th neighbour: a vector's "
+                "nearest neighbour in its own set is itself, at distance 0; skip it."
+            )
         if _close(got, _coverage_variant(real, fake, k, open_ball=True)):
-            return False, (f"on {label} your balls are open (distance < radius): a vector with k copies has "
-                           "radius 0 and its open ball is empty, so an exact match is missed; use ≤.")
+            return False, (
+                f"on {label} your balls are open (distance < radius): a vector with k copies has "
+                "radius 0 and its open ball is empty, so an exact match is missed; use ≤."
+            )
         if _close(got, scores.precision):
-            return False, (f"on {label} you computed precision (the share of fakes inside a real ball); "
-                           "coverage counts real vectors whose own ball holds a fake.")
+            return False, (
+                f"on {label} you computed precision (the share of fakes inside a real ball); "
+                "coverage counts real vectors whose own ball holds a fake."
+            )
         if _close(got, scores.recall):
-            return False, (f"on {label} you computed recall (balls around the fakes); coverage uses the "
-                           "real vectors' balls.")
+            return False, (
+                f"on {label} you computed recall (balls around the fakes); coverage uses the real vectors' balls."
+            )
         return False, f"on {label} your coverage gives {got:.4g}; expected {scores.coverage:.4g}."
     return True, "your coverage matches Naeem et al.'s on three pairs, duplicated real vectors included."
 

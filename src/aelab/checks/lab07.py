@@ -33,8 +33,7 @@ from aelab import forensics
 
 from . import check, floats
 
-__all__ = ["check_azimuthal_average", "check_boundary_and_blend", "check_average_precision",
-           "check_evaluate_detector"]
+__all__ = ["check_azimuthal_average", "check_boundary_and_blend", "check_average_precision", "check_evaluate_detector"]
 
 _TOLERANCE = 1e-6
 
@@ -60,8 +59,11 @@ def _ring_variants(spectrum: torch.Tensor) -> dict[str, torch.Tensor]:
     x0 = torch.arange(w, dtype=torch.float64) - (w - 1) / 2.0
     geometric = torch.sqrt(y0[:, None] ** 2 + x0[None, :] ** 2)
     variants = {}
-    for name, rings, mean in (("rounded", distance.round(), True), ("geometric", geometric.floor(), True),
-                              ("sum", distance.floor(), False)):
+    for name, rings, mean in (
+        ("rounded", distance.round(), True),
+        ("geometric", geometric.floor(), True),
+        ("sum", distance.floor(), False),
+    ):
         flat = rings.long().flatten()
         sums = torch.zeros(n, int(flat.max()) + 1, dtype=torch.float64).index_add_(1, flat, spectrum.reshape(n, -1))
         variants[name] = sums / torch.bincount(flat).double().clamp_min(1) if mean else sums
@@ -126,28 +128,45 @@ def _judge_boundary_and_blend(evidence: Any) -> tuple[bool, str]:
     boundary = torch.tensor(floats(evidence["boundary"]), dtype=torch.float64)
     expected = forensics.boundary_map(mask.double())
     if boundary.shape != expected.shape:
-        return False, f"your boundary map has shape {tuple(boundary.shape)}; expected the mask's shape {tuple(expected.shape)}."
+        return (
+            False,
+            f"your boundary map has shape {tuple(boundary.shape)}; expected the mask's shape {tuple(expected.shape)}.",
+        )
     if float((boundary - expected).abs().max()) > 1e-5:
         if float((boundary - expected / 4).abs().max()) <= 1e-5:
             return False, "your boundary map peaks at 0.25 where M = 1/2; Face X-ray scales it to peak at 1."
         if float(boundary[:, :, 0].abs().max()) > 1e-5 or float(boundary[:, :, -1].abs().max()) > 1e-5:
-            return False, "your boundary map is not 0 where the mask is 0 or 1 (one image alone shows there: no boundary)."
-        return False, f"your boundary map differs from Face X-ray's by up to {float((boundary - expected).abs().max()):.3g}."
+            return (
+                False,
+                "your boundary map is not 0 where the mask is 0 or 1 (one image alone shows there: no boundary).",
+            )
+        return (
+            False,
+            f"your boundary map differs from Face X-ray's by up to {float((boundary - expected).abs().max()):.3g}.",
+        )
     blended = torch.tensor(floats(evidence["blend"]), dtype=torch.float64)
     expected = source.double() * mask.double() + real.double() * (1 - mask.double())
     if blended.shape != expected.shape:
-        return False, f"your blend has shape {tuple(blended.shape)}; expected the images' shape {tuple(expected.shape)}."
+        return (
+            False,
+            f"your blend has shape {tuple(blended.shape)}; expected the images' shape {tuple(expected.shape)}.",
+        )
     if float((blended - expected).abs().max()) <= 1e-5:
         return True, "your boundary map is 4·M·(1 - M) and your blend puts the source where M is 1."
     swapped = real.double() * mask.double() + source.double() * (1 - mask.double())
     if float((blended - swapped).abs().max()) <= 1e-5:
         return False, "your blend shows the real image where M is 1; the mask marks where the (changed) source goes."
-    return False, f"your blend differs from source·M + real·(1 - M) by up to {float((blended - expected).abs().max()):.3g}."
+    return (
+        False,
+        f"your blend differs from source·M + real·(1 - M) by up to {float((blended - expected).abs().max()):.3g}.",
+    )
 
 
 @check(_judge_boundary_and_blend)
-def check_boundary_and_blend(boundary_map: Callable[[torch.Tensor], torch.Tensor],
-                             blend: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> dict[str, Any]:
+def check_boundary_and_blend(
+    boundary_map: Callable[[torch.Tensor], torch.Tensor],
+    blend: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+) -> dict[str, Any]:
     """Your boundary_map(mask) and blend(real, source, mask) on a fixed (2, 3, 6, 6) batch."""
     real, source, mask = _blend_inputs()
     return {"boundary": boundary_map(mask.clone()), "blend": blend(real.clone(), source.clone(), mask.clone())}
@@ -158,9 +177,11 @@ def _ap_cases() -> list[tuple[list[float], list[int]]]:
     generator = torch.Generator().manual_seed(73)
     labels = (torch.rand(40, generator=generator) < 0.4).long()
     scores = ((torch.rand(40, generator=generator) + 0.4 * labels) * 5).round() / 5  # ties
-    return [([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0]),
-            ([0.9, 0.5, 0.5, 0.5, 0.2, 0.1], [1, 1, 0, 0, 1, 0]),
-            (scores.tolist(), labels.tolist())]
+    return [
+        ([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0]),
+        ([0.9, 0.5, 0.5, 0.5, 0.2, 0.1], [1, 1, 0, 0, 1, 0]),
+        (scores.tolist(), labels.tolist()),
+    ]
 
 
 def _ap_variants(scores: list[float], labels: list[int]) -> dict[str, float]:
@@ -172,22 +193,32 @@ def _ap_variants(scores: list[float], labels: list[int]) -> dict[str, float]:
     precision = tp / torch.arange(1, len(ys) + 1)
     one_by_one = float((precision * ys).sum() / ys.sum())
     interpolated = float((precision.flip(0).cummax(0).values.flip(0) * ys).sum() / ys.sum())
-    return {"one_by_one": one_by_one, "interpolated": interpolated, "auc": forensics.auc(scores, labels),
-            "inverted": forensics.average_precision(scores, [1 - label for label in labels]),
-            "ascending": forensics.average_precision([-score for score in scores], labels)}
+    return {
+        "one_by_one": one_by_one,
+        "interpolated": interpolated,
+        "auc": forensics.auc(scores, labels),
+        "inverted": forensics.average_precision(scores, [1 - label for label in labels]),
+        "ascending": forensics.average_precision([-score for score in scores], labels),
+    }
 
 
 #: The usual mistakes of 7.2, in the order they are tried, and what each is told ({value}: the AP on
 #: the first case where it differs).
 _AP_HINTS = {
-    "inverted": ("your AP ({value:.3f}) is the reals' (label 0) AP; the positive class is the fakes, label 1: "
-                 "count flagged fakes, not flagged reals."),
-    "ascending": ("your AP ({value:.3f}) goes through the thresholds from the lowest score up; start at the "
-                  "highest (a higher score means more likely fake)."),
+    "inverted": (
+        "your AP ({value:.3f}) is the reals' (label 0) AP; the positive class is the fakes, label 1: "
+        "count flagged fakes, not flagged reals."
+    ),
+    "ascending": (
+        "your AP ({value:.3f}) goes through the thresholds from the lowest score up; start at the "
+        "highest (a higher score means more likely fake)."
+    ),
     "auc": "your AP ({value:.3f}) equals the ROC AUC; AP weighs precision by each step in recall.",
     "one_by_one": "your AP ({value:.3f}) steps through tied scores one at a time; tied scores share one threshold.",
-    "interpolated": ("your AP ({value:.3f}) interpolates precision (the best precision at any higher recall); use "
-                     "the precision at each threshold."),
+    "interpolated": (
+        "your AP ({value:.3f}) interpolates precision (the best precision at any higher recall); use "
+        "the precision at each threshold."
+    ),
 }
 
 
@@ -196,8 +227,11 @@ def _judge_average_precision(evidence: Any) -> tuple[bool, str]:
     cases = _ap_cases()
     if not isinstance(got, list) or len(got) != len(cases) or any(isinstance(v, list) for v in got):
         return False, f"the check expected one number per case ({len(cases)}) from its probe."
-    names = ("the hand case [0.9 fake, 0.8 real, 0.7 fake, 0.1 real]", "a case with tied scores",
-             "40 random scores with ties")
+    names = (
+        "the hand case [0.9 fake, 0.8 real, 0.7 fake, 0.1 real]",
+        "a case with tied scores",
+        "40 random scores with ties",
+    )
     expected = [forensics.average_precision(scores, labels) for scores, labels in cases]
     wrong = [k for k, (value, reference) in enumerate(zip(got, expected)) if not abs(value - reference) <= _TOLERANCE]
     if not wrong:
@@ -205,8 +239,10 @@ def _judge_average_precision(evidence: Any) -> tuple[bool, str]:
     first = wrong[0]
     value, name = got[first], names[first]
     if math.isnan(value):
-        return False, (f"your AP on {name} is nan: a precision of 0 flagged / 0 flagged. Flag the scores >= "
-                       "each threshold (not >), so the highest threshold flags at least one image.")
+        return False, (
+            f"your AP on {name} is nan: a precision of 0 flagged / 0 flagged. Flag the scores >= "
+            "each threshold (not >), so the highest threshold flags at least one image."
+        )
     variants = [_ap_variants(scores, labels) for scores, labels in cases]
     for mistake, hint in _AP_HINTS.items():  # a mistake explains every case, not one alone
         if all(abs(v - variant[mistake]) <= _TOLERANCE for v, variant in zip(got, variants)):
@@ -222,10 +258,12 @@ def check_average_precision(average_precision: Callable[[Any, Any], float]) -> l
 
 def _evaluation_data() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Train and held-out sets (images, labels): smooth images, the fakes with a faint repeated 2x2 pattern."""
+
     def images(n: int, seed: int, amplitude: float) -> torch.Tensor:
         generator = torch.Generator().manual_seed(seed)
-        smooth = torch.nn.functional.interpolate(torch.rand(n, 3, 4, 4, generator=generator), size=16,
-                                                 mode="bilinear", align_corners=False)
+        smooth = torch.nn.functional.interpolate(
+            torch.rand(n, 3, 4, 4, generator=generator), size=16, mode="bilinear", align_corners=False
+        )
         tile = torch.rand(n, 3, 2, 2, generator=generator)
         tile = tile - tile.mean(dim=(2, 3), keepdim=True)
         return (0.1 + 0.8 * smooth + amplitude * tile.repeat(1, 1, 8, 8)).clamp(0, 1)
@@ -256,7 +294,10 @@ def _judge_evaluate_detector(evidence: Any) -> tuple[bool, str]:
         return False, "each accuracy must be one number (a float), not a list or a tensor of several."
     expected = _reference_evaluation()
     if abs(got["held_out"] - expected["train"]) <= 1e-9 and abs(expected["held_out"] - expected["train"]) > 1e-9:
-        return False, "your held-out accuracy equals the training accuracy: score the held-out images, not the training ones."
+        return (
+            False,
+            "your held-out accuracy equals the training accuracy: score the held-out images, not the training ones.",
+        )
     for key in keys:
         if abs(got[key] - expected[key]) > 1e-9:
             if key == "shuffled" and abs(got[key] - expected["held_out"]) <= 1e-9:
@@ -265,8 +306,10 @@ def _judge_evaluate_detector(evidence: Any) -> tuple[bool, str]:
                     "did the labels get shuffled before fitting?"
                 )
             if key == "shuffled":
-                return False, (f"your shuffled control's accuracy is {got[key]:.3f}, not the reference's; replace the training "
-                               "labels by forensics.shuffle_labels(labels, seed), fit a fresh detector, score the held-out set.")
+                return False, (
+                    f"your shuffled control's accuracy is {got[key]:.3f}, not the reference's; replace the training "
+                    "labels by forensics.shuffle_labels(labels, seed), fit a fresh detector, score the held-out set."
+                )
             return False, (
                 f"your {key.replace('_', '-')} accuracy is {got[key]:.3f}; "
                 "expected the accuracy at 0.5 of a detector fit on the training set."

@@ -54,8 +54,9 @@ def _reference_count(resolution: int, ae: int, e: int) -> int:
         return models.count_parameters(models.H128(resolution=resolution, ae_dims=ae, e_dims=e))
 
 
-def _count(resolution: int, ae: int, e: int, *, biases: bool = True, decoders: int = 2, mask: bool = True,
-           shuffle: int = 4) -> int:
+def _count(
+    resolution: int, ae: int, e: int, *, biases: bool = True, decoders: int = 2, mask: bool = True, shuffle: int = 4
+) -> int:
     """The count with the usual mistakes switched on: no biases, one decoder, no mask branch, an upscale
     whose conv outputs ``shuffle`` times its channels (4: the pixel shuffle's)."""
     b = int(biases)
@@ -64,8 +65,17 @@ def _count(resolution: int, ae: int, e: int, *, biases: bool = True, decoders: i
         return k * k * a * c + b * c
 
     side = resolution // 16
-    encoder = (conv(5, 3, e) + conv(5, e, 2 * e) + conv(5, 2 * e, 4 * e) + conv(5, 4 * e, 8 * e)
-               + 8 * e * side**2 * ae + b * ae + ae * ae * side**2 + b * ae * side**2 + conv(3, ae, shuffle * ae))
+    encoder = (
+        conv(5, 3, e)
+        + conv(5, e, 2 * e)
+        + conv(5, 2 * e, 4 * e)
+        + conv(5, 4 * e, 8 * e)
+        + 8 * e * side**2 * ae
+        + b * ae
+        + ae * ae * side**2
+        + b * ae * side**2
+        + conv(3, ae, shuffle * ae)
+    )
     branch = conv(3, ae, shuffle * ae) + conv(3, ae, shuffle * (ae // 2)) + conv(3, ae // 2, shuffle * (ae // 4))
     decoder = branch + conv(5, ae // 4, 3) + (branch + conv(5, ae // 4, 1) if mask else 0)
     return encoder + decoders * decoder
@@ -75,7 +85,9 @@ _COUNT_MISTAKES = {
     "leaves out the biases (each conv and dense layer has one per output)": {"biases": False},
     "counts one decoder; H128 has decoder_src and decoder_dst": {"decoders": 1},
     "leaves out the mask branch (each decoder draws a mask from the same input)": {"mask": False},
-    "gives each upscale's conv as many outputs as the upscale; it makes 4x, which the pixel shuffle folds": {"shuffle": 1},
+    "gives each upscale's conv as many outputs as the upscale; it makes 4x, which the pixel shuffle folds": {
+        "shuffle": 1
+    },
 }
 
 
@@ -128,14 +140,19 @@ def _front_mistakes(points: dict[str, tuple[float, float]]) -> dict[str, list[st
     higher_both = stats.pareto_front({n: (q, -d) for n, (q, d) in points.items()})
     lower_both = stats.pareto_front({n: (-q, d) for n, (q, d) in points.items()})
     reversed_both = stats.pareto_front({n: (-q, -d) for n, (q, d) in points.items()})
-    strict = [n for n, (q, d) in points.items() if not any(q2 >= q and d2 <= d for m, (q2, d2) in points.items() if m != n)]
-    return {"treats a higher detectability as better; a swap that is harder to detect scores lower": higher_both,
-            "treats a lower quality as better; quality is higher-is-better": lower_both,
-            "reverses the dominance: a point is dominated by one with a quality >= and a detectability <= "
-            "its own": reversed_both,
-            "returns the dominated points; return those that no other point dominates":
-                [n for n in points if n not in front],
-            "drops points that tie with another; a point is dominated only by one better on at least one axis": strict}
+    strict = [
+        n for n, (q, d) in points.items() if not any(q2 >= q and d2 <= d for m, (q2, d2) in points.items() if m != n)
+    ]
+    return {
+        "treats a higher detectability as better; a swap that is harder to detect scores lower": higher_both,
+        "treats a lower quality as better; quality is higher-is-better": lower_both,
+        "reverses the dominance: a point is dominated by one with a quality >= and a detectability <= "
+        "its own": reversed_both,
+        "returns the dominated points; return those that no other point dominates": [
+            n for n in points if n not in front
+        ],
+        "drops points that tie with another; a point is dominated only by one better on at least one axis": strict,
+    }
 
 
 def _judge_pareto_front(evidence: Any) -> tuple[bool, str]:
@@ -170,36 +187,49 @@ def check_pareto_front(pareto_front: Callable[[dict], list]) -> list[Any]:
 
 _RESOLUTION = 32
 #: What the forward pass and the swap must return: type name and shapes, for 2 src and 3 dst faces.
-_FORWARD = ("SAEHDOutput", [[2, 3, 32, 32], [2, 1, 32, 32], [3, 3, 32, 32], [3, 1, 32, 32], [3, 3, 32, 32], [3, 1, 32, 32]])
+_FORWARD = (
+    "SAEHDOutput",
+    [[2, 3, 32, 32], [2, 1, 32, 32], [3, 3, 32, 32], [3, 1, 32, 32], [3, 3, 32, 32], [3, 1, 32, 32]],
+)
 _SWAP = ("SAEHDSwap", [[3, 3, 32, 32], [3, 1, 32, 32], [3, 1, 32, 32]])
 
 
 def _faces() -> tuple[torch.Tensor, torch.Tensor]:
-    return (faces.render(2, resolution=_RESOLUTION, domain="A", seed=81).images,
-            faces.render(3, resolution=_RESOLUTION, domain="B", seed=82).images)
+    return (
+        faces.render(2, resolution=_RESOLUTION, domain="A", seed=81).images,
+        faces.render(3, resolution=_RESOLUTION, domain="B", seed=82).images,
+    )
 
 
 def _outputs(result: Any) -> dict[str, Any]:
     """A forward pass's result as plain data: its type's name, the shapes and range of its tensors."""
     tensors = list(result) if isinstance(result, tuple) else []
-    return {"type": type(result).__name__, "shapes": [list(t.shape) for t in tensors],
-            "low": min((float(t.min()) for t in tensors), default=0.0), "high": max((float(t.max()) for t in tensors), default=0.0)}
+    return {
+        "type": type(result).__name__,
+        "shapes": [list(t.shape) for t in tensors],
+        "low": min((float(t.min()) for t in tensors), default=0.0),
+        "high": max((float(t.max()) for t in tensors), default=0.0),
+    }
 
 
 def _judge_variant(evidence: Any) -> tuple[bool, str]:
     if not isinstance(evidence, dict) or not evidence.get("swap_model"):
         kind = evidence.get("kind", "?") if isinstance(evidence, dict) else "?"
         return False, (
-            f"make_variant() returned a {kind}; "
-            "return an aelab.models.SwapModel (e.g. models.H128(...) or a subclass)."
+            f"make_variant() returned a {kind}; return an aelab.models.SwapModel (e.g. models.H128(...) or a subclass)."
         )
     if evidence.get("resolution") != _RESOLUTION:
-        return False, f"your variant works at {evidence.get('resolution')} px; build it at 32 px, the benchmark's faces."
+        return (
+            False,
+            f"your variant works at {evidence.get('resolution')} px; build it at 32 px, the benchmark's faces.",
+        )
     for key, (kind, shapes), what in (("forward", _FORWARD, "model(src, dst)"), ("swap", _SWAP, "model.swap(dst)")):
         got = evidence[key]
         if got["type"] != kind or got["shapes"] != shapes:
-            return False, (f"{what} on 2 src and 3 dst faces at 32 px returned a {got['type']} of shapes {got['shapes']}; "
-                           f"expected a {kind} of shapes {shapes}.")
+            return False, (
+                f"{what} on 2 src and 3 dst faces at 32 px returned a {got['type']} of shapes {got['shapes']}; "
+                f"expected a {kind} of shapes {shapes}."
+            )
         if not (0.0 <= floats(got["low"]) and floats(got["high"]) <= 1.0):
             return False, f"{what} returned values outside [0, 1]; end each image and mask in a sigmoid."
     same = [name for name, spec in lab08.MODELS.items() if repr(models.from_spec(spec)) == evidence["repr"]]
@@ -214,17 +244,25 @@ def _judge_variant(evidence: Any) -> tuple[bool, str]:
     if not isinstance(rows, dict) or any(not isinstance(v, int) for v in rows.values()):
         return False, "rows must map each model's name to its lab08.Row (from lab08.score)."
     if evidence["parameters"] not in [count for name, count in rows.items() if name not in lab08.MODELS]:
-        return False, (f"rows has no row for your variant ({evidence['parameters']:,} parameters); score it with "
-                       "lab08.score and add it under a name of its own.")
-    return True, f"your variant ({evidence['parameters']:,} parameters) swaps faces like the five, trains, and has its row."
+        return False, (
+            f"rows has no row for your variant ({evidence['parameters']:,} parameters); score it with "
+            "lab08.score and add it under a name of its own."
+        )
+    return (
+        True,
+        f"your variant ({evidence['parameters']:,} parameters) swaps faces like the five, trains, and has its row.",
+    )
 
 
 @check(_judge_variant)
 def check_variant(make_variant: Callable[[], Any], rows: dict) -> dict[str, Any]:
     """Your make_variant()'s interface on 2 src and 3 dst faces, one training step, and its row in rows."""
     model = make_variant()
-    evidence: dict[str, Any] = {"kind": type(model).__name__, "swap_model": isinstance(model, models.SwapModel),
-                                "resolution": getattr(model, "resolution", None)}
+    evidence: dict[str, Any] = {
+        "kind": type(model).__name__,
+        "swap_model": isinstance(model, models.SwapModel),
+        "resolution": getattr(model, "resolution", None),
+    }
     if not evidence["swap_model"] or evidence["resolution"] != _RESOLUTION:
         return evidence
     src, dst = _faces()
@@ -232,7 +270,10 @@ def check_variant(make_variant: Callable[[], Any], rows: dict) -> dict[str, Any]
     with torch.no_grad():
         evidence.update(forward=_outputs(model(src, dst)), swap=_outputs(model.swap(dst)))
     terms = lab08.trainer(model, LAB_CONFIG, pool_size=LAB_CONFIG["batch_size"]).step()
-    evidence.update(repr=repr(model), parameters=models.count_parameters(model),
-                    losses=[terms["src_total"], terms["dst_total"]],
-                    rows={str(name): row.parameters if isinstance(row, lab08.Row) else None for name, row in rows.items()})
+    evidence.update(
+        repr=repr(model),
+        parameters=models.count_parameters(model),
+        losses=[terms["src_total"], terms["dst_total"]],
+        rows={str(name): row.parameters if isinstance(row, lab08.Row) else None for name, row in rows.items()},
+    )
     return evidence

@@ -36,8 +36,7 @@ from aelab.forensics.attacks import pgd_step as reference_pgd_step
 
 from . import check, floats, numbers, tensor
 
-__all__ = ["check_operating_point", "check_expected_calibration_error", "check_pgd_step",
-           "check_spectral_correction"]
+__all__ = ["check_operating_point", "check_expected_calibration_error", "check_pgd_step", "check_spectral_correction"]
 
 #: How far a student's float32 result may be from the reference.
 _TOLERANCE = 1e-5
@@ -62,6 +61,7 @@ _OPERATING_CASES = ((90, 91, 0.3, 0.05), (92, 93, 0.0, 0.01), (94, 95, -0.2, 0.1
 
 def _operating_variants(calibration_split: tuple, test_split: tuple, fpr: float) -> dict[str, list[float]]:
     """What the usual mistakes return: name -> [threshold, test TPR, test FPR]."""
+
     def at(threshold: float, strict: bool = False) -> list[float]:
         s, y = test_split
         flagged = s > threshold if strict else s >= threshold
@@ -85,7 +85,7 @@ _OPERATING_HINTS = {
     "test": "your threshold comes from the test split; choose it on the calibration split, then apply it to test",
     "all": "your threshold is a quantile of all the calibration scores; the FPR counts reals only",
     "quantile": "your threshold is an interpolated quantile of the reals; take the lowest real score's threshold "
-                "whose FPR is at most the target (ties count together)",
+    "whose FPR is at most the target (ties count together)",
     "strict": "your rates count a score equal to the threshold as real; a score at or above it is called fake",
     "calibration": "your rates are the calibration split's; report what the threshold does on the test split",
 }
@@ -113,8 +113,7 @@ def _judge_operating_point(evidence: Any) -> tuple[bool, str]:
                 f"it is not the lowest whose calibration FPR is at most {fpr:g}."
             )
         return False, (
-            f"on {case} your threshold is right but your test rates ({got[1]:.3f}, {got[2]:.3f}) "
-            "are not what it gives."
+            f"on {case} your threshold is right but your test rates ({got[1]:.3f}, {got[2]:.3f}) are not what it gives."
         )
     return True, "your threshold comes from the calibration split and your rates from the test split, ties included."
 
@@ -156,7 +155,12 @@ def _ece_variants(p: torch.Tensor, y: torch.Tensor, bins: int) -> dict[str, floa
     def binned(value: np.ndarray, outcome: np.ndarray, index: np.ndarray, weighted: bool = True) -> float:
         counts = np.bincount(index, minlength=bins)
         filled = counts > 0
-        gaps = np.abs(np.bincount(index, outcome, minlength=bins)[filled] - np.bincount(index, value, minlength=bins)[filled]) / counts[filled]
+        gaps = (
+            np.abs(
+                np.bincount(index, outcome, minlength=bins)[filled] - np.bincount(index, value, minlength=bins)[filled]
+            )
+            / counts[filled]
+        )
         return float(np.sum(counts[filled] * gaps) / counts.sum()) if weighted else float(gaps.mean())
 
     ceil_index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
@@ -174,7 +178,7 @@ _ECE_HINTS = {
     "unweighted": "averages the bins' gaps equally; weight each bin by its share of the items",
     "floor": "puts a confidence on a bin edge into the bin above it; bin m holds (m − 1)/M < c <= m/M",
     "positive": "bins the probability of fake against the share of fakes; Guo et al. bin the confidence "
-                "max(p, 1 − p) against the accuracy of the predicted class",
+    "max(p, 1 − p) against the accuracy of the predicted class",
     "signed": "lets the bins' gaps cancel; take the absolute gap in each bin",
 }
 
@@ -191,7 +195,10 @@ def _judge_expected_calibration_error(evidence: Any) -> tuple[bool, str]:
         for name, variant in _ece_variants(p, y, bins).items():
             if abs(variant - expected) > _TOLERANCE and abs(got - variant) <= _TOLERANCE:
                 return False, f"with {bins} bins your ECE {_ECE_HINTS[name]}."
-        return False, f"with {bins} bins your ECE is {got:.4f} on a fixed set of 300 probabilities; it is not Guo et al.'s."
+        return (
+            False,
+            f"with {bins} bins your ECE is {got:.4f} on a fixed set of 300 probabilities; it is not Guo et al.'s.",
+        )
     return True, "your ECE matches Guo et al.'s on three fixed sets (5, 10 and 15 bins, confidences on bin edges)."
 
 
@@ -247,7 +254,10 @@ def _judge_pgd_step(evidence: Any) -> tuple[bool, str]:
     images, gradient, clean = _step_inputs()
     expected = reference_pgd_step(images, gradient, clean, _EPSILON, _STEP).double()
     if tuple(got.shape) != tuple(expected.shape):
-        return False, f"your step returned shape {tuple(got.shape)}; expected the images' shape {tuple(expected.shape)}."
+        return (
+            False,
+            f"your step returned shape {tuple(got.shape)}; expected the images' shape {tuple(expected.shape)}.",
+        )
     if float((got - expected).abs().max()) <= _TOLERANCE:
         return True, "your step follows the gradient's sign and stays in the ε-ball and in [0, 1]."
     for name, variant in _step_variants().items():
@@ -256,7 +266,10 @@ def _judge_pgd_step(evidence: Any) -> tuple[bool, str]:
     if float((got - clean.double()).abs().max()) > _EPSILON + _TOLERANCE:
         moved = float((got - clean.double()).abs().max()) * 255
         return False, f"your step moves a pixel {moved:.1f}/255 from the clean image; ε is 4/255."
-    return False, f"your step differs from the reference by up to {float((got - expected).abs().max()):.3g} on a fixed batch."
+    return (
+        False,
+        f"your step differs from the reference by up to {float((got - expected).abs().max()):.3g} on a fixed batch.",
+    )
 
 
 @check(_judge_pgd_step)
@@ -301,7 +314,10 @@ def _judge_spectral_correction(evidence: Any) -> tuple[bool, str]:
     images, reference = _correction_inputs()
     expected = correction.spectral_correction(images, reference).double()
     if tuple(got.shape) != tuple(expected.shape):
-        return False, f"your correction returned shape {tuple(got.shape)}; expected the images' shape {tuple(expected.shape)}."
+        return (
+            False,
+            f"your correction returned shape {tuple(got.shape)}; expected the images' shape {tuple(expected.shape)}.",
+        )
     if not torch.isfinite(got).all():
         return False, "your correction holds NaN or infinity; is a power divided by zero?"
     if float((got - expected).abs().max()) <= 1e-4:

@@ -30,7 +30,7 @@ from scipy import stats as scipy_stats
 
 from aelab.provenance import detection, signing
 
-from . import check, floats, numbers
+from . import check, numbers
 
 __all__ = ["check_threshold", "check_detect", "check_watermark_loss"]
 
@@ -49,13 +49,17 @@ def _search(k: int, fpr: float, tail: Callable[[int, int], float]) -> int:
 
 _THRESHOLD_MISTAKES = {
     "looks like the tail P(X > t), not P(X >= t): an image matching exactly t bits is called signed": (
-        lambda k, f: _search(k, f, lambda n, t: float(scipy_stats.binom.sf(t, n, 0.5)))),
+        lambda k, f: _search(k, f, lambda n, t: float(scipy_stats.binom.sf(t, n, 0.5)))
+    ),
     "looks like P(X = t) <= fpr, one count, not the tail P(X >= t) of every count from t up": (
-        lambda k, f: next((t for t in range(k // 2, k + 1) if scipy_stats.binom.pmf(t, k, 0.5) <= f), k + 1)),
+        lambda k, f: next((t for t in range(k // 2, k + 1) if scipy_stats.binom.pmf(t, k, 0.5) <= f), k + 1)
+    ),
     "looks like the normal approximation, which is far off in the tail the test lives in": (
-        lambda k, f: math.ceil(k / 2 + scipy_stats.norm.isf(f) * math.sqrt(k) / 2)),
+        lambda k, f: math.ceil(k / 2 + scipy_stats.norm.isf(f) * math.sqrt(k) / 2)
+    ),
     "looks like a two-sided test (fpr / 2 each side); the detector only counts matches": (
-        lambda k, f: _search(k, f / 2, detection.false_positive_rate)),
+        lambda k, f: _search(k, f / 2, detection.false_positive_rate)
+    ),
 }
 
 
@@ -72,11 +76,15 @@ def _judge_threshold(evidence: Any) -> tuple[bool, str]:
     i = next(i for i, (v, e) in enumerate(zip(values, expected)) if v != e)
     k, f = _THRESHOLD_CASES[i]
     if expected[i] == k + 1:
-        return False, (f"for k = {k}, fpr = {f:g} you return {values[i]:g}: even all {k} bits matching has "
-                       f"probability {2.0 ** -k:.2g} > fpr, so no count reaches it; return k + 1 then.")
+        return False, (
+            f"for k = {k}, fpr = {f:g} you return {values[i]:g}: even all {k} bits matching has "
+            f"probability {2.0**-k:.2g} > fpr, so no count reaches it; return k + 1 then."
+        )
     got = detection.false_positive_rate(k, int(values[i])) if float(values[i]).is_integer() else float("nan")
-    return False, (f"for k = {k}, fpr = {f:g} you return {values[i]:g}, whose false positive rate "
-                   f"P(X >= t) is {got:.2g}; the smallest t with P(X >= t) <= fpr is wanted.")
+    return False, (
+        f"for k = {k}, fpr = {f:g} you return {values[i]:g}, whose false positive rate "
+        f"P(X >= t) is {got:.2g}; the smallest t with P(X >= t) <= fpr is wanted."
+    )
 
 
 @check(_judge_threshold)
@@ -104,7 +112,11 @@ def _detect_case() -> tuple[torch.Tensor, torch.Tensor]:
     for i, m in enumerate(matches):
         agree = torch.zeros(_K, dtype=torch.bool)
         agree[torch.randperm(_K, generator=generator)[:m]] = True
-        size = 0.2 + 0.25 * torch.rand(_K, generator=generator) if i == 4 else 0.5 + 3 * torch.rand(_K, generator=generator)
+        size = (
+            0.2 + 0.25 * torch.rand(_K, generator=generator)
+            if i == 4
+            else 0.5 + 3 * torch.rand(_K, generator=generator)
+        )
         rows.append(torch.where(agree, sign, -sign) * size)
     return torch.stack(rows), key
 
@@ -112,14 +124,16 @@ def _detect_case() -> tuple[torch.Tensor, torch.Tensor]:
 def _detect_mistakes(logits: torch.Tensor, key: torch.Tensor) -> dict[str, list[bool]]:
     k = key.bool()
     return {
-        "reads a bit as logit > 0.5; logits are not probabilities, a bit is 1 where the logit is > 0":
-            (((logits > 0.5) == k).sum(1) >= _T).tolist(),
-        "calls an image signed only above t matches; the test is at least t (>= t)":
-            (((logits > 0) == k).sum(1) > _T).tolist(),
-        "counts the bits that differ from the key, not those that match":
-            (((logits > 0) != k).sum(1) >= _T).tolist(),
-        "compares the bit accuracy (a fraction) with t, a count of bits":
-            (((logits > 0) == k).float().mean(1) >= _T).tolist(),
+        "reads a bit as logit > 0.5; logits are not probabilities, a bit is 1 where the logit is > 0": (
+            ((logits > 0.5) == k).sum(1) >= _T
+        ).tolist(),
+        "calls an image signed only above t matches; the test is at least t (>= t)": (
+            ((logits > 0) == k).sum(1) > _T
+        ).tolist(),
+        "counts the bits that differ from the key, not those that match": (((logits > 0) != k).sum(1) >= _T).tolist(),
+        "compares the bit accuracy (a fraction) with t, a count of bits": (
+            ((logits > 0) == k).float().mean(1) >= _T
+        ).tolist(),
     }
 
 
@@ -127,8 +141,9 @@ def _judge_detect(evidence: Any) -> tuple[bool, str]:
     logits, key = _detect_case()
     expected = detection.detect(logits, key, _T).tolist()
     if not isinstance(evidence, list) or len(evidence) != len(expected):
-        return False, (f"your detect should return one bool per image, a tensor ({len(expected)},) here; "
-                       f"got {str(evidence)[:60]}")
+        return False, (
+            f"your detect should return one bool per image, a tensor ({len(expected)},) here; got {str(evidence)[:60]}"
+        )
     got = [bool(v) for v in evidence]
     if not all(isinstance(v, (bool, int)) for v in evidence):
         return False, "your detect should return bools (True: signed), one per image."
@@ -168,21 +183,22 @@ def _loss_case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
     return signed, unsigned, logits, key
 
 
-def _loss_mistakes(signed: torch.Tensor, unsigned: torch.Tensor, logits: torch.Tensor,
-                   key: torch.Tensor) -> dict[str, Callable[[float], float]]:
+def _loss_mistakes(
+    signed: torch.Tensor, unsigned: torch.Tensor, logits: torch.Tensor, key: torch.Tensor
+) -> dict[str, Callable[[float], float]]:
     target = key.float().expand_as(logits)
     bce = F.binary_cross_entropy_with_logits(logits, target).item()
     image = signing.perceptual_distance(signed, unsigned).item()
     return {
-        "leaves out the perceptual term (weight times the distance between signed and unsigned images)":
-            lambda w: bce,
+        "leaves out the perceptual term (weight times the distance between signed and unsigned images)": lambda w: bce,
         "weighs the key term instead of the perceptual one (weight · BCE + distance)": lambda w: w * bce + image,
-        "applies a sigmoid before a BCE that takes logits (binary_cross_entropy_with_logits)":
-            lambda w: F.binary_cross_entropy_with_logits(torch.sigmoid(logits), target).item() + w * image,
-        "takes the key as -1/+1 targets; BCE wants 0/1 bits":
-            lambda w: F.binary_cross_entropy_with_logits(logits, 2 * target - 1).item() + w * image,
-        "subtracts the perceptual term: it must be added, to keep the signed images close":
-            lambda w: bce - w * image,
+        "applies a sigmoid before a BCE that takes logits (binary_cross_entropy_with_logits)": lambda w: (
+            F.binary_cross_entropy_with_logits(torch.sigmoid(logits), target).item() + w * image
+        ),
+        "takes the key as -1/+1 targets; BCE wants 0/1 bits": lambda w: (
+            F.binary_cross_entropy_with_logits(logits, 2 * target - 1).item() + w * image
+        ),
+        "subtracts the perceptual term: it must be added, to keep the signed images close": lambda w: bce - w * image,
     }
 
 
@@ -198,10 +214,14 @@ def _judge_watermark_loss(evidence: Any) -> tuple[bool, str]:
         if all(abs(v - mistake(w)) <= _LOSS_TOLERANCE for v, w in zip(values, _WEIGHTS)):
             return False, f"your loss {message}."
     if abs(values[0] - expected[0]) > _LOSS_TOLERANCE:
-        return False, (f"with weight 0 your loss is {values[0]:.4f}; it should be the key term alone, the BCE of "
-                       f"the logits against the key ({expected[0]:.4f}).")
-    return False, (f"with weight 0 your loss is right, but with weight {_WEIGHTS[2]:g} it is {values[2]:.4f}, "
-                   f"not {expected[2]:.4f}: check the perceptual term (perceptual_distance(signed, unsigned)).")
+        return False, (
+            f"with weight 0 your loss is {values[0]:.4f}; it should be the key term alone, the BCE of "
+            f"the logits against the key ({expected[0]:.4f})."
+        )
+    return False, (
+        f"with weight 0 your loss is right, but with weight {_WEIGHTS[2]:g} it is {values[2]:.4f}, "
+        f"not {expected[2]:.4f}: check the perceptual term (perceptual_distance(signed, unsigned))."
+    )
 
 
 @check(_judge_watermark_loss)

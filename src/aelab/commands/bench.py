@@ -24,8 +24,13 @@ def _print(name: str, rows: list[speed.Row]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Print the figures of every section, or of ``--only`` ones."""
     parser = argparse.ArgumentParser(prog="aelab bench", description="Print the kit's speed figures.")
-    parser.add_argument("--only", action="append", choices=list(SECTIONS), metavar="SECTION",
-                        help=f"run only this section (repeatable); sections: {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(SECTIONS),
+        metavar="SECTION",
+        help=f"run only this section (repeatable); sections: {', '.join(SECTIONS)}",
+    )
     args = parser.parse_args(argv)
     _print("machine", speed.machine())
     for name in args.only or SECTIONS:

@@ -53,9 +53,11 @@ def _case(call: notebooks.CheckCall, number: int, points: float) -> str:
     keywords = [ast.keyword(k.arg, rewrite.visit(k.value)) for k in copy.keywords]
     strict = ast.Attribute(ast.Name(call.check, ast.Load()), "require", ast.Load())  # raises: fails the case
     rewritten = ast.fix_missing_locations(ast.Call(strict, arguments, keywords))
-    return (f"@test_case(points={points:g}, hidden={call.hidden})\n"
-            f"def {call.check}_{number}(env):\n"
-            f"    {ast.unparse(rewritten)}\n")
+    return (
+        f"@test_case(points={points:g}, hidden={call.hidden})\n"
+        f"def {call.check}_{number}(env):\n"
+        f"    {ast.unparse(rewritten)}\n"
+    )
 
 
 def otter_tests(solution: Path) -> dict[str, str]:
@@ -111,6 +113,8 @@ def main(argv: list[str]) -> int:
         print(f"aelab export: {exc}", file=sys.stderr)
         return 2
     print("\n".join(f"wrote {path}" for path in files))
-    print(f"next: otter generate -t {args.out / 'tests'} -o {args.out / 'autograder.zip'} --no-requirements "
-          "--no-environment --no-config")
+    print(
+        f"next: otter generate -t {args.out / 'tests'} -o {args.out / 'autograder.zip'} --no-requirements "
+        "--no-environment --no-config"
+    )
     return 0

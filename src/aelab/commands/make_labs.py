@@ -17,20 +17,28 @@ def main(argv: list[str]) -> int:
         prog="aelab make-labs",
         description="Write the student notebooks (labs/) from the solution notebooks (solutions/).",
     )
-    parser.add_argument("--solutions", default="solutions", metavar="DIR",
-                        help="folder of solution notebooks (default: %(default)s)")
-    parser.add_argument("--labs", default="labs", metavar="DIR",
-                        help="folder the labs are written to (default: %(default)s)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if labs/ differs from what would be written")
+    parser.add_argument(
+        "--solutions", default="solutions", metavar="DIR", help="folder of solution notebooks (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--labs", default="labs", metavar="DIR", help="folder the labs are written to (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if labs/ differs from what would be written"
+    )
     args = parser.parse_args(argv)
     solutions, labs = Path(args.solutions), Path(args.labs)
     if not solutions.is_dir():
-        print(f"aelab make-labs: no folder {solutions}/; run from the repository root or pass --solutions DIR.",
-              file=sys.stderr)
+        print(
+            f"aelab make-labs: no folder {solutions}/; run from the repository root or pass --solutions DIR.",
+            file=sys.stderr,
+        )
         return 2
-    fix = ("`make labs` (or `aelab make-labs`)" if (args.solutions, args.labs) == ("solutions", "labs")
-           else f"`aelab make-labs --solutions {solutions} --labs {labs}`")
+    fix = (
+        "`make labs` (or `aelab make-labs`)"
+        if (args.solutions, args.labs) == ("solutions", "labs")
+        else f"`aelab make-labs --solutions {solutions} --labs {labs}`"
+    )
 
     wanted: dict[str, str] = {}
     problems: list[str] = []
@@ -48,8 +56,12 @@ def main(argv: list[str]) -> int:
         if not changes:
             print(f"{labs}/ is up to date (notebooks: {len(wanted)}).")
             return 0
-        print(f"{labs}/ is stale:", *(f"{status}: {path} ({why})" for status, path, why in changes), sep="\n  ",
-              file=sys.stderr)
+        print(
+            f"{labs}/ is stale:",
+            *(f"{status}: {path} ({why})" for status, path, why in changes),
+            sep="\n  ",
+            file=sys.stderr,
+        )
         print(f"Run {fix} to regenerate it.", file=sys.stderr)
         return 1
     labs.mkdir(parents=True, exist_ok=True)

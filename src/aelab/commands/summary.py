@@ -13,8 +13,9 @@ from aelab.train import PRESETS, Config
 def main(argv: list[str] | None = None) -> int:
     """``aelab summary``: print the summary of the model given by flags, or by a preset of
     :meth:`aelab.train.Config.preset` that the flags then override."""
-    parser = argparse.ArgumentParser(prog="aelab summary",
-                                     description="Print a SAEHD model's per-part parameter table.")
+    parser = argparse.ArgumentParser(
+        prog="aelab summary", description="Print a SAEHD model's per-part parameter table."
+    )
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named configuration, e.g. seed")
     parser.add_argument("--archi", help="df or liae, with options, e.g. liae-ud")
     for key in models.CONFIG_KEYS[1:]:

@@ -65,22 +65,41 @@ class UsageError(ValueError):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aelab train", description="Train a SAEHD model (DF or LIAE) on synthetic faces, as DeepFaceLab's main.py train."
+        prog="aelab train",
+        description="Train a SAEHD model (DF or LIAE) on synthetic faces, as DeepFaceLab's main.py train.",
     )
-    parser.add_argument("--model-dir", type=Path, required=True, help="the run folder: new or empty to start, an earlier run's to resume")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        required=True,
+        help="the run folder: new or empty to start, an earlier run's to resume",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", help="a named configuration (aelab.train.PRESETS; default: cpu)")
     source.add_argument("--config", type=Path, help="a JSON file of config fields (aelab.train.Config)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config field; VALUE is JSON (8, 1e-3, true, null) or a bare string")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field; VALUE is JSON (8, 1e-3, true, null) or a bare string",
+    )
     parser.add_argument("--iterations", type=int, help="train until the model's iteration count reaches N")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (auto: the best present)")
     parser.add_argument("--seed", type=int, default=0, help="a new model's seed (initialisation and faces)")
     parser.add_argument("--pool-size", type=int, default=1024, help="faces rendered per domain for a new model")
-    parser.add_argument("--preview-every", type=int, default=100, help="write the preview every N iterations (0: only at the end)")
-    parser.add_argument("--save-every-minutes", type=float, default=25.0, help="save the model this often (DeepFaceLab: 25)")
-    parser.add_argument("--autobackup-minutes", type=float, default=None,
-                        help="copy the model to autobackups/ this often (0: never; default: the model's autobackup_hour x 60)")
+    parser.add_argument(
+        "--preview-every", type=int, default=100, help="write the preview every N iterations (0: only at the end)"
+    )
+    parser.add_argument(
+        "--save-every-minutes", type=float, default=25.0, help="save the model this often (DeepFaceLab: 25)"
+    )
+    parser.add_argument(
+        "--autobackup-minutes",
+        type=float,
+        default=None,
+        help="copy the model to autobackups/ this often (0: never; default: the model's autobackup_hour x 60)",
+    )
     parser.add_argument("--keep-backups", type=int, default=24, help="autobackups kept, newest first (DeepFaceLab: 24)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -129,7 +148,11 @@ def _resume_config(trainer: Any, args: argparse.Namespace) -> Any:
 
     stored = trainer.config
     changes = _overrides(args.set)
-    asked = _config(args) if args.preset is not None or args.config is not None else Config.from_dict({**stored.to_dict(), **changes})
+    asked = (
+        _config(args)
+        if args.preset is not None or args.config is not None
+        else Config.from_dict({**stored.to_dict(), **changes})
+    )
     for key in SHAPE:
         if getattr(asked, key) != getattr(stored, key):
             raise UsageError(
@@ -193,9 +216,17 @@ def _train(run: Any, trainer: Any, context: Any, args: argparse.Namespace, targe
     span = f"from iteration {trainer.iteration} to {target or 'Ctrl-C'}"
     say(f"training {trainer.config.archi} {span} on {context.device}, {where}", flush=True)
     last_save = last_backup = time.monotonic()
-    backup_every = 60 * (args.autobackup_minutes if args.autobackup_minutes is not None else 60 * trainer.config.autobackup_hour)
+    backup_every = 60 * (
+        args.autobackup_minutes if args.autobackup_minutes is not None else 60 * trainer.config.autobackup_hour
+    )
     halt = False
-    bar = tqdm(initial=trainer.iteration, total=target, unit="it", desc="SAEHD", disable=not context.is_main or args.no_progress)
+    bar = tqdm(
+        initial=trainer.iteration,
+        total=target,
+        unit="it",
+        desc="SAEHD",
+        disable=not context.is_main or args.no_progress,
+    )
     try:
         while target is None or trainer.iteration < target:
             terms = trainer.step()

@@ -44,8 +44,14 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 #: The runs: name -> (loss, latent dims). Section 4 compares the losses at 64 dims (the MSE model is
 #: the lab's own), section 5 sweeps the code size with DeepFaceLab's loss (64 dims is "DFL").
-RUNS = {"L1": ("L1", 64), "DSSIM": ("DSSIM", 64), "DFL": ("DFL", 64),
-        "DFL 4": ("DFL", 4), "DFL 16": ("DFL", 16), "DFL 256": ("DFL", 256)}
+RUNS = {
+    "L1": ("L1", 64),
+    "DSSIM": ("DSSIM", 64),
+    "DFL": ("DFL", 64),
+    "DFL 4": ("DFL", 4),
+    "DFL 16": ("DFL", 16),
+    "DFL 256": ("DFL", 256),
+}
 
 
 def half(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -53,8 +59,14 @@ def half(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {key: value.half() if value.is_floating_point() else value for key, value in state_dict.items()}
 
 
-def train_run(images: torch.Tensor, model: dict, loss_fn: Callable, latent_dims: int, training: dict,
-              kind: type[ConvAutoencoder] = ConvAutoencoder) -> dict:
+def train_run(
+    images: torch.Tensor,
+    model: dict,
+    loss_fn: Callable,
+    latent_dims: int,
+    training: dict,
+    kind: type[ConvAutoencoder] = ConvAutoencoder,
+) -> dict:
     """Train ``kind(**model, latent_dims=...)`` (a ConvAutoencoder or a VAE, initialised after
     ``torch.manual_seed(0)``) on ``images`` (N, C, H, W) in [0, 1] with ``fit_autoencoder(...,
     **training)``; return ``latent_dims``, ``history`` and ``state_dict``."""

@@ -46,5 +46,9 @@ def make_models() -> dict:
     images = faces.render(**DATA).images
     ae = train_run(images, MODEL, losses.mse, LATENT_DIMS, {**AE_TRAINING, "desc": "autoencoder"})
     vae = train_run(images, MODEL, vae_loss, LATENT_DIMS, {**VAE_TRAINING, "desc": "VAE"}, kind=VAE)
-    return {"data": DATA, "model": MODEL, "ae": {"training": AE_TRAINING, **ae},
-            "vae": {"training": VAE_TRAINING, "beta": BETA, **vae}}
+    return {
+        "data": DATA,
+        "model": MODEL,
+        "ae": {"training": AE_TRAINING, **ae},
+        "vae": {"training": VAE_TRAINING, "beta": BETA, **vae},
+    }

@@ -30,8 +30,17 @@ __all__ = ["LAB_CONFIG", "ITERATIONS", "READER_STEPS", "FILES", "make_model", "m
 #: swap on a laptop CPU. Without random warp DeepFaceLab trains LIAE's encoder, inter_B and decoder
 #: only: inter_AB keeps its initial weights (seed 0), and so it does here.
 LAB_CONFIG = {
-    "resolution": 32, "ae_dims": 32, "e_dims": 16, "d_dims": 8, "d_mask_dims": 8, "batch_size": 8,
-    "pretrain": False, "random_warp": False, "optimizer": "adabelief", "lr": 5e-4, "target_iter": 0,
+    "resolution": 32,
+    "ae_dims": 32,
+    "e_dims": 16,
+    "d_dims": 8,
+    "d_mask_dims": 8,
+    "batch_size": 8,
+    "pretrain": False,
+    "random_warp": False,
+    "optimizer": "adabelief",
+    "lr": 5e-4,
+    "target_iter": 0,
 }
 ITERATIONS = 3000
 READER_STEPS = 4000

@@ -50,19 +50,51 @@ from aelab.data import faces
 from aelab.train import Config, Trainer
 from aelab.validate import check_int
 
-__all__ = ["BASELINE", "OPTIONS", "LOWER_IS_BETTER", "STEPS", "BASELINE_SEEDS", "OPTION_SEEDS", "HISTORY_STEPS",
-           "SHIPPED", "config_for", "train_run", "measure", "per_seed", "comparisons", "called", "load_reader", "run",
-           "make"]
+__all__ = [
+    "BASELINE",
+    "OPTIONS",
+    "LOWER_IS_BETTER",
+    "STEPS",
+    "BASELINE_SEEDS",
+    "OPTION_SEEDS",
+    "HISTORY_STEPS",
+    "SHIPPED",
+    "config_for",
+    "train_run",
+    "measure",
+    "per_seed",
+    "comparisons",
+    "called",
+    "load_reader",
+    "run",
+    "make",
+]
 
 #: The seed card's recipe at lab size: masked training, learned mask, eyes and mouth priority,
 #: random warp, DFL's flips (dst only), no pretraining; LIAE at 32 px with narrow layers, AdaBelief at
 #: lr 5e-4 (DFL: 5e-5, too slow for a few hundred steps).
 BASELINE: dict[str, Any] = {
-    "archi": "liae", "resolution": 32, "ae_dims": 16, "e_dims": 8, "d_dims": 8, "d_mask_dims": 8,
-    "batch_size": 8, "masked_training": True, "learn_mask": True, "eyes_mouth_prio": True,
-    "random_warp": True, "random_src_flip": False, "random_dst_flip": True, "uniform_yaw": False,
-    "blur_out_mask": False, "pretrain": False, "clipgrad": False, "lr_dropout": False,
-    "optimizer": "adabelief", "lr": 5e-4, "target_iter": 0,
+    "archi": "liae",
+    "resolution": 32,
+    "ae_dims": 16,
+    "e_dims": 8,
+    "d_dims": 8,
+    "d_mask_dims": 8,
+    "batch_size": 8,
+    "masked_training": True,
+    "learn_mask": True,
+    "eyes_mouth_prio": True,
+    "random_warp": True,
+    "random_src_flip": False,
+    "random_dst_flip": True,
+    "uniform_yaw": False,
+    "blur_out_mask": False,
+    "pretrain": False,
+    "clipgrad": False,
+    "lr_dropout": False,
+    "optimizer": "adabelief",
+    "lr": 5e-4,
+    "target_iter": 0,
 }
 #: Each option switched away from the baseline, and the held-out metric it is judged on.
 OPTIONS: dict[str, str] = {
@@ -79,8 +111,7 @@ OPTIONS: dict[str, str] = {
     "lr_dropout": "swap_error",
 }
 #: The metrics where lower is better (the rest -- ``mask_iou``, ``carry_over`` -- higher is better).
-LOWER_IS_BETTER = ("masked_error", "whole_error", "mask_error", "em_error", "swap_error", "gap",
-                   "extreme_yaw_error")
+LOWER_IS_BETTER = ("masked_error", "whole_error", "mask_error", "em_error", "swap_error", "gap", "extreme_yaw_error")
 
 
 def config_for(option: str | None) -> Config:
@@ -134,8 +165,13 @@ def measure(trainer: Trainer, reader: metrics.FactorReader, *, n: int = 128) -> 
         "whole_error": float(losses.mse(out.pred_dst_dst, dst.images)),
         "mask_error": float(losses.mse(out.pred_dst_dstm, dst.face_mask)),
         "mask_iou": float(iou.float().mean()),
-        "em_error": float(((out.pred_dst_dst - dst.images).abs() * em).flatten(1).sum(1).div(
-            3 * em.flatten(1).sum(1).clamp_min(1e-8)).mean()),
+        "em_error": float(
+            ((out.pred_dst_dst - dst.images).abs() * em)
+            .flatten(1)
+            .sum(1)
+            .div(3 * em.flatten(1).sum(1).clamp_min(1e-8))
+            .mean()
+        ),
         "swap_error": float(swap_error.mean()),
         "gap": float((swap_error - masked_error).mean()),
         "extreme_yaw_error": float(swap_error[extreme].mean()),
@@ -196,13 +232,15 @@ def run(job: tuple[str | None, int]) -> dict[str, Any]:
     option, seed = job
     trainer = train_run(option, seed, STEPS)
     entry: dict[str, Any] = {
-        "option": option, "seed": seed,
+        "option": option,
+        "seed": seed,
         "metrics": measure(trainer, load_reader()),
         "history": trainer.history["src_total"][:HISTORY_STEPS],
     }
     if seed == 0 and option in SHIPPED.values():
         entry["weights"] = {
-            "config": trainer.config.to_dict(), "iteration": trainer.iteration,
+            "config": trainer.config.to_dict(),
+            "iteration": trainer.iteration,
             "state_dict": {k: v.half() for k, v in trainer.model.state_dict().items()},
         }
     print(f"done {option or 'baseline'} seed {seed}", flush=True)

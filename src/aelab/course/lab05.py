@@ -45,9 +45,28 @@ from aelab.train import Config, Trainer
 from aelab.train.trainer import EVAL_SEED
 from aelab.validate import check_int
 
-__all__ = ["SEEDS", "LR", "POOL_SIZE", "N_HELD_OUT", "N_SHOWN", "HISTORY_STEPS", "CT_STEPS", "CT_MODES", "GAN_STEPS",
-           "GAN_POWERS", "warm_trainer", "lit_faces", "lighting_change", "ct_trainer", "swap", "run_ct", "spectrum",
-           "run_gan", "run", "make"]
+__all__ = [
+    "SEEDS",
+    "LR",
+    "POOL_SIZE",
+    "N_HELD_OUT",
+    "N_SHOWN",
+    "HISTORY_STEPS",
+    "CT_STEPS",
+    "CT_MODES",
+    "GAN_STEPS",
+    "GAN_POWERS",
+    "warm_trainer",
+    "lit_faces",
+    "lighting_change",
+    "ct_trainer",
+    "swap",
+    "run_ct",
+    "spectrum",
+    "run_gan",
+    "run",
+    "make",
+]
 
 SEEDS = (0, 1, 2)
 LR = 5e-4
@@ -65,8 +84,9 @@ GAN_POWERS = (0.0, 0.1, 1.0)
 def warm_trainer(seed: int, **overrides: Any) -> Trainer:
     """Lab 03's LIAE loaded into a trainer at lr 5e-4 with ``overrides`` (``gan_power``, ``ct_mode``)."""
     saved = assets.load("lab03/liae.pt")
-    trainer = Trainer(Config.from_dict({**saved["config"], "lr": LR, **overrides}), device="cpu", seed=seed,
-                      pool_size=POOL_SIZE)
+    trainer = Trainer(
+        Config.from_dict({**saved["config"], "lr": LR, **overrides}), device="cpu", seed=seed, pool_size=POOL_SIZE
+    )
     trainer.model.load_state_dict({key: value.float() for key, value in saved["state_dict"].items()})
     return trainer
 
@@ -121,7 +141,8 @@ def run_ct(ct_mode: str | None, seed: int) -> dict[str, Any]:
     dst, truth = lighting_change(N_HELD_OUT)
     swapped, inside = swap(trainer, dst.images), truth.face_mask
     return {
-        "ct_mode": ct_mode or "none", "seed": seed,
+        "ct_mode": ct_mode or "none",
+        "seed": seed,
         "delta_e": float(appearance.lab_error(swapped, truth.images, inside).mean()),
         "ssim": float(losses.ssim(swapped * inside, truth.images * inside)),
         "history": _first(trainer, ("src_total",)),
@@ -142,7 +163,8 @@ def run_gan(gan_power: float, seed: int) -> dict[str, Any]:
     truth = faces.render_swap(dst, "A")
     swapped, mask = swap(trainer, dst.images), truth.face_mask
     return {
-        "gan_power": gan_power, "seed": seed,
+        "gan_power": gan_power,
+        "seed": seed,
         "metrics": {
             "swap_error": float(losses.mse(swapped * mask, truth.images * mask)),
             "ssim": float(losses.ssim(swapped * mask, truth.images * mask)),
@@ -151,7 +173,8 @@ def run_gan(gan_power: float, seed: int) -> dict[str, Any]:
             "edge_ratio": float(appearance.edge_ratio(swapped, truth.images).mean()),
         },
         "history": _first(trainer, ("src_total", "gan")),
-        "spectrum": spectrum(swapped), "truth_spectrum": spectrum(truth.images),
+        "spectrum": spectrum(swapped),
+        "truth_spectrum": spectrum(truth.images),
         "images": {"dst": dst.images, "truth": truth.images, "swap": swapped},
     }
 
@@ -189,17 +212,24 @@ def make(workers: int = 2) -> dict[str, Any]:
     tasks += [("ct", mode, seed) for mode in CT_MODES if mode not in ("sot", "idt") for seed in SEEDS]
     with get_context("spawn").Pool(check_int("workers", workers, minimum=1)) as pool:
         entries = pool.map(run, tasks, chunksize=1)
-    order = {(kind, setting, seed): i for i, (kind, setting, seed) in
-             enumerate([("ct", m or "none", s) for m in CT_MODES for s in SEEDS]
-                       + [("gan", p, s) for p in GAN_POWERS for s in SEEDS])}
+    order = {
+        (kind, setting, seed): i
+        for i, (kind, setting, seed) in enumerate(
+            [("ct", m or "none", s) for m in CT_MODES for s in SEEDS]
+            + [("gan", p, s) for p in GAN_POWERS for s in SEEDS]
+        )
+    }
     ct = sorted((e for e in entries if "ct_mode" in e), key=lambda e: order["ct", e["ct_mode"], e["seed"]])
     gan = sorted((e for e in entries if "gan_power" in e), key=lambda e: order["gan", e["gan_power"], e["seed"]])
-    files: dict[str, Any] = {"ct_swaps.pt": _shown(ct, lambda e: e["ct_mode"]),
-                             "swaps.pt": {**_shown(gan, lambda e: f"gan_{e['gan_power']}"), "seed": EVAL_SEED}}
+    files: dict[str, Any] = {
+        "ct_swaps.pt": _shown(ct, lambda e: e["ct_mode"]),
+        "swaps.pt": {**_shown(gan, lambda e: f"gan_{e['gan_power']}"), "seed": EVAL_SEED},
+    }
     truth_spectrum = gan[0]["truth_spectrum"]
     for entry in gan:
         entry.pop("truth_spectrum")
     files["ct.json"] = json.dumps({"steps": CT_STEPS, "lr": LR, "runs": ct}, indent=1) + "\n"
-    files["gan.json"] = json.dumps({"steps": GAN_STEPS, "lr": LR, "runs": gan, "truth_spectrum": truth_spectrum},
-                                   indent=1) + "\n"
+    files["gan.json"] = (
+        json.dumps({"steps": GAN_STEPS, "lr": LR, "runs": gan, "truth_spectrum": truth_spectrum}, indent=1) + "\n"
+    )
     return files

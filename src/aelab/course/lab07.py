@@ -37,8 +37,12 @@ FILES = {**{kind: f"ae_{kind}.pt" for kind in UPSAMPLINGS}, "blend": "blend.pt",
 def make_autoencoder(kind: str) -> dict:
     """Train the autoencoder whose last upsampling is ``kind``; return what its file holds."""
     model, losses = train_autoencoder(kind, **AE_RECIPE)
-    return {"config": model.config(), "steps": AE_RECIPE["steps"], "losses": losses,
-            "state_dict": {k: v.half() for k, v in model.state_dict().items()}}
+    return {
+        "config": model.config(),
+        "steps": AE_RECIPE["steps"],
+        "losses": losses,
+        "state_dict": {k: v.half() for k, v in model.state_dict().items()},
+    }
 
 
 def make_blend(shuffled: bool = False) -> dict:

@@ -46,9 +46,34 @@ from aelab.scorecard import Judges, Measured, blend_members, floor, measure, spe
 from aelab.train import EVAL_SEED, Config, Trainer
 from aelab.validate import check_int, check_seed
 
-__all__ = ["MODELS", "COLUMNS", "SEED_COLUMNS", "TEST_FACES", "REAL_SEED", "SEED_TABLES", "Row", "Seeds", "trainer",
-           "step_time", "judges", "row", "score", "rounded", "record", "leader", "share", "seed_table", "table", "figure",
-           "STEMS", "SEEDS", "RUNS", "checkpoint", "make_model", "make_results"]
+__all__ = [
+    "MODELS",
+    "COLUMNS",
+    "SEED_COLUMNS",
+    "TEST_FACES",
+    "REAL_SEED",
+    "SEED_TABLES",
+    "Row",
+    "Seeds",
+    "trainer",
+    "step_time",
+    "judges",
+    "row",
+    "score",
+    "rounded",
+    "record",
+    "leader",
+    "share",
+    "seed_table",
+    "table",
+    "figure",
+    "STEMS",
+    "SEEDS",
+    "RUNS",
+    "checkpoint",
+    "make_model",
+    "make_results",
+]
 
 #: The benchmark's models at lab size (32 px, lab 03's): name -> spec (``archi``, ``resolution`` and
 #: the archi's dims). DF and LIAE are lab 03's (``ae_dims`` 32, ``e_dims`` 16, ``d_dims`` 8,
@@ -65,9 +90,17 @@ MODELS: dict[str, dict[str, Any]] = {
 }
 #: The table's columns: name -> (decimals, higher is better; None: shown, not ranked).
 COLUMNS: dict[str, tuple[int, bool | None]] = {
-    "ms/step": (0, None), "SSIM": (2, True), "PSNR": (1, True), "pose R²": (2, True), "leak": (2, False),
-    "FD": (1, False), "KID": (2, False), "precision": (2, True), "recall": (2, True),
-    "AUC blend": (2, False), "AUC spectral": (2, False),
+    "ms/step": (0, None),
+    "SSIM": (2, True),
+    "PSNR": (1, True),
+    "pose R²": (2, True),
+    "leak": (2, False),
+    "FD": (1, False),
+    "KID": (2, False),
+    "precision": (2, True),
+    "recall": (2, True),
+    "AUC blend": (2, False),
+    "AUC spectral": (2, False),
 }
 
 
@@ -76,8 +109,13 @@ def _config(model: models.SwapModel, recipe: Mapping[str, Any]) -> Config:
     model is trained with the recipe alone; its config names DF, whose wiring it has)."""
     values = {**recipe, "resolution": model.resolution}
     if isinstance(model, models.SAEHD):
-        values.update(archi=model.archi, ae_dims=model.ae_dims, e_dims=model.e_dims, d_dims=model.d_dims,
-                      d_mask_dims=model.d_mask_dims)
+        values.update(
+            archi=model.archi,
+            ae_dims=model.ae_dims,
+            e_dims=model.e_dims,
+            d_dims=model.d_dims,
+            d_mask_dims=model.d_mask_dims,
+        )
     else:
         values["archi"] = "df"
     return Config(**values)
@@ -89,7 +127,9 @@ def trainer(model: models.SwapModel, recipe: Mapping[str, Any], *, seed: int = 0
     aelab.models.from_spec(spec, seed=seed)`` it repeats, step for step, the run that made the shipped
     checkpoint."""
     if not isinstance(model, models.SwapModel):
-        raise TypeError(f"model must be an aelab.models.SwapModel (e.g. from aelab.models.from_spec), got {type(model).__name__}")
+        raise TypeError(
+            f"model must be an aelab.models.SwapModel (e.g. from aelab.models.from_spec), got {type(model).__name__}"
+        )
     return Trainer(_config(model, recipe), device="cpu", seed=seed, pool_size=pool_size, model=model)
 
 
@@ -109,6 +149,8 @@ def step_time(model: models.SwapModel, recipe: Mapping[str, Any], *, steps: int 
 #: :data:`REAL_SEED`, as many, none of them a test face).
 TEST_FACES = 256
 REAL_SEED = 108
+
+
 def judges(reader: FactorReader, net: FeatureNet, blend: BlendDetector) -> Judges:
     """The lab's judges: :data:`TEST_FACES` held-out dst faces and as many real frames
     (:data:`REAL_SEED`), with these three networks."""
@@ -152,9 +194,15 @@ def row(measured: Measured, judges: Judges, *, step_seconds: float, spectral: Sp
     real_spectral, fake_spectral = spectral_scores(spectral, measured.frames, judges)
     labels = torch.cat([torch.zeros(half), torch.ones(half)])
     return Row(
-        parameters=measured.parameters, step_seconds=float(step_seconds),
-        ssim=float(measured.ssim.mean()), psnr=float(measured.psnr.mean()), pose_r2=float(measured.pose.mean()),
-        leak=float(measured.leak.mean()), fd=measured.fd, kid=measured.kid, precision=measured.precision,
+        parameters=measured.parameters,
+        step_seconds=float(step_seconds),
+        ssim=float(measured.ssim.mean()),
+        psnr=float(measured.psnr.mean()),
+        pose_r2=float(measured.pose.mean()),
+        leak=float(measured.leak.mean()),
+        fd=measured.fd,
+        kid=measured.kid,
+        precision=measured.precision,
         recall=measured.recall,
         auc_blend=auc(torch.cat([real_blend, measured.blend.mean(0).float()]), labels),
         auc_spectral=auc(torch.cat([real_spectral, fake_spectral]), labels),
@@ -171,8 +219,15 @@ def score(model: models.SwapModel, judges: Judges, *, step_seconds: float, spect
 #: and the two AUCs are resampled over test faces as well as seeds; FD, KID, precision and recall are
 #: figures of a whole set, taken over seeds only.
 SEED_COLUMNS: dict[str, tuple[int, bool]] = {
-    "SSIM": (3, True), "PSNR": (2, True), "pose R²": (3, True), "leak": (3, False), "FD": (1, False),
-    "KID": (3, False), "precision": (3, True), "recall": (3, True), "AUC blend": (3, False),
+    "SSIM": (3, True),
+    "PSNR": (2, True),
+    "pose R²": (3, True),
+    "leak": (3, False),
+    "FD": (1, False),
+    "KID": (3, False),
+    "precision": (3, True),
+    "recall": (3, True),
+    "AUC blend": (3, False),
     "AUC spectral": (3, False),
 }
 _PER_FACE = {"SSIM": "ssim", "PSNR": "psnr", "pose R²": "pose", "leak": "leak"}
@@ -182,7 +237,11 @@ _PER_SET = {"FD": "fd", "KID": "kid", "precision": "precision", "recall": "recal
 def rounded(values: torch.Tensor | float) -> Any:
     """Numbers as JSON keeps them: 5 significant digits."""
     if isinstance(values, torch.Tensor):
-        return [float(f"{v:.5g}") for v in values.double().flatten().tolist()] if values.dim() < 2 else [rounded(v) for v in values]
+        return (
+            [float(f"{v:.5g}") for v in values.double().flatten().tolist()]
+            if values.dim() < 2
+            else [rounded(v) for v in values]
+        )
     return float(f"{values:.5g}")
 
 
@@ -190,10 +249,18 @@ def record(measured: Measured, spectral: tuple[torch.Tensor, torch.Tensor]) -> d
     """What results.json keeps of one trained model: its per-face figures, its set figures, each blend
     member's and the spectral detector's scores of its merged test frames (``spectral``: the real and
     fake scores of :func:`spectral_scores`)."""
-    return {"ssim": rounded(measured.ssim), "psnr": rounded(measured.psnr), "pose": rounded(measured.pose),
-            "leak": rounded(measured.leak), "fd": rounded(measured.fd), "kid": rounded(measured.kid),
-            "precision": rounded(measured.precision), "recall": rounded(measured.recall),
-            "blend": rounded(measured.blend), "spectral": {"real": rounded(spectral[0]), "fake": rounded(spectral[1])}}
+    return {
+        "ssim": rounded(measured.ssim),
+        "psnr": rounded(measured.psnr),
+        "pose": rounded(measured.pose),
+        "leak": rounded(measured.leak),
+        "fd": rounded(measured.fd),
+        "kid": rounded(measured.kid),
+        "precision": rounded(measured.precision),
+        "recall": rounded(measured.recall),
+        "blend": rounded(measured.blend),
+        "spectral": {"real": rounded(spectral[0]), "fake": rounded(spectral[1])},
+    }
 
 
 def _auc_matrix(real: Any, fake: Any) -> np.ndarray:
@@ -226,16 +293,27 @@ class Seeds:
             raise ValueError(f"results is not lab 08's results.json (make_lab08 writes it): {error}") from None
         if any(not records for records in self._records.values()):
             raise ValueError("every model needs at least one seed in results.json")
-        self._faces = {name: {key: np.asarray([r[field] for r in records], dtype=float) for key, field in _PER_FACE.items()}
-                       for name, records in self._records.items()}
-        self._sets = {name: {key: np.asarray([r[field] for r in records], dtype=float) for key, field in _PER_SET.items()}
-                      for name, records in self._records.items()}
+        self._faces = {
+            name: {key: np.asarray([r[field] for r in records], dtype=float) for key, field in _PER_FACE.items()}
+            for name, records in self._records.items()
+        }
+        self._sets = {
+            name: {key: np.asarray([r[field] for r in records], dtype=float) for key, field in _PER_SET.items()}
+            for name, records in self._records.items()
+        }
         #: (members,) lists of (fake, real) AUC matrices per model and seed; the ensemble is the members' mean.
-        self._blend = {name: [[_auc_matrix(real_blend[m], r["blend"][m]) for m in range(len(real_blend))]
-                              + [_auc_matrix(real_blend.mean(0), np.mean(r["blend"], axis=0))] for r in records]
-                       for name, records in self._records.items()}
-        self._spectral = {name: [_auc_matrix(r["spectral"]["real"], r["spectral"]["fake"]) for r in records]
-                          for name, records in self._records.items()}
+        self._blend = {
+            name: [
+                [_auc_matrix(real_blend[m], r["blend"][m]) for m in range(len(real_blend))]
+                + [_auc_matrix(real_blend.mean(0), np.mean(r["blend"], axis=0))]
+                for r in records
+            ]
+            for name, records in self._records.items()
+        }
+        self._spectral = {
+            name: [_auc_matrix(r["spectral"]["real"], r["spectral"]["fake"]) for r in records]
+            for name, records in self._records.items()
+        }
         self.members = len(real_blend)
         self.n_faces = len(next(iter(self._faces.values()))["SSIM"][0])
         self.n_frames = len(real_blend[0])
@@ -257,8 +335,9 @@ class Seeds:
                 out[name] = np.asarray([m.mean() for m in self._spectral[name]])
         return out
 
-    def resamples(self, count: int = 1000, *, seed: int = 0, faces_only: bool = False,
-                  member: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    def resamples(
+        self, count: int = 1000, *, seed: int = 0, faces_only: bool = False, member: int | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
         """``count`` bootstrap tables, model -> column -> (count,) figures: per model its seeds drawn
         with replacement (``faces_only``: every seed kept), the test faces, fake and real test frames
         drawn with replacement and shared by all models; each figure the mean over the drawn seeds
@@ -302,8 +381,10 @@ class Seeds:
     def tables(self, count: int = 1000, *, seed: int = 0) -> list[dict[str, dict[str, float]]]:
         """:meth:`resamples` as ``count`` tables like :meth:`table`'s."""
         drawn = self.resamples(count, seed=seed)
-        return [{name: {column: float(values[b]) for column, values in drawn[name].items()} for name in self.names}
-                for b in range(count)]
+        return [
+            {name: {column: float(values[b]) for column, values in drawn[name].items()} for name in self.names}
+            for b in range(count)
+        ]
 
     def items(self, column: str) -> dict[str, np.ndarray]:
         """Each model's (seeds, items) table of a per-face column or an AUC: the per-face figures, or
@@ -315,7 +396,9 @@ class Seeds:
             return {name: np.stack([m[-1].mean(axis=1) for m in self._blend[name]]) for name in self.names}
         if column == "AUC spectral":
             return {name: np.stack([m.mean(axis=1) for m in self._spectral[name]]) for name in self.names}
-        raise ValueError(f"{column!r} has no per-item figures; choose from {', '.join([*_PER_FACE, 'AUC blend', 'AUC spectral'])}")
+        raise ValueError(
+            f"{column!r} has no per-item figures; choose from {', '.join([*_PER_FACE, 'AUC blend', 'AUC spectral'])}"
+        )
 
     def intervals(self, *, resamples: int = 1000, seed: int = 0) -> dict[str, dict[str, stats.Interval]]:
         """model -> column -> the figure's mean over seeds and its 95 % interval: over seeds and test
@@ -332,12 +415,19 @@ class Seeds:
                 several = len(per_seed[name]) > 1
                 if column in _PER_FACE:
                     values = self._faces[name][column]
-                    out[name][column] = (stats.seeds_items_interval(values) if several
-                                         else stats.bootstrap_interval(values[0], resamples=resamples, seed=seed))
+                    out[name][column] = (
+                        stats.seeds_items_interval(values)
+                        if several
+                        else stats.bootstrap_interval(values[0], resamples=resamples, seed=seed)
+                    )
                     continue
                 estimate = float(per_seed[name].mean())
                 over_seeds = stats.seed_interval(per_seed[name]) if several else None
-                half = (over_seeds.high - over_seeds.low) / 2 if over_seeds else (0.0 if column not in _PER_SET else math.nan)
+                half = (
+                    (over_seeds.high - over_seeds.low) / 2
+                    if over_seeds
+                    else (0.0 if column not in _PER_SET else math.nan)
+                )
                 if column not in _PER_SET:
                     low, high = np.percentile(drawn[name][column], [2.5, 97.5])
                     half = float(np.hypot(half, (high - low) / 2))
@@ -377,7 +467,9 @@ def leader(table: Mapping[str, Mapping[str, float]], column: str) -> str:
     return (max if higher else min)(table, key=lambda name: table[name][column])
 
 
-def share(tables: list[Mapping[str, Mapping[str, float]]], holds: Callable[[Mapping[str, Mapping[str, float]]], bool]) -> float:
+def share(
+    tables: list[Mapping[str, Mapping[str, float]]], holds: Callable[[Mapping[str, Mapping[str, float]]], bool]
+) -> float:
     """The share of ``tables`` for which ``holds(table)`` is true."""
     return sum(bool(holds(t)) for t in tables) / len(tables)
 
@@ -403,17 +495,23 @@ def seed_table(intervals: Mapping[str, Mapping[str, stats.Interval]], seeds: See
         print(f"{'model':<{width}} {'parameters':>10} seeds" + "".join(f"  {c:>{w}}" for c, w in zip(columns, cells)))
         for name, row in intervals.items():
             text = "".join(
-                "  " + f"{report.measured(row[c].estimate, SEED_COLUMNS[c][0], width=SEED_COLUMNS[c][0] + 3)} ± "
+                "  "
+                + f"{report.measured(row[c].estimate, SEED_COLUMNS[c][0], width=SEED_COLUMNS[c][0] + 3)} ± "
                 f"{_half(row[c], SEED_COLUMNS[c][0])}".rjust(w)
-                for c, w in zip(columns, cells))
+                for c, w in zip(columns, cells)
+            )
             print(f"{name:<{width}} {seeds.parameters[name]:>10,} {len(seeds.seeds[name]):>5}{text}")
         if columns[0] in seeds.floor:
-            text = "".join(f"  {report.measured(seeds.floor[c], SEED_COLUMNS[c][0], width=w - 2)}" for c, w in zip(columns, cells))
+            text = "".join(
+                f"  {report.measured(seeds.floor[c], SEED_COLUMNS[c][0], width=w - 2)}" for c, w in zip(columns, cells)
+            )
             print(f"{'real vs real (the floor)':<{width + 17}}{text}")
         print()
 
 
-def table(rows: Mapping[str, Row], bands: Mapping[str, Mapping[str, tuple[float, float]]]) -> dict[str, dict[str, float]]:
+def table(
+    rows: Mapping[str, Row], bands: Mapping[str, Mapping[str, tuple[float, float]]]
+) -> dict[str, dict[str, float]]:
     """Print the benchmark's table (:func:`aelab.report.table`): one line per model, its parameters
     beside its name, a measured figure per column, and the verdict against ``bands`` (model -> column ->
     (lo, hi)). A model without bands (your own) is shown unchecked, and so is every step time.
@@ -426,14 +524,25 @@ def table(rows: Mapping[str, Row], bands: Mapping[str, Mapping[str, tuple[float,
         checked = bands.get(name)
         lines[f"{name:<{width}} {row.parameters:>10,}"] = {
             column: (value, None if checked is None or COLUMNS[column][1] is None else checked[column])
-            for column, value in row.cells().items()}
-    return report.table(lines, digits={column: digits for column, (digits, _) in COLUMNS.items()},
-                        label=f"{'model':<{width}} {'parameters':>10}")
+            for column, value in row.cells().items()
+        }
+    return report.table(
+        lines,
+        digits={column: digits for column, (digits, _) in COLUMNS.items()},
+        label=f"{'model':<{width}} {'parameters':>10}",
+    )
 
 
-def figure(intervals: Mapping[str, Mapping[str, stats.Interval]], parameters: Mapping[str, int],
-           swaps: Mapping[str, torch.Tensor], dst: torch.Tensor, truth: torch.Tensor, *,
-           quality: str = "SSIM", detectability: str = "AUC blend") -> Figure:
+def figure(
+    intervals: Mapping[str, Mapping[str, stats.Interval]],
+    parameters: Mapping[str, int],
+    swaps: Mapping[str, torch.Tensor],
+    dst: torch.Tensor,
+    truth: torch.Tensor,
+    *,
+    quality: str = "SSIM",
+    detectability: str = "AUC blend",
+) -> Figure:
     """The benchmark in one picture (:func:`aelab.plotting.trade_off`): each model's swaps (images (n, 3,
     R, R) in [0, 1]) under the dst faces and their true swaps, and its ``quality`` against its
     ``detectability`` (columns of :data:`SEED_COLUMNS`, ``intervals`` from :meth:`Seeds.intervals`), the
@@ -484,30 +593,43 @@ def make_results() -> str:
     """Measure every model from every seed of :data:`SEEDS` whose checkpoint is there (:func:`checkpoint`)
     on the lab's judges; return results.json's text. Each architecture's spectral detector is fit on the
     seed-0 frames of the other four, and scores every seed of it."""
-    lab = judges(reader=FactorReader.from_state_dict(assets.load("lab03/reader.pt")),
-                 net=FeatureNet.from_state_dict(assets.load("lab06/features.pt")),
-                 blend=BlendDetector.from_state_dict(assets.load("lab07/blend.pt")))
+    lab = judges(
+        reader=FactorReader.from_state_dict(assets.load("lab03/reader.pt")),
+        net=FeatureNet.from_state_dict(assets.load("lab06/features.pt")),
+        blend=BlendDetector.from_state_dict(assets.load("lab07/blend.pt")),
+    )
     others = faces.render(2 * TEST_FACES, resolution=32, domain="B", seed=EVAL_SEED)[TEST_FACES:]
     trained = {(name, seed): path for seed in SEEDS for name in STEMS if (path := checkpoint(name, seed)).is_file()}
     missing = [f"{name} from seed {seed}" for seed in SEEDS for name in STEMS if (name, seed) not in trained]
     if any((name, 0) not in trained for name in STEMS):
-        raise SystemExit("make_lab08 results needs the five models from seed 0: run make_lab03 and "
-                         "make_lab08 h128 liae_ud ae")
-    measured = {key: measure(models.from_checkpoint(torch.load(path, weights_only=True)), lab)
-                for key, path in trained.items()}
-    detectors = {name: spectral_detector([measured[other, 0].frames for other in STEMS if other != name], lab)
-                 for name in STEMS}
+        raise SystemExit(
+            "make_lab08 results needs the five models from seed 0: run make_lab03 and make_lab08 h128 liae_ud ae"
+        )
+    measured = {
+        key: measure(models.from_checkpoint(torch.load(path, weights_only=True)), lab) for key, path in trained.items()
+    }
+    detectors = {
+        name: spectral_detector([measured[other, 0].frames for other in STEMS if other != name], lab) for name in STEMS
+    }
     results = {}
     for name in STEMS:
         seeds = [seed for seed in SEEDS if (name, seed) in trained]
-        runs = [record(measured[name, seed], spectral_scores(detectors[name], measured[name, seed].frames, lab))
-                for seed in seeds]
+        runs = [
+            record(measured[name, seed], spectral_scores(detectors[name], measured[name, seed].frames, lab))
+            for seed in seeds
+        ]
         results[name] = {"parameters": measured[name, 0].parameters, "seeds": seeds, "runs": runs}
     if missing:
         print("not trained yet (make_lab08 seeds), so not in results.json:", ", ".join(missing), flush=True)
-    return json.dumps({
-        "about": "lab 08's benchmark: python -m aelab.assets.make_lab08 results (aelab.course.lab08.Seeds reads it)",
-        "floor": {key: rounded(value) for key, value in floor(lab, others).items()},
-        "real_blend": rounded(blend_members(lab, lab.real_frames[lab.half:])),
-        "models": results,
-    }, separators=(",", ":")) + "\n"
+    return (
+        json.dumps(
+            {
+                "about": "lab 08's benchmark: python -m aelab.assets.make_lab08 results (aelab.course.lab08.Seeds reads it)",
+                "floor": {key: rounded(value) for key, value in floor(lab, others).items()},
+                "real_blend": rounded(blend_members(lab, lab.real_frames[lab.half :])),
+                "models": results,
+            },
+            separators=(",", ":"),
+        )
+        + "\n"
+    )

@@ -34,15 +34,33 @@ from aelab.forensics.detectors import CNNDetector, SpectralDetector
 from aelab.merge import merge, working_mask
 from aelab.validate import check_choice, check_int
 
-__all__ = ["RESOLUTION", "SPLITS", "SEEDS", "CNN_RECIPE", "TRAIN_EPSILON", "ADVERSARIAL_RECIPE", "Split",
-           "split", "cnn", "adversarial_cnn", "augmented_cnn", "spectral", "KINDS", "restore", "train",
-           "make_detectors"]
+__all__ = [
+    "RESOLUTION",
+    "SPLITS",
+    "SEEDS",
+    "CNN_RECIPE",
+    "TRAIN_EPSILON",
+    "ADVERSARIAL_RECIPE",
+    "Split",
+    "split",
+    "cnn",
+    "adversarial_cnn",
+    "augmented_cnn",
+    "spectral",
+    "KINDS",
+    "restore",
+    "train",
+    "make_detectors",
+]
 
 RESOLUTION = 32
 #: split name -> (render seed of its dst frames, fakes, reals): the first ``fakes`` frames are swapped;
 #: reals are cheap (rendered) and fakes are not (lab 03's DF), and an FPR of 0.1 % needs many reals.
-SPLITS: dict[str, tuple[int, int, int]] = {"train": (901, 512, 512), "calibration": (902, 250, 2000),
-                                           "test": (903, 250, 2000)}
+SPLITS: dict[str, tuple[int, int, int]] = {
+    "train": (901, 512, 512),
+    "calibration": (902, 250, 2000),
+    "test": (903, 250, 2000),
+}
 #: The training seeds of the shipped CNNs (three of each kind: a claim about training holds across them).
 SEEDS = (0, 1, 2)
 #: :class:`~aelab.forensics.detectors.CNNDetector`'s arguments for every shipped CNN.
@@ -74,13 +92,15 @@ class Split:
 
     def labelled(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Reals then fakes as one batch, and its labels (0 real, 1 fake)."""
-        return torch.cat([self.reals, self.fakes]), torch.cat([torch.zeros(len(self.reals)), torch.ones(len(self.fakes))])
+        return torch.cat([self.reals, self.fakes]), torch.cat(
+            [torch.zeros(len(self.reals)), torch.ones(len(self.fakes))]
+        )
 
     def merged(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Lab 07's blend task: (dst frames no merge touched, the fakes merged into their own frames)."""
         count = len(self.fakes)
         frames = merge(self.dst[:count], self.fakes, self.masks, blur_mask_modifier=BLUR_MASK_MODIFIER)
-        return self.dst[count: 2 * count], frames.images
+        return self.dst[count : 2 * count], frames.images
 
 
 @torch.no_grad()

@@ -36,9 +36,25 @@ from aelab.losses import reconstruction_loss
 from aelab.provenance import hidden, signing
 from aelab.validate import check_choice, check_int
 
-__all__ = ["BITS", "FPR", "KEY_SEED", "EXTRACTOR", "SIGNING", "FORGER", "key", "face_pool", "train_extractor",
-           "sign_decoder", "remove_by_finetuning", "extractor_file", "load_extractor", "signed_file",
-           "load_signed", "FILES", "make"]
+__all__ = [
+    "BITS",
+    "FPR",
+    "KEY_SEED",
+    "EXTRACTOR",
+    "SIGNING",
+    "FORGER",
+    "key",
+    "face_pool",
+    "train_extractor",
+    "sign_decoder",
+    "remove_by_finetuning",
+    "extractor_file",
+    "load_extractor",
+    "signed_file",
+    "load_signed",
+    "FILES",
+    "make",
+]
 
 #: The key's length: Stable Signature's 48 bits.
 BITS = 48
@@ -47,8 +63,18 @@ FPR = 1e-6
 #: The seed of the signed model's key.
 KEY_SEED = 10
 #: The HiDDeN pair's training.
-EXTRACTOR = {"width": 16, "strength": 0.3, "steps": 700, "warmup": 100, "ramp": 300, "batch_size": 16,
-             "lr": 2e-3, "image_weight": 30.0, "pool_size": 2048, "seed": 0}
+EXTRACTOR = {
+    "width": 16,
+    "strength": 0.3,
+    "steps": 700,
+    "warmup": 100,
+    "ramp": 300,
+    "batch_size": 16,
+    "lr": 2e-3,
+    "image_weight": 30.0,
+    "pool_size": 2048,
+    "seed": 0,
+}
 #: Stable Signature's fine-tuning of LIAE's decoder.
 SIGNING = {"steps": 400, "batch_size": 16, "lr": 1e-3, "weight": 10.0, "pool_size": 1024, "seed": 0}
 #: The forger's fine-tuning without the watermark term (Adam at DeepFaceLab's default learning rate).
@@ -72,8 +98,9 @@ def _batch_index(generator: torch.Generator, pool: int, batch: int) -> Tensor:
     return torch.randint(pool, (batch,), generator=generator)
 
 
-def train_extractor(config: Mapping[str, Any] = EXTRACTOR, *, steps: int | None = None,
-                    progress: bool = True) -> tuple[hidden.Encoder, hidden.Extractor, dict[str, list[float]]]:
+def train_extractor(
+    config: Mapping[str, Any] = EXTRACTOR, *, steps: int | None = None, progress: bool = True
+) -> tuple[hidden.Encoder, hidden.Extractor, dict[str, list[float]]]:
     """Train the HiDDeN pair for ``steps`` (default: the config's); return encoder, extractor (eval mode)
     and the history of the loss and of the bit accuracy on the noised images, one value per step."""
     steps = check_int("steps", config["steps"] if steps is None else steps, minimum=0)
@@ -110,9 +137,15 @@ def _frozen(module: nn.Module) -> nn.Module:
     return module
 
 
-def sign_decoder(liae: nn.Module, extractor: nn.Module, config: Mapping[str, Any] = SIGNING, *,
-                 steps: int | None = None, loss: Callable[..., Tensor] = signing.watermark_loss,
-                 progress: bool = True) -> tuple[nn.Module, dict[str, list[float]]]:
+def sign_decoder(
+    liae: nn.Module,
+    extractor: nn.Module,
+    config: Mapping[str, Any] = SIGNING,
+    *,
+    steps: int | None = None,
+    loss: Callable[..., Tensor] = signing.watermark_loss,
+    progress: bool = True,
+) -> tuple[nn.Module, dict[str, list[float]]]:
     """A copy of ``liae`` whose decoder is fine-tuned so that its swaps carry :func:`key` (Stable
     Signature) with ``loss`` (``watermark_loss(signed, unsigned, logits, key, weight)``); return it
     (eval mode) and the history of the loss and the bit accuracy, per step."""
@@ -168,8 +201,12 @@ def signed_file(liae: Mapping[str, Any], extractor: Mapping[str, Any]) -> dict[s
     """What ``lab10/signed.pt`` holds: LIAE's decoder signed by :func:`sign_decoder` (float16 weights),
     the key, the config and the history; from the contents of ``lab03/liae.pt`` and ``lab10/extractor.pt``."""
     signed, history = sign_decoder(models.from_checkpoint(liae), load_extractor(extractor))
-    return {"config": dict(SIGNING), "key": key(), "history": history,
-            "decoder": {k: v.half() for k, v in signed.decoder.state_dict().items()}}
+    return {
+        "config": dict(SIGNING),
+        "key": key(),
+        "history": history,
+        "decoder": {k: v.half() for k, v in signed.decoder.state_dict().items()},
+    }
 
 
 def load_signed(liae: Mapping[str, Any], saved: Mapping[str, Any]) -> nn.Module:
@@ -191,8 +228,9 @@ def make(name: str) -> dict[str, Any]:
     return signed_file(assets.load("lab03/liae.pt"), torch.load(assets.path("lab10/extractor.pt"), weights_only=True))
 
 
-def remove_by_finetuning(signed: nn.Module, checkpoints: Sequence[int], config: Mapping[str, Any] = FORGER, *,
-                         progress: bool = True) -> dict[int, nn.Module]:
+def remove_by_finetuning(
+    signed: nn.Module, checkpoints: Sequence[int], config: Mapping[str, Any] = FORGER, *, progress: bool = True
+) -> dict[int, nn.Module]:
     """Copies of ``signed`` whose decoder is fine-tuned on LIAE's reconstruction loss of A (src) and B
     (dst) faces, without the watermark term (the forger's attack): one per number of steps in
     ``checkpoints`` (one run, copied at each), frozen, in eval mode."""

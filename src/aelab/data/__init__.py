@@ -10,8 +10,17 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "faces": ("DOMAINS", "FACTORS", "FaceBatch", "draw", "factors_at", "iter_render", "render", "render_swap",
-              "sample_factors"),
+    "faces": (
+        "DOMAINS",
+        "FACTORS",
+        "FaceBatch",
+        "draw",
+        "factors_at",
+        "iter_render",
+        "render",
+        "render_swap",
+        "sample_factors",
+    ),
     "digits": ("Digits", "fashion_mnist", "kmnist", "load_digits", "mnist", "read_idx"),
     "datasets": ("DigitDataset", "FaceDataset"),
 }

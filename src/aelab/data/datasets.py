@@ -42,11 +42,19 @@ class FaceDataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """Items ``indices``, rendered together (the ``DataLoader`` calls this once per batch)."""
         positions = [self._position(i) for i in indices]
-        batch = faces.draw(faces.factors_at(positions, domain=self.domain, seed=self.seed),
-                           resolution=self.resolution, domain=self.domain)
+        batch = faces.draw(
+            faces.factors_at(positions, domain=self.domain, seed=self.seed),
+            resolution=self.resolution,
+            domain=self.domain,
+        )
         return [
-            {"image": batch.images[k], "face_mask": batch.face_mask[k], "eyes_mouth_mask": batch.eyes_mouth_mask[k],
-             "factors": {name: value[k] for name, value in batch.factors.items()}, "index": position}
+            {
+                "image": batch.images[k],
+                "face_mask": batch.face_mask[k],
+                "eyes_mouth_mask": batch.eyes_mouth_mask[k],
+                "factors": {name: value[k] for name, value in batch.factors.items()},
+                "index": position,
+            }
             for k, position in enumerate(positions)
         ]
 
@@ -70,11 +78,14 @@ class DigitDataset(Dataset):
         if images.dtype == torch.uint8 and images.ndim == 3:
             images = images.unsqueeze(1).float().div_(255)
         elif not (images.is_floating_point() and images.ndim == 4 and images.shape[1] == 1):
-            raise ValueError(f"images must be uint8 (N, H, W) or float (N, 1, H, W), got {images.dtype} "
-                             f"{tuple(images.shape)}")
+            raise ValueError(
+                f"images must be uint8 (N, H, W) or float (N, 1, H, W), got {images.dtype} {tuple(images.shape)}"
+            )
         if labels.ndim != 1 or labels.is_floating_point() or len(labels) != len(images):
-            raise ValueError(f"labels must be integers of shape ({len(images)},) to match the images, got "
-                             f"{labels.dtype} {tuple(labels.shape)}")
+            raise ValueError(
+                f"labels must be integers of shape ({len(images)},) to match the images, got "
+                f"{labels.dtype} {tuple(labels.shape)}"
+            )
         self.images, self.labels = images.float(), labels.long()
 
     def __len__(self) -> int:

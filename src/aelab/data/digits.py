@@ -33,8 +33,12 @@ from aelab.validate import check_choice
 
 #: IDX type code -> NumPy dtype (big-endian, as the format stores it).
 IDX_DTYPES: dict[int, np.dtype] = {
-    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
 }
 
 SPLITS = ("train", "test")
@@ -67,28 +71,34 @@ DATASETS: dict[str, IdxDataset] = {
         "MNIST",
         ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         _FILES,
-        _sums("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-              "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-              "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-              "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+        _sums(
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ),
     ),
     "fashion_mnist": IdxDataset(
         "Fashion-MNIST",
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         _FILES,
-        _sums("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-              "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-              "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-              "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+        _sums(
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        ),
     ),
     "kmnist": IdxDataset(
         "Kuzushiji-MNIST",
         ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
         _FILES,
-        _sums("51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
-              "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
-              "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
-              "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c"),
+        _sums(
+            "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+            "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+            "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+            "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+        ),
     ),
 }
 
@@ -125,8 +135,10 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - offset != expected:
         state = "truncated" if len(data) - offset < expected else "too long"
-        raise ValueError(f"{path}: {state}: dimensions {shape} of {dtype.name} need {expected} data bytes, "
-                         f"the file holds {len(data) - offset}")
+        raise ValueError(
+            f"{path}: {state}: dimensions {shape} of {dtype.name} need {expected} data bytes, "
+            f"the file holds {len(data) - offset}"
+        )
     return np.frombuffer(data, dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -168,13 +180,16 @@ def _checked_file(spec: IdxDataset, root: Path, name: str, download: bool) -> Pa
         if not download:
             raise FileNotFoundError(
                 f"{spec.name} file {name} is missing from {root}: put the official file there "
-                f"(from {spec.mirrors[0]}{name}) or pass download=True to fetch it")
+                f"(from {spec.mirrors[0]}{name}) or pass download=True to fetch it"
+            )
         _download(spec, name, path)
     digest = _sha256(path)
     if digest != spec.sha256[name]:
-        raise ValueError(f"{path} has SHA-256 {digest}, but the published {spec.name} file has "
-                         f"{spec.sha256[name]}: the file is corrupt or not the official release; "
-                         "delete it and pass download=True")
+        raise ValueError(
+            f"{path} has SHA-256 {digest}, but the published {spec.name} file has "
+            f"{spec.sha256[name]}: the file is corrupt or not the official release; "
+            "delete it and pass download=True"
+        )
     return path
 
 
@@ -188,8 +203,10 @@ def _load(key: str, root: str | os.PathLike[str], split: str, download: bool) ->
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise ValueError(f"{label_file}: expected uint8 labels (N,), got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
-        raise ValueError(f"{spec.name} {split}: {image_file.name} holds {len(images)} images but "
-                         f"{label_file.name} holds {len(labels)} labels; the files do not belong together")
+        raise ValueError(
+            f"{spec.name} {split}: {image_file.name} holds {len(images)} images but "
+            f"{label_file.name} holds {len(labels)} labels; the files do not belong together"
+        )
     return images, labels
 
 
@@ -199,8 +216,9 @@ def mnist(root: str | os.PathLike[str], split: str = "train", download: bool = F
     return _load("mnist", root, split, download)
 
 
-def fashion_mnist(root: str | os.PathLike[str], split: str = "train",
-                  download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def fashion_mnist(
+    root: str | os.PathLike[str], split: str = "train", download: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST (Zalando's clothing images), like :func:`mnist`."""
     return _load("fashion_mnist", root, split, download)
 
@@ -247,10 +265,12 @@ def load_digits(root: str | os.PathLike[str] | None = None, split: str = "train"
     root = data_root() / "mnist" if root is None else Path(root)
     if all((root / name).exists() for name in spec.files[split]):
         images, labels = mnist(root, split)
-        return Digits(torch.from_numpy(images).float().div_(255).unsqueeze(1), torch.from_numpy(labels).long(),
-                      "mnist")
+        return Digits(torch.from_numpy(images).float().div_(255).unsqueeze(1), torch.from_numpy(labels).long(), "mnist")
     from sklearn.datasets import load_digits as sklearn_digits
 
     bunch = sklearn_digits()
-    return Digits(torch.from_numpy(bunch.images).float().div_(16).unsqueeze(1), torch.from_numpy(bunch.target).long(),
-                  "sklearn-8x8")
+    return Digits(
+        torch.from_numpy(bunch.images).float().div_(16).unsqueeze(1),
+        torch.from_numpy(bunch.target).long(),
+        "sklearn-8x8",
+    )

@@ -24,10 +24,22 @@ _HEAD_Y = 0.06  # the head's centre sits slightly below the image centre (hair t
 _LIGHT_ELEVATION = math.radians(55.0)
 _LINE = 0.55  # half-width of ink lines, pixels
 
-_SKIN = ((0.98, 0.86, 0.76), (0.96, 0.78, 0.64), (0.87, 0.65, 0.49), (0.71, 0.49, 0.34),
-         (0.51, 0.34, 0.23), (0.36, 0.24, 0.17))
-_HAIR = ((0.10, 0.08, 0.07), (0.30, 0.18, 0.10), (0.55, 0.34, 0.17), (0.68, 0.30, 0.12),
-         (0.88, 0.72, 0.40), (0.72, 0.72, 0.72))
+_SKIN = (
+    (0.98, 0.86, 0.76),
+    (0.96, 0.78, 0.64),
+    (0.87, 0.65, 0.49),
+    (0.71, 0.49, 0.34),
+    (0.51, 0.34, 0.23),
+    (0.36, 0.24, 0.17),
+)
+_HAIR = (
+    (0.10, 0.08, 0.07),
+    (0.30, 0.18, 0.10),
+    (0.55, 0.34, 0.17),
+    (0.68, 0.30, 0.12),
+    (0.88, 0.72, 0.40),
+    (0.72, 0.72, 0.72),
+)
 _IRIS = ((0.36, 0.20, 0.08), (0.48, 0.40, 0.14), (0.22, 0.52, 0.24), (0.22, 0.45, 0.80), (0.50, 0.56, 0.62))
 # Hairline v = (h0 + h1 * u + h2 * u**2) * face_height, u in face widths, per hair_style.
 _HAIRLINES = ((-0.62, 0.0, 0.32), (-0.42, 0.0, 0.08), (-0.50, 0.22, 0.12))
@@ -159,8 +171,16 @@ class _Window:
     """A square window of the image and of the eyes-and-mouth mask, gathered for drawing and
     scattered back by :meth:`commit`; what is drawn in it stays inside the face."""
 
-    def __init__(self, frame: _Frame, u: Tensor, v: Tensor, half_size: tuple[float, float], image: Tensor,
-                 face_mask: Tensor, em: Tensor) -> None:
+    def __init__(
+        self,
+        frame: _Frame,
+        u: Tensor,
+        v: Tensor,
+        half_size: tuple[float, float],
+        image: Tensor,
+        face_mask: Tensor,
+        em: Tensor,
+    ) -> None:
         size = frame.size(*half_size)
         self.flat, self.grid = frame.window(u, v, size)
         self.image, self.em = image, em
@@ -214,8 +234,9 @@ def _surface_u(grid: _Grid, radius: Tensor, yaw: Tensor, u0: Tensor, half: Tenso
     return angle.sub_(_col(yaw + torch.asin(u0 / radius))).mul_(_col(radius / half))
 
 
-def draw_faces(f: Mapping[str, Tensor], resolution: int, max_roll: float, image: Tensor, face_mask: Tensor,
-               em: Tensor) -> None:
+def draw_faces(
+    f: Mapping[str, Tensor], resolution: int, max_roll: float, image: Tensor, face_mask: Tensor, em: Tensor
+) -> None:
     """Draw faces with factors ``f`` ((n,) float64 each) into the (n, C, R, R) outputs, in place.
 
     ``max_roll``: the largest roll of the factor range, in radians (features are drawn in windows
@@ -249,8 +270,9 @@ def _draw_backdrop(f: Mapping[str, Tensor], r: int, light: tuple[Tensor, Tensor]
     torch.add(along_x.float()[:, :, None, :], along_y.float()[:, :, :, None], out=image)
 
 
-def _draw_head(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: Tensor, image: Tensor,
-               face_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+def _draw_head(
+    f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: Tensor, image: Tensor, face_mask: Tensor
+) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
     """Paint the hair and the skin into ``image`` and the face mask into ``face_mask``; returns the
     head's coverage (N, 1, R, R) and the face's sphere (un, vn, un² + vn²) that :func:`_shade` lights."""
     n, r, px = len(f["yaw"]), frame.resolution, frame.scale
@@ -287,8 +309,14 @@ def _draw_head(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, hair: Tenso
     return head_alpha, (un, vn, radius2)
 
 
-def _shade(f: Mapping[str, Tensor], frame: _Frame, light: tuple[Tensor, Tensor], sphere: tuple[Tensor, Tensor, Tensor],
-           head_alpha: Tensor, image: Tensor) -> None:
+def _shade(
+    f: Mapping[str, Tensor],
+    frame: _Frame,
+    light: tuple[Tensor, Tensor],
+    sphere: tuple[Tensor, Tensor, Tensor],
+    head_alpha: Tensor,
+    image: Tensor,
+) -> None:
     """A sphere's normals (un, vn, nz) lit from the light direction (turned into the face frame): the
     unlit side of the head darkens by up to half the light strength. Overwrites ``sphere``."""
     light_x, light_y = light
@@ -334,8 +362,12 @@ def _draw_eyes(f: Mapping[str, Tensor], frame: _Frame, hair: Tensor, *outputs: T
         win.paint(ink, d_white.abs().sub_(_LINE))
         win.add_to_mask(d_white.sub_(1.0))
         brow_u = qu.mul_(1 / 1.1)
-        brow_d = _curve(brow_u, win.grid.v(_col(1 / (1.1 * eye_fy * eye_a)), _col(-brow_v)),
-                        _col(torch.full_like(eye_a, 0.15 / 1.1)), _col(side * 0.11 * f["brow_raise"]))
+        brow_d = _curve(
+            brow_u,
+            win.grid.v(_col(1 / (1.1 * eye_fy * eye_a)), _col(-brow_v)),
+            _col(torch.full_like(eye_a, 0.15 / 1.1)),
+            _col(side * 0.11 * f["brow_raise"]),
+        )
         win.paint(_rgb(hair * 0.75, n), brow_d.sub_(0.16 / 1.1).mul_(_col(1.1 * eye_a * px)))
         win.commit()
 
@@ -350,8 +382,7 @@ def _draw_nose(f: Mapping[str, Tensor], frame: _Frame, skin: Tensor, *outputs: T
     nose_a = f["nose_width"] * fw
     win = _Window(frame, nose_u, nose_v + 0.25 * nose_a, (0.12, 0.05), *outputs)
     qv = win.grid.v(_col(1 / (0.6 * nose_a * nose_fy)), _col(-nose_v))
-    tip = _ellipse(win.grid.u(_col(1 / (nose_a * torch.cos(yaw))), _col(-nose_u)), qv.clone(),
-                   _col(0.6 * nose_a * px))
+    tip = _ellipse(win.grid.u(_col(1 / (nose_a * torch.cos(yaw))), _col(-nose_u)), qv.clone(), _col(0.6 * nose_a * px))
     win.paint(_rgb(skin * 0.55, n), torch.maximum(tip.abs_().sub_(_LINE), qv.mul_(_col(-0.6 * nose_a * px))))
     win.commit()
 

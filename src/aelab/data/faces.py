@@ -86,16 +86,40 @@ FREE_FACTORS: tuple[str, ...] = tuple(k for k, f in FACTORS.items() if f.group !
 #: Fixed identities: DeepFaceLab's two sides of a swap.
 IDENTITIES: dict[str, dict[str, float]] = {
     "A": {
-        "face_width": 0.57, "face_height": 0.63, "jaw_taper": 0.10, "eye_spacing": 0.40, "eye_size": 0.25,
-        "eye_height": -0.04, "nose_length": 0.25, "nose_width": 0.10, "mouth_width": 0.31,
-        "mouth_height": 0.50, "skin_tone": 0.12, "hair_tone": 0.52, "eye_tone": 0.78, "hair_style": 1.0,
-        "hair_length": 0.15, "hair_volume": 0.07,
+        "face_width": 0.57,
+        "face_height": 0.63,
+        "jaw_taper": 0.10,
+        "eye_spacing": 0.40,
+        "eye_size": 0.25,
+        "eye_height": -0.04,
+        "nose_length": 0.25,
+        "nose_width": 0.10,
+        "mouth_width": 0.31,
+        "mouth_height": 0.50,
+        "skin_tone": 0.12,
+        "hair_tone": 0.52,
+        "eye_tone": 0.78,
+        "hair_style": 1.0,
+        "hair_length": 0.15,
+        "hair_volume": 0.07,
     },
     "B": {
-        "face_width": 0.49, "face_height": 0.71, "jaw_taper": 0.26, "eye_spacing": 0.36, "eye_size": 0.19,
-        "eye_height": -0.10, "nose_length": 0.35, "nose_width": 0.15, "mouth_width": 0.26,
-        "mouth_height": 0.57, "skin_tone": 0.72, "hair_tone": 0.02, "eye_tone": 0.05, "hair_style": 2.0,
-        "hair_length": 0.95, "hair_volume": 0.10,
+        "face_width": 0.49,
+        "face_height": 0.71,
+        "jaw_taper": 0.26,
+        "eye_spacing": 0.36,
+        "eye_size": 0.19,
+        "eye_height": -0.10,
+        "nose_length": 0.35,
+        "nose_width": 0.15,
+        "mouth_width": 0.26,
+        "mouth_height": 0.57,
+        "skin_tone": 0.72,
+        "hair_tone": 0.02,
+        "eye_tone": 0.05,
+        "hair_style": 2.0,
+        "hair_length": 0.95,
+        "hair_volume": 0.10,
     },
 }
 
@@ -140,13 +164,23 @@ class FaceBatch:
             if not 0 <= position < len(self):
                 raise IndexError(f"index {index} is out of range for a FaceBatch of {len(self)} faces")
             index = slice(position, position + 1)
-        return FaceBatch(self.images[index], self.face_mask[index], self.eyes_mouth_mask[index],
-                         {k: v[index] for k, v in self.factors.items()}, self.domain)
+        return FaceBatch(
+            self.images[index],
+            self.face_mask[index],
+            self.eyes_mouth_mask[index],
+            {k: v[index] for k, v in self.factors.items()},
+            self.domain,
+        )
 
     def to(self, device: torch.device | str) -> FaceBatch:
         """The same batch with every tensor on ``device``."""
-        return FaceBatch(self.images.to(device), self.face_mask.to(device), self.eyes_mouth_mask.to(device),
-                         {k: v.to(device) for k, v in self.factors.items()}, self.domain)
+        return FaceBatch(
+            self.images.to(device),
+            self.face_mask.to(device),
+            self.eyes_mouth_mask.to(device),
+            {k: v.to(device) for k, v in self.factors.items()},
+            self.domain,
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -250,8 +284,9 @@ def render(n: int, *, resolution: int = 64, domain: str = "A", seed: int = 0, st
     return draw(sample_factors(n, domain=domain, seed=seed, start=start), resolution=resolution, domain=domain)
 
 
-def iter_render(n: int, *, batch_size: int = 1024, resolution: int = 64, domain: str = "A",
-                seed: int = 0) -> Iterator[FaceBatch]:
+def iter_render(
+    n: int, *, batch_size: int = 1024, resolution: int = 64, domain: str = "A", seed: int = 0
+) -> Iterator[FaceBatch]:
     """Render the first ``n`` faces of the stream ``(seed, domain)`` as consecutive batches of
     ``batch_size``, so that memory stays flat however large ``n`` is."""
     n = check_int("n", n, minimum=0)
@@ -288,5 +323,6 @@ def faces_grid(columns: int = 8, resolution: int = 64, seed: int = 0) -> Figure:
         "another A": source,
         "true swap\nA → B": render_swap(source, "B"),
     }
-    return image_grid(torch.cat([batch.images for batch in rows.values()]), nrow=columns, row_labels=list(rows),
-                      cell_size=0.9)
+    return image_grid(
+        torch.cat([batch.images for batch in rows.values()]), nrow=columns, row_labels=list(rows), cell_size=0.9
+    )

@@ -50,8 +50,17 @@ def pgd_step(images: Tensor, gradient: Tensor, clean: Tensor, epsilon: float, st
     return torch.min(torch.max(moved, clean - epsilon), clean + epsilon).clamp(0.0, 1.0)
 
 
-def pgd(logit: Logit, images: Tensor, labels: Tensor | float = 1.0, *, epsilon: float, steps: int = 10,
-        step_size: float | None = None, random_start: bool = True, seed: int = 0) -> Tensor:
+def pgd(
+    logit: Logit,
+    images: Tensor,
+    labels: Tensor | float = 1.0,
+    *,
+    epsilon: float,
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = True,
+    seed: int = 0,
+) -> Tensor:
     """Projected gradient ascent on the margin −(2·labels − 1)·logit(x) within ε of ``images`` (N, C, H, W) in [0, 1].
 
     ``labels``: (N,) or one number; 1 (every image a fake) is the forger's attack. ``random_start``:
@@ -93,7 +102,9 @@ def _spectral_logit(detector: SpectralDetector) -> Logit:
     if detector.model_ is None:
         raise RuntimeError("fit the detector before attacking it")
     if detector.features != "azimuthal":
-        raise ValueError(f"only the azimuthal spectral detector is differentiable here, got features={detector.features!r}")
+        raise ValueError(
+            f"only the azimuthal spectral detector is differentiable here, got features={detector.features!r}"
+        )
     scaler, regression = detector.model_[0], detector.model_[-1]
     mean, scale = (torch.as_tensor(v, dtype=torch.float64) for v in (scaler.mean_, scaler.scale_))
     weights = torch.as_tensor(regression.coef_[0], dtype=torch.float64)
@@ -113,7 +124,9 @@ def detector_logit(detector: object) -> Logit:
         return _cnn_logit(detector)
     if isinstance(detector, SpectralDetector):
         return _spectral_logit(detector)
-    raise TypeError(f"detector must be a fitted CNNDetector, BlendDetector or SpectralDetector, got {type(detector).__name__}")
+    raise TypeError(
+        f"detector must be a fitted CNNDetector, BlendDetector or SpectralDetector, got {type(detector).__name__}"
+    )
 
 
 def mean_logit(logits: Sequence[Logit]) -> Logit:

@@ -104,13 +104,13 @@ def _downscale_or_sharpen(x: Tensor, generator: torch.Generator) -> Tensor:
     amount = _uniform(n, 0.2, 0.5, generator)
     out = torch.empty_like(x)
     for i in range(n):
-        xi = x[i:i + 1]
+        xi = x[i : i + 1]
         if down[i]:
             size = (max(2, round(h * float(scale[i]))), max(2, round(w * float(scale[i]))))
             small = F.interpolate(xi, size=size, mode="bilinear", align_corners=False, antialias=True)
-            out[i:i + 1] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+            out[i : i + 1] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
         else:
-            out[i:i + 1] = xi + float(amount[i]) * (xi - gaussian_blur(xi, 1.0, border="replicate"))
+            out[i : i + 1] = xi + float(amount[i]) * (xi - gaussian_blur(xi, 1.0, border="replicate"))
     return out.clamp(0.0, 1.0)
 
 
@@ -123,8 +123,9 @@ def _random_affine(x: Tensor, mask: Tensor, generator: torch.Generator) -> tuple
     theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / scale
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
-    moved = F.grid_sample(torch.cat([x, mask], dim=1), grid, mode="bilinear", padding_mode="border",
-                          align_corners=False)
+    moved = F.grid_sample(
+        torch.cat([x, mask], dim=1), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
     return moved[:, :3], moved[:, 3:]
 
 
@@ -135,9 +136,9 @@ def _blend_mask(mask: Tensor, generator: torch.Generator) -> Tensor:
     out = torch.empty_like(mask)
     sigmas = _uniform(n * 2, 0.5, 2.0, generator).view(n, 2)
     for i in range(n):
-        m = gaussian_blur(mask[i:i + 1], float(sigmas[i, 0]))
+        m = gaussian_blur(mask[i : i + 1], float(sigmas[i, 0]))
         m = torch.where(m < 1.0 - 1e-6, torch.zeros_like(m), torch.ones_like(m))
-        out[i:i + 1] = gaussian_blur(m, float(sigmas[i, 1]))
+        out[i : i + 1] = gaussian_blur(m, float(sigmas[i, 1]))
     ratio = torch.tensor(BLEND_RATIOS)[torch.randint(len(BLEND_RATIOS), (n,), generator=generator)]
     return (out * ratio.view(n, 1, 1, 1).to(out)).clamp(0.0, 1.0)
 

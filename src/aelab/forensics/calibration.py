@@ -23,8 +23,7 @@ from torch import Tensor
 from aelab.forensics.evaluation import _arrays
 from aelab.validate import check_float, check_int
 
-__all__ = ["Reliability", "reliability", "expected_calibration_error", "logits", "fit_temperature",
-           "apply_temperature"]
+__all__ = ["Reliability", "reliability", "expected_calibration_error", "logits", "fit_temperature", "apply_temperature"]
 
 #: Probabilities are clipped to [EPS, 1 − EPS] before their logits are taken.
 EPS = 1e-6
@@ -52,7 +51,9 @@ def reliability(probabilities: object, labels: object, *, bins: int = 10) -> Rel
     bins = check_int("bins", bins, minimum=1)
     p, y = _arrays(probabilities, labels)
     if p.min() < 0 or p.max() > 1:
-        raise ValueError(f"probabilities must lie in [0, 1], got [{p.min():.3g}, {p.max():.3g}]; pass detector.score(...)")
+        raise ValueError(
+            f"probabilities must lie in [0, 1], got [{p.min():.3g}, {p.max():.3g}]; pass detector.score(...)"
+        )
     predicted = p >= 0.5
     confidence = np.where(predicted, p, 1.0 - p)
     correct = predicted == (y == 1)

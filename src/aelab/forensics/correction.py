@@ -57,8 +57,10 @@ def spectral_correction(images: Tensor, reference: Tensor, *, strength: float = 
     n, c, h, w = images.shape
     rings = ring_index(h, w, images.device)
     if reference.shape != (c, int(rings.max()) + 1):
-        raise ValueError(f"reference must be (C, R) = ({c}, {int(rings.max()) + 1}) for {h}x{w} images with {c} "
-                         f"channels, got {tuple(reference.shape)}; make it with reference_spectrum(reals)")
+        raise ValueError(
+            f"reference must be (C, R) = ({c}, {int(rings.max()) + 1}) for {h}x{w} images with {c} "
+            f"channels, got {tuple(reference.shape)}; make it with reference_spectrum(reals)"
+        )
     spectrum = _shifted_fft(images)
     profile = azimuthal_average((spectrum.abs() ** 2).flatten(0, 1)).view(n, c, -1)
     gain = (reference.double().to(images.device) / profile.clamp_min(1e-12)) ** (strength / 2.0)

@@ -36,8 +36,9 @@ class AdversarialCNNDetector(CNNDetector):
     ``seed·1000003 + step`` (of its member), so a fit repeats exactly.
     """
 
-    def __init__(self, *, epsilon: float = 4 / 255, attack_steps: int = 3, clean_share: float = 0.5,
-                 **options: Any) -> None:
+    def __init__(
+        self, *, epsilon: float = 4 / 255, attack_steps: int = 3, clean_share: float = 0.5, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.epsilon = check_float("epsilon", epsilon, minimum=0.0, maximum=1.0)
         self.attack_steps = check_int("attack_steps", attack_steps, minimum=1)
@@ -50,8 +51,12 @@ class AdversarialCNNDetector(CNNDetector):
         return torch.cat([images[:keep], attacked])
 
     def _params(self) -> dict[str, Any]:
-        return {**super()._params(), "epsilon": self.epsilon, "attack_steps": self.attack_steps,
-                "clean_share": self.clean_share}
+        return {
+            **super()._params(),
+            "epsilon": self.epsilon,
+            "attack_steps": self.attack_steps,
+            "clean_share": self.clean_share,
+        }
 
 
 class Ensemble(Detector):

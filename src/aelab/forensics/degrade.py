@@ -161,7 +161,7 @@ def random_degrade(
     out = images.clone()
     for i in blurred.nonzero().flatten().tolist():
         if sigmas[i] > 0.1:  # below that a Gaussian of 3 taps is the identity to 8 bits
-            out[i:i + 1] = gaussian_blur(images[i:i + 1], float(sigmas[i]), border="replicate")
+            out[i : i + 1] = gaussian_blur(images[i : i + 1], float(sigmas[i]), border="replicate")
     if compressed.any():
         out[compressed] = compress(out[compressed], qualities[compressed])
     return out

@@ -127,9 +127,12 @@ class _SmallCNN(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(3, width, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
         )
         self.head = nn.Linear(8 * width, 1)
 
@@ -147,8 +150,18 @@ class CNNDetector(Detector):
     (its weights, batches and augmentation); :meth:`score` is the mean of their probabilities.
     """
 
-    def __init__(self, *, steps: int = 300, batch_size: int = 32, lr: float = 5e-3, width: int = 8,
-                 augment: bool = False, members: int = 1, seed: int = 0, progress: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        steps: int = 300,
+        batch_size: int = 32,
+        lr: float = 5e-3,
+        width: int = 8,
+        augment: bool = False,
+        members: int = 1,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
         self.steps = check_int("steps", steps, minimum=1)
         self.batch_size = check_int("batch_size", batch_size, minimum=2)
         self.lr = check_float("lr", lr, minimum=0.0, min_inclusive=False)
@@ -180,8 +193,9 @@ class CNNDetector(Detector):
             images = self._prepare(net, images, labels, seed * 1_000_003 + step)
             return F.binary_cross_entropy_with_logits(net(images), labels)
 
-        self.losses_ += fit_steps(net, step_loss, steps=self.steps, lr=self.lr, progress=self.progress,
-                                  desc=type(self).__name__)
+        self.losses_ += fit_steps(
+            net, step_loss, steps=self.steps, lr=self.lr, progress=self.progress, desc=type(self).__name__
+        )
         return net
 
     def _prepare(self, net: nn.Module, images: Tensor, labels: Tensor, seed: int) -> Tensor:
@@ -205,19 +219,30 @@ class CNNDetector(Detector):
         if not self.nets_:
             raise RuntimeError("fit the detector before scoring images")
         images = check_images("images", images, channels=3)
-        return torch.stack([torch.cat([torch.sigmoid(net(chunk)) for chunk in images.split(512)])
-                            for net in self.nets_]).mean(dim=0)
+        return torch.stack(
+            [torch.cat([torch.sigmoid(net(chunk)) for chunk in images.split(512)]) for net in self.nets_]
+        ).mean(dim=0)
 
     def _params(self) -> dict[str, Any]:
-        return {"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr, "width": self.width,
-                "augment": self.augment, "members": self.members, "seed": self.seed}
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "width": self.width,
+            "augment": self.augment,
+            "members": self.members,
+            "seed": self.seed,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """What a fitted detector is: its settings, its losses and its networks' weights (float16)."""
         if not self.nets_:
             raise RuntimeError("fit the detector before saving it")
-        return {"params": self._params(), "losses": list(self.losses_),
-                "nets": [{k: v.half() for k, v in net.state_dict().items()} for net in self.nets_]}
+        return {
+            "params": self._params(),
+            "losses": list(self.losses_),
+            "nets": [{k: v.half() for k, v in net.state_dict().items()} for net in self.nets_],
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> CNNDetector:
@@ -248,10 +273,21 @@ class BlendDetector(CNNDetector):
     that no training put there.
     """
 
-    def __init__(self, *, steps: int = 600, batch_size: int = 32, lr: float = 5e-3, width: int = 8,
-                 members: int = 3, shuffled: bool = False, seed: int = 0, progress: bool = False) -> None:
-        super().__init__(steps=steps, batch_size=batch_size, lr=lr, width=width, members=members, seed=seed,
-                         progress=progress)
+    def __init__(
+        self,
+        *,
+        steps: int = 600,
+        batch_size: int = 32,
+        lr: float = 5e-3,
+        width: int = 8,
+        members: int = 3,
+        shuffled: bool = False,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        super().__init__(
+            steps=steps, batch_size=batch_size, lr=lr, width=width, members=members, seed=seed, progress=progress
+        )
         self.shuffled = bool(shuffled)
 
     def _params(self) -> dict[str, Any]:
@@ -295,8 +331,9 @@ class ReconstructionDetector(Detector):
     -log d) so that :meth:`score` gives probabilities.
     """
 
-    def __init__(self, autoencoders: Sequence[Callable[[Tensor], Tensor]], *, distance: str = "mse",
-                 batch_size: int = 256) -> None:
+    def __init__(
+        self, autoencoders: Sequence[Callable[[Tensor], Tensor]], *, distance: str = "mse", batch_size: int = 256
+    ) -> None:
         if callable(autoencoders):
             autoencoders = [autoencoders]
         if not autoencoders or not all(callable(a) for a in autoencoders):

@@ -41,6 +41,7 @@ class Detector(Protocol):
 
     def score(self, images: Tensor) -> Tensor: ...
 
+
 __all__ = [
     "labelled",
     "roc_curve",
@@ -60,7 +61,9 @@ def labelled(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
     if not isinstance(real, Tensor) or not isinstance(fake, Tensor):
         raise TypeError("real and fake must be torch.Tensor batches of images (N, C, H, W)")
     if real.shape[1:] != fake.shape[1:]:
-        raise ValueError(f"real and fake images must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+        raise ValueError(
+            f"real and fake images must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}"
+        )
     labels = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))])
     return torch.cat([real, fake]), labels
 
@@ -188,9 +191,11 @@ def train_held_out_control(
     Lab 07's exercise 7.3 asks for this; its check compares an answer with it.
     """
     detector = make_detector().fit(*train)
-    return {"train": evaluate(detector.score(train[0]), train[1]).accuracy,
-            "held_out": evaluate(detector.score(test[0]), test[1]).accuracy,
-            "shuffled": shuffled_control(make_detector, train, test, seed=seed).accuracy}
+    return {
+        "train": evaluate(detector.score(train[0]), train[1]).accuracy,
+        "held_out": evaluate(detector.score(test[0]), test[1]).accuracy,
+        "shuffled": shuffled_control(make_detector, train, test, seed=seed).accuracy,
+    }
 
 
 def transfer_table(

@@ -56,7 +56,9 @@ class Upsample(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.kind in ("nearest", "bilinear"):
-            x = F.interpolate(x, scale_factor=2, mode=self.kind, **({"align_corners": False} if self.kind == "bilinear" else {}))
+            x = F.interpolate(
+                x, scale_factor=2, mode=self.kind, **({"align_corners": False} if self.kind == "bilinear" else {})
+            )
         x = F.leaky_relu(self.conv(x), 0.1)
         return F.pixel_shuffle(x, 2) if self.kind == "pixel_shuffle" else x
 
@@ -72,7 +74,9 @@ class UpsamplingAutoencoder(nn.Module):
     last upsampling of the given kind, a 1x1 convolution to 3 channels and a sigmoid.
     """
 
-    def __init__(self, upsampling: str = "pixel_shuffle", *, resolution: int = 32, ae_dims: int = 64, dims: int = 16) -> None:
+    def __init__(
+        self, upsampling: str = "pixel_shuffle", *, resolution: int = 32, ae_dims: int = 64, dims: int = 16
+    ) -> None:
         super().__init__()
         self.upsampling = check_choice("upsampling", upsampling, UPSAMPLINGS)
         self.resolution = check_int("resolution", resolution, minimum=8)
@@ -82,15 +86,22 @@ class UpsamplingAutoencoder(nn.Module):
         self.dims = check_int("dims", dims, minimum=1)
         d, low = dims, resolution // 8
         self.encoder = nn.Sequential(
-            nn.Conv2d(3, d, 5, stride=2, padding=2), nn.LeakyReLU(0.1),
-            nn.Conv2d(d, 2 * d, 5, stride=2, padding=2), nn.LeakyReLU(0.1),
-            nn.Conv2d(2 * d, 4 * d, 5, stride=2, padding=2), nn.LeakyReLU(0.1),
-            nn.Flatten(), nn.Linear(4 * d * low * low, ae_dims),
+            nn.Conv2d(3, d, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(d, 2 * d, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(2 * d, 4 * d, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.1),
+            nn.Flatten(),
+            nn.Linear(4 * d * low * low, ae_dims),
         )
         self.inter = nn.Sequential(nn.Linear(ae_dims, 4 * d * low * low), nn.Unflatten(1, (4 * d, low, low)))
         self.decoder = nn.Sequential(
-            Upsample(4 * d, 4 * d), Upsample(4 * d, 2 * d), Upsample(2 * d, d, upsampling),
-            nn.Conv2d(d, 3, 1), nn.Sigmoid(),
+            Upsample(4 * d, 4 * d),
+            Upsample(4 * d, 2 * d),
+            Upsample(2 * d, d, upsampling),
+            nn.Conv2d(d, 3, 1),
+            nn.Sigmoid(),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -100,7 +111,12 @@ class UpsamplingAutoencoder(nn.Module):
 
     def config(self) -> dict[str, object]:
         """The constructor's arguments, to rebuild the model: ``UpsamplingAutoencoder(**model.config())``."""
-        return {"upsampling": self.upsampling, "resolution": self.resolution, "ae_dims": self.ae_dims, "dims": self.dims}
+        return {
+            "upsampling": self.upsampling,
+            "resolution": self.resolution,
+            "ae_dims": self.ae_dims,
+            "dims": self.dims,
+        }
 
 
 def train_autoencoder(
@@ -124,7 +140,9 @@ def train_autoencoder(
     seed = check_seed("seed", seed)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     lr = check_float("lr", lr, minimum=0.0, min_inclusive=False)
-    pool = faces.render(check_int("pool_size", pool_size, minimum=1), resolution=resolution, domain="mixed", seed=seed).images
+    pool = faces.render(
+        check_int("pool_size", pool_size, minimum=1), resolution=resolution, domain="mixed", seed=seed
+    ).images
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = UpsamplingAutoencoder(upsampling, resolution=resolution)

@@ -66,7 +66,9 @@ def perceptual_cost(attacked: Tensor, clean: Tensor, truth: Tensor) -> Perceptua
 
     def pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
-            return (metrics.psnr(x, y, reduction="none"),
-                    losses.ssim(x.float(), y.float(), kernel_size=7, reduction="none"))
+            return (
+                metrics.psnr(x, y, reduction="none"),
+                losses.ssim(x.float(), y.float(), kernel_size=7, reduction="none"),
+            )
 
     return PerceptualCost(*pair(attacked, clean), *pair(attacked, truth), *pair(clean, truth))

@@ -29,8 +29,15 @@ import numpy as np
 from aelab.forensics.evaluation import _arrays, roc_curve
 from aelab.validate import check_float, check_int
 
-__all__ = ["threshold_at_fpr", "rates", "OperatingPoint", "operating_point", "equal_error_rate",
-           "precision_at_prevalence", "fpr_upper_bound"]
+__all__ = [
+    "threshold_at_fpr",
+    "rates",
+    "OperatingPoint",
+    "operating_point",
+    "equal_error_rate",
+    "precision_at_prevalence",
+    "fpr_upper_bound",
+]
 
 
 def threshold_at_fpr(scores: object, labels: object, fpr: float) -> float:

@@ -29,21 +29,27 @@ def _label(ax: Axes, xlabel: str, ylabel: str, legend: str, title: str) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def operating_roc_figure(curves: Mapping[str, tuple[object, object, tuple[float, float]]], *,
-                         title: str | None = None) -> Figure:
+def operating_roc_figure(
+    curves: Mapping[str, tuple[object, object, tuple[float, float]]], *, title: str | None = None
+) -> Figure:
     """ROC curves on a log FPR axis, ``{name: (scores, labels, (test FPR, test TPR))}``, each with its
     operating point (the threshold from the calibration split) marked."""
     figure = Figure(figsize=(4.2, 3.4), layout="constrained")
     ax = figure.subplots()
     for name, (scores, labels, (fpr, tpr)) in curves.items():
         false_rates, true_rates, _ = roc_curve(scores, labels)
-        line, = ax.step(np.maximum(false_rates, 1e-4), true_rates, where="post", label=name)
+        (line,) = ax.step(np.maximum(false_rates, 1e-4), true_rates, where="post", label=name)
         ax.plot([max(fpr, 1e-4)], [tpr], "o", color=line.get_color(), markersize=6)
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1)
     ax.set_ylim(0, 1.02)
-    _label(ax, "false positive rate (log; 0 drawn at 1e-4)", "true positive rate", "lower right",
-           title or "ROC; dots: the threshold from calibration, on test")
+    _label(
+        ax,
+        "false positive rate (log; 0 drawn at 1e-4)",
+        "true positive rate",
+        "lower right",
+        title or "ROC; dots: the threshold from calibration, on test",
+    )
     return figure
 
 
@@ -59,15 +65,18 @@ def reliability_figure(diagrams: Mapping[str, Reliability], *, title: str | None
     return figure
 
 
-def epsilon_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[tuple[float, float]]]], *,
-                   title: str | None = None) -> Figure:
+def epsilon_figure(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[tuple[float, float]]]],
+    *,
+    title: str | None = None,
+) -> Figure:
     """AUC against ε (in 1/255) for each detector: ``{name: (epsilons, aucs, [(low, high), ...])}``."""
     figure = Figure(figsize=(4.4, 3.2), layout="constrained")
     ax = figure.subplots()
     for name, (epsilons, aucs, intervals) in curves.items():
         x = np.asarray(epsilons, dtype=float) * 255
         low, high = np.asarray(intervals, dtype=float).T
-        line, = ax.plot(x, aucs, "o-", label=name)
+        (line,) = ax.plot(x, aucs, "o-", label=name)
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.set_xscale("symlog", linthresh=1)

@@ -49,9 +49,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -65,8 +65,12 @@ from aelab.grade.sandbox import DEFAULT_UIDS, Identities, Limits, Outcome, Sandb
 __all__ = ["DEFAULT_UIDS", "Limits", "Result", "grade", "main"]
 
 #: What the worker imports to run a notebook (the ``notebooks`` extra): module -> distribution.
-WORKER_NEEDS = {"nbclient": "nbclient", "nbformat": "nbformat", "ipykernel": "ipykernel",
-                "jupyter_client": "jupyter-client"}
+WORKER_NEEDS = {
+    "nbclient": "nbclient",
+    "nbformat": "nbformat",
+    "ipykernel": "ipykernel",
+    "jupyter_client": "jupyter-client",
+}
 #: The most submissions sent to Dask workers at once.
 MAX_IN_FLIGHT = 512
 

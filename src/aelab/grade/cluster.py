@@ -134,7 +134,9 @@ class DaskSandboxes:
             import dask
             from distributed import Client
         except ImportError:
-            raise ValueError("grading on a Dask cluster needs the cluster extra: pip install 'aelab[cluster]'") from None
+            raise ValueError(
+                "grading on a Dask cluster needs the cluster extra: pip install 'aelab[cluster]'"
+            ) from None
         if (scheduler is None) == (local is None):
             raise ValueError("give either a scheduler address or a number of local workers")
         self.limits, self.hide, self.uids, self.allow_unprivileged = limits, hide, uids, allow_unprivileged

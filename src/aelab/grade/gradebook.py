@@ -75,7 +75,7 @@ class Student:
 
     @property
     def sortable(self) -> str:
-        """"Last, First", as Canvas lists students."""
+        """ "Last, First", as Canvas lists students."""
         first, last = self.first_last
         return f"{last}, {first}" if first and last else self.name
 

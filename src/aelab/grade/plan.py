@@ -52,7 +52,7 @@ MAX_NOTEBOOK_BYTES = 100 * 2**20
 #: of the checks the lab calls, and capture their probes and the means to publish evidence before any
 #: student code runs, so that later patching of ``aelab.checks`` does not reach them. Only those
 #: modules: each lab module imports what its checks need, and a kernel pays for every import.
-PREAMBLE = f'''\
+PREAMBLE = f"""\
 def _aelab_install(modules, names):
     import importlib
     import json
@@ -73,7 +73,7 @@ def _aelab_install(modules, names):
         publish({{{EVIDENCE_MIME!r}: text}}, metadata={{"aelab-probe": index}})
 
     return probe
-'''
+"""
 
 
 class NotANotebook(ValueError):
@@ -261,8 +261,11 @@ class Lab:
                 "solution: true); is it a solution notebook of this kit?"
             )
         #: Written answers, graded by hand.
-        self.questions = [Question(e.grade_id, e.label or e.grade_id, e.points or 0.0)
-                          for e in exercises.values() if e.kind == "answer"]
+        self.questions = [
+            Question(e.grade_id, e.label or e.grade_id, e.points or 0.0)
+            for e in exercises.values()
+            if e.kind == "answer"
+        ]
         #: The lab as students get it (``make_lab``): each graded or answer cell's source and nbgrader
         #: metadata by grade_id, to tell what a submission changed (:mod:`aelab.grade.integrity`).
         self.released = {

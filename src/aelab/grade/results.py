@@ -114,7 +114,7 @@ class Result:
         return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "Result":
+    def from_json(cls, text: str) -> Result:
         data = json.loads(text)
         data["checks"] = [CheckResult(**row) for row in data["checks"]]
         return cls(**data)
@@ -279,8 +279,10 @@ def _manual(result: Result, questions: list[Question], marks: dict[str, Mark]) -
 
 #: Text meant for the kit's developers, never for a student's page: a pointer to the developer docs
 #: (with its parentheses or its clause), e.g. a band's "(or the band is wrong: see docs/DEVELOPING.md)".
-_DEVELOPER_TEXT = re.compile(r"\s*\([^()]*?(?:docs/|DEVELOPING)[^()]*\)"  # "(... see docs/DEVELOPING.md)"
-                             r"|[,;:]?\s*see (?:docs/)?[\w/.-]+\.md\b[^.;]*")  # "; see docs/x.md for ..."
+_DEVELOPER_TEXT = re.compile(
+    r"\s*\([^()]*?(?:docs/|DEVELOPING)[^()]*\)"  # "(... see docs/DEVELOPING.md)"
+    r"|[,;:]?\s*see (?:docs/)?[\w/.-]+\.md\b[^.;]*"
+)  # "; see docs/x.md for ..."
 
 
 def for_students(text: str) -> str:
@@ -298,8 +300,10 @@ def _document(
     auto_max = result.max_score - sum(q.points for q in questions)
     total = f"Score: {_points(result.score + manual)} / {_points(result.max_score)}"
     if questions:
-        total += (f" (checks {_points(result.score)} / {_points(auto_max)}, written answers {_points(manual)} / "
-                  f"{_points(result.max_score - auto_max)}" + (f", {pending} not graded yet)" if pending else ")"))
+        total += (
+            f" (checks {_points(result.score)} / {_points(auto_max)}, written answers {_points(manual)} / "
+            f"{_points(result.max_score - auto_max)}" + (f", {pending} not graded yet)" if pending else ")")
+        )
     paragraphs = [
         total,
         f"Status: {result.status}: {STATUSES[result.status]}"
@@ -307,15 +311,29 @@ def _document(
     ]
     checks = (
         ["Exercise", "Check", "Points", "Result", "What to do"],
-        [[c.exercise or "", c.check, f"{_points(c.earned)} / {_points(c.points)}", "passed" if c.passed else "not yet",
-          for_students(c.message)] for c in result.checks],
+        [
+            [
+                c.exercise or "",
+                c.check,
+                f"{_points(c.earned)} / {_points(c.points)}",
+                "passed" if c.passed else "not yet",
+                for_students(c.message),
+            ]
+            for c in result.checks
+        ],
     )
     written = (
         ["Question", "Points", "Comment"],
-        [[q.label,
-          "not graded yet" if marks.get(q.grade_id, None) is None or marks[q.grade_id].points is None
-          else f"{_points(marks[q.grade_id].points or 0.0)} / {_points(q.points)}",
-          marks[q.grade_id].comment if q.grade_id in marks else ""] for q in questions],
+        [
+            [
+                q.label,
+                "not graded yet"
+                if marks.get(q.grade_id, None) is None or marks[q.grade_id].points is None
+                else f"{_points(marks[q.grade_id].points or 0.0)} / {_points(q.points)}",
+                marks[q.grade_id].comment if q.grade_id in marks else "",
+            ]
+            for q in questions
+        ],
     )
     items = [for_students(f"{label} raised {message}") for label, message in result.errors] + result.notes
     return title, paragraphs, [checks, written] if questions else [checks], items
@@ -383,12 +401,26 @@ def write_feedback(
 #: The columns of grades.csv: ``auto`` is what the checks gave, ``manual`` the written answers'
 #: points given so far (``pending``: how many are not graded yet), ``total`` their sum; ``seconds``
 #: the time its cells ran, ``queued`` the time it waited for a worker, ``attempts`` its runs.
-GRADE_COLUMNS = ["submission", "auto", "manual", "pending", "total", "max_score", "status", "seconds", "queued",
-                 "attempts", "detail", "sha256"]
+GRADE_COLUMNS = [
+    "submission",
+    "auto",
+    "manual",
+    "pending",
+    "total",
+    "max_score",
+    "status",
+    "seconds",
+    "queued",
+    "attempts",
+    "detail",
+    "sha256",
+]
 
 
 def write_grades(
-    results: list[Result], path: Path, questions: list[Question] | None = None,
+    results: list[Result],
+    path: Path,
+    questions: list[Question] | None = None,
     marks: dict[str, dict[str, Mark]] | None = None,
 ) -> None:
     """Write grades.csv (one row per submission, sorted by name) atomically; ``marks`` are the

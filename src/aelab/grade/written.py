@@ -118,9 +118,13 @@ def effective(questions: list[Question], marks: dict[str, Mark], answers: dict[s
 def _sheet(question: Question, answers: dict[str, dict[str, str]], marks: dict[str, Mark]) -> str:
     """The ``.md`` sheet of one question: every answer under its submission's name."""
     points = f"{question.points:g} point{'s' * (question.points != 1)}"
-    lines = [f"# Question {question.label} ({points})", "",
-             f"Every answer, one per submission. Grade them in `{question.grade_id}.csv` (points from 0 to "
-             f"{question.points:g}, and a comment if you like), then run the same `aelab grade` command again.", ""]
+    lines = [
+        f"# Question {question.label} ({points})",
+        "",
+        f"Every answer, one per submission. Grade them in `{question.grade_id}.csv` (points from 0 to "
+        f"{question.points:g}, and a comment if you like), then run the same `aelab grade` command again.",
+        "",
+    ]
     for submission in sorted(answers):
         text = answers[submission].get(question.grade_id)
         lines += [f"## {submission}", "", text.strip() if answered(text) else "*(no answer)*", ""]

@@ -41,8 +41,14 @@ class ConvAutoencoder(nn.Module):
 
     _code_multiplier = 1  # the VAE's encoder outputs mean and log-variance
 
-    def __init__(self, resolution: int = 64, in_channels: int = 3, latent_dims: int = 64, width: int = 32,
-                 out_channels: int | None = None) -> None:
+    def __init__(
+        self,
+        resolution: int = 64,
+        in_channels: int = 3,
+        latent_dims: int = 64,
+        width: int = 32,
+        out_channels: int | None = None,
+    ) -> None:
         super().__init__()
         self.resolution = check_positive_int("resolution", resolution)
         if self.resolution < 4:
@@ -82,7 +88,7 @@ class ConvAutoencoder(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.latent_dims:
             raise ValueError(f"z must be a tensor of shape (N, {self.latent_dims}), got {tuple(z.shape)}")
         c, r = self._crop, self.resolution
-        return self.decoder(z)[:, :, c:c + r, c:c + r]
+        return self.decoder(z)[:, :, c : c + r, c : c + r]
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
@@ -115,7 +121,9 @@ class VAE(ConvAutoencoder):
         mu, logvar = self.encode(x)
         z = mu
         if self.training:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device if generator is None else generator.device)
+            eps = torch.randn(
+                mu.shape, generator=generator, device=mu.device if generator is None else generator.device
+            )
             z = mu + torch.exp(0.5 * logvar) * eps.to(mu.device)
         return VAEOutput(self.decode(z), mu, logvar)
 
@@ -123,8 +131,9 @@ class VAE(ConvAutoencoder):
         """Decode ``n`` codes drawn from the prior N(0, I): images (n, C, R, R) in [0, 1]."""
         n = check_positive_int("n", n)
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dims, generator=generator,
-                        device=device if generator is None else generator.device)
+        z = torch.randn(
+            n, self.latent_dims, generator=generator, device=device if generator is None else generator.device
+        )
         return self.decode(z.to(device))
 
 
@@ -139,7 +148,7 @@ class _ImageAndMask(nn.Module):
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         c, r = self._crop, self._resolution
-        drawn = self.decoder(z)[:, :, c:c + r, c:c + r]
+        drawn = self.decoder(z)[:, :, c : c + r, c : c + r]
         return drawn[:, :3], drawn[:, 3:]
 
 

@@ -92,8 +92,10 @@ class UNetPatchDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> PatchLogits:
         check_images("x", x, channels=self.in_channels)
         if x.shape[2] % self.total_stride or x.shape[3] % self.total_stride:
-            raise ValueError(f"image sides must be multiples of {self.total_stride} for patch_size "
-                             f"{self.patch_size}, got {tuple(x.shape[2:])}")
+            raise ValueError(
+                f"image sides must be multiples of {self.total_stride} for patch_size "
+                f"{self.patch_size}, got {tuple(x.shape[2:])}"
+            )
         x = F.leaky_relu(self.in_conv(x), 0.2)
         skips = []
         for conv in self.convs:
@@ -104,6 +106,6 @@ class UNetPatchDiscriminator(nn.Module):
         for upconv, stride, skip in zip(self.upconvs, self._strides, skips):
             # TensorFlow's "SAME" transposed conv: the full output cropped at (k - stride) // 2.
             start = (upconv.kernel_size[0] - stride) // 2
-            up = upconv(x)[:, :, start:start + skip.shape[2], start:start + skip.shape[3]]
+            up = upconv(x)[:, :, start : start + skip.shape[2], start : start + skip.shape[3]]
             x = torch.cat([skip, F.leaky_relu(up, 0.2)], dim=1)
         return PatchLogits(center=center, pixel=self.out_conv(x))

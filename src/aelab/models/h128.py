@@ -93,7 +93,9 @@ class H128(EncoderTwoDecoders):
         super().__init__()
         self.resolution = check_int("resolution", resolution, minimum=16)
         if resolution % 16:
-            raise ValueError(f"resolution must be a multiple of 16 (four stride-2 convs, then an upscale), got {resolution}")
+            raise ValueError(
+                f"resolution must be a multiple of 16 (four stride-2 convs, then an upscale), got {resolution}"
+            )
         self.ae_dims = check_int("ae_dims", ae_dims, minimum=4)
         if ae_dims % 4:
             raise ValueError(f"ae_dims must be a multiple of 4 (the decoder narrows to ae_dims / 4), got {ae_dims}")

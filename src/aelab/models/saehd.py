@@ -101,8 +101,9 @@ def _shared(layers: Callable[[Tensor], Tensor], src: Tensor | None, dst: Tensor)
     return src_out, dst_out
 
 
-def liae_codes(encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src: Tensor | None,
-               dst: Tensor) -> SAEHDCodes:
+def liae_codes(
+    encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src: Tensor | None, dst: Tensor
+) -> SAEHDCodes:
     """LIAE wiring (Model_SAEHD, ``'liae' in archi_type``), concatenating on channels.
 
     src code = [AB(E(src)), AB(E(src))]; dst code = [B(E(dst)), AB(E(dst))];
@@ -112,8 +113,9 @@ def liae_codes(encoder: nn.Module, inter_AB: nn.Module, inter_B: nn.Module, src:
     src_e, dst_e = _shared(encoder, src, dst)
     src_ab, dst_ab = _shared(inter_AB, src_e, dst_e)
     src_code = None if src_ab is None else _twice(src_ab)
-    return SAEHDCodes(src_code=src_code, dst_code=torch.cat([inter_B(dst_e), dst_ab], dim=1),
-                      src_dst_code=_twice(dst_ab))
+    return SAEHDCodes(
+        src_code=src_code, dst_code=torch.cat([inter_B(dst_e), dst_ab], dim=1), src_dst_code=_twice(dst_ab)
+    )
 
 
 def check_resolution(resolution: object, opts: str = "") -> int:
@@ -221,8 +223,16 @@ class SAEHD(SwapModel):
     (:meth:`decoders`). Keyword arguments default to the seed model card (LIAE.f.128.80.48.16).
     """
 
-    def __init__(self, *, resolution: int = 128, ae_dims: int = 128, e_dims: int = 80, d_dims: int = 48,
-                 d_mask_dims: int = 16, options: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        resolution: int = 128,
+        ae_dims: int = 128,
+        e_dims: int = 80,
+        d_dims: int = 48,
+        d_mask_dims: int = 16,
+        options: str = "",
+    ) -> None:
         super().__init__()
         self.options = parse_options(options)
         self.resolution = check_resolution(resolution, self.options)
@@ -257,8 +267,10 @@ class SAEHD(SwapModel):
         return self.encoder(x)
 
     def extra_repr(self) -> str:
-        return (f"archi={self.archi!r}, resolution={self.resolution}, ae_dims={self.ae_dims}, "
-                f"e_dims={self.e_dims}, d_dims={self.d_dims}, d_mask_dims={self.d_mask_dims}")
+        return (
+            f"archi={self.archi!r}, resolution={self.resolution}, ae_dims={self.ae_dims}, "
+            f"e_dims={self.e_dims}, d_dims={self.d_dims}, d_mask_dims={self.d_mask_dims}"
+        )
 
 
 class DF(SAEHD):
@@ -320,11 +332,14 @@ def parse_archi(archi: str) -> tuple[str, str]:
         raise TypeError(f"archi must be a str such as 'liae-ud', got {archi!r} ({type(archi).__name__})")
     archi_type, dash, opts = archi.strip().lower().partition("-")
     if archi_type not in ARCHI_TYPES:
-        raise ValueError(f"unknown archi type {archi_type!r} in archi {archi!r}; known types: "
-                         f"{', '.join(map(repr, ARCHI_TYPES))} (with options, e.g. 'liae-ud')")
+        raise ValueError(
+            f"unknown archi type {archi_type!r} in archi {archi!r}; known types: "
+            f"{', '.join(map(repr, ARCHI_TYPES))} (with options, e.g. 'liae-ud')"
+        )
     if dash and not opts:
-        raise ValueError(f"archi {archi!r} has a '-' but no options; drop the '-' or add letters from "
-                         f"{', '.join(ARCHI_OPTIONS)}")
+        raise ValueError(
+            f"archi {archi!r} has a '-' but no options; drop the '-' or add letters from {', '.join(ARCHI_OPTIONS)}"
+        )
     return archi_type, parse_options(opts)
 
 
@@ -376,8 +391,10 @@ def summary(model: SAEHD) -> str:
     if not isinstance(model, SAEHD):
         raise TypeError(f"summary expects a DF or LIAE model (see aelab.models.build), got {type(model).__name__}")
     shapes: dict[str, str] = {}
-    hooks = [part.register_forward_hook(lambda _m, _i, out, name=name: shapes.__setitem__(name, _shape_text(out)))
-             for name, part in model.parts().items()]
+    hooks = [
+        part.register_forward_hook(lambda _m, _i, out, name=name: shapes.__setitem__(name, _shape_text(out)))
+        for name, part in model.parts().items()
+    ]
     try:
         meta = {name: torch.empty_like(p, device="meta") for name, p in model.named_parameters()}
         image = torch.empty(1, 3, model.resolution, model.resolution, device="meta")
@@ -385,8 +402,14 @@ def summary(model: SAEHD) -> str:
     finally:
         for hook in hooks:
             hook.remove()
-    options = {"archi": model.archi, "resolution": model.resolution, "ae_dims": model.ae_dims,
-               "e_dims": model.e_dims, "d_dims": model.d_dims, "d_mask_dims": model.d_mask_dims}
+    options = {
+        "archi": model.archi,
+        "resolution": model.resolution,
+        "ae_dims": model.ae_dims,
+        "e_dims": model.e_dims,
+        "d_dims": model.d_dims,
+        "d_mask_dims": model.d_mask_dims,
+    }
     counts = {name: count_parameters(part) for name, part in model.parts().items()}
     rule = "=" * 64
     lines = [rule, "Model summary".center(64), rule]

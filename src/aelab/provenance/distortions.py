@@ -45,7 +45,7 @@ def crop(images: Tensor, keep: float) -> Tensor:
     h, w = images.shape[2:]
     ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
     top, left = (h - ch) // 2, (w - cw) // 2
-    return images[:, :, top:top + ch, left:left + cw]
+    return images[:, :, top : top + ch, left : left + cw]
 
 
 def launder(images: Tensor, name: str, strength: float, *, seed: int = 0) -> Tensor:

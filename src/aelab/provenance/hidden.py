@@ -68,15 +68,17 @@ class Extractor(nn.Module):
         super().__init__()
         self.bits = check_positive_int("bits", bits)
         self.resolution = check_positive_int("resolution", resolution)
-        self.net = nn.Sequential(_block(3, width), _block(width, 2 * width, 2), _block(2 * width, 2 * width),
-                                 _block(2 * width, 4 * width, 2))
+        self.net = nn.Sequential(
+            _block(3, width), _block(width, 2 * width, 2), _block(2 * width, 2 * width), _block(2 * width, 4 * width, 2)
+        )
         self.head = nn.Linear(4 * width * (resolution // 4) ** 2, bits)
 
     def forward(self, images: Tensor) -> Tensor:
         images = check_images("images", images, channels=3)
         if tuple(images.shape[2:]) != (self.resolution, self.resolution):
-            images = F.interpolate(images, size=(self.resolution, self.resolution), mode="bilinear",
-                                   align_corners=False, antialias=True)
+            images = F.interpolate(
+                images, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False, antialias=True
+            )
         return self.head(self.net(images * 2 - 1).flatten(1))
 
 
@@ -107,11 +109,16 @@ def noise_layer(images: Tensor, generator: torch.Generator) -> tuple[Tensor, str
         ch, cw = max(4, round(h * keep)), max(4, round(w * keep))
         top = int(torch.randint(h - ch + 1, (), generator=generator))
         left = int(torch.randint(w - cw + 1, (), generator=generator))
-        return images[:, :, top:top + ch, left:left + cw], name
+        return images[:, :, top : top + ch, left : left + cw], name
     if name == "resize":
         scale = uniform(0.5, 1.0)
-        small = F.interpolate(images, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="bilinear",
-                              align_corners=False, antialias=True)
+        small = F.interpolate(
+            images,
+            size=(max(1, round(h * scale)), max(1, round(w * scale))),
+            mode="bilinear",
+            align_corners=False,
+            antialias=True,
+        )
         return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False), name
     if name == "blur":
         return gaussian_blur(images, uniform(0.3, 1.5), border="replicate"), name
@@ -135,4 +142,3 @@ def message_bits(n: int, bits: int, generator: torch.Generator) -> Tensor:
 def bits_loss(logits: Tensor, message: Tensor) -> Tensor:
     """Binary cross-entropy of the extractor's logits (N, k) against the message's bits (N, k)."""
     return F.binary_cross_entropy_with_logits(logits, message)
-

@@ -43,30 +43,56 @@ def test_credentials(organisation: str = "aelab test") -> Credentials:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation)])
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, common),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            ]
+        )
 
     def usage(signer: bool) -> x509.KeyUsage:
-        return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                             data_encipherment=False, key_agreement=False, key_cert_sign=not signer,
-                             crl_sign=not signer, encipher_only=False, decipher_only=False)
+        return x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=not signer,
+            crl_sign=not signer,
+            encipher_only=False,
+            decipher_only=False,
+        )
 
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     end = start + datetime.timedelta(days=3650)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
-          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(start).not_valid_after(end)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(usage(signer=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(name("signed decoder")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(2).not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(usage(signer=True), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(usage(signer=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(name("signed decoder"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage(signer=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     private = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return Credentials(leaf.public_bytes(pem) + ca.public_bytes(pem), private)
@@ -93,11 +119,16 @@ def sign_png(data: bytes, credentials: Credentials, *, title: str = "swap.png", 
         "claim_generator_info": [{"name": generator}],
         "title": title,
         "format": "image/png",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": _DIGITAL_SOURCE}]}}],
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": _DIGITAL_SOURCE}]},
+            }
+        ],
     }
-    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, credentials.chain,
-                                                       credentials.private_key, None))
+    signer = c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, credentials.chain, credentials.private_key, None)
+    )
     out = io.BytesIO()
     with c2pa.Builder(json.dumps(manifest)) as builder:
         builder.sign(signer, "image/png", io.BytesIO(data), out)

@@ -147,9 +147,20 @@ class Config:
         check_choice("face_type", self.face_type, FACE_TYPES)
         for name in ("ae_dims", "e_dims", "d_dims", "d_mask_dims", "batch_size", "gan_dims"):
             check_int(name, getattr(self, name), minimum=1)
-        for name in ("masked_training", "learn_mask", "eyes_mouth_prio", "uniform_yaw", "blur_out_mask",
-                     "random_warp", "random_src_flip", "random_dst_flip", "pretrain", "clipgrad",
-                     "models_opt_on_gpu", "write_preview_history"):
+        for name in (
+            "masked_training",
+            "learn_mask",
+            "eyes_mouth_prio",
+            "uniform_yaw",
+            "blur_out_mask",
+            "random_warp",
+            "random_src_flip",
+            "random_dst_flip",
+            "pretrain",
+            "clipgrad",
+            "models_opt_on_gpu",
+            "write_preview_history",
+        ):
             check_bool(name, getattr(self, name))
         for name in ("gan_power", "true_face_power", "face_style_power", "bg_style_power", "random_hsv_power"):
             low, high = DFL_RANGES[name]
@@ -169,8 +180,13 @@ class Config:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_float("lr", self.lr, minimum=0.0, min_inclusive=False)
         if not isinstance(self.lr_dropout, bool):
-            check_float("lr_dropout (DFL's switch True/False, or a keep probability)", self.lr_dropout,
-                        minimum=0.0, maximum=1.0, min_inclusive=False)
+            check_float(
+                "lr_dropout (DFL's switch True/False, or a keep probability)",
+                self.lr_dropout,
+                minimum=0.0,
+                maximum=1.0,
+                min_inclusive=False,
+            )
 
     @property
     def lr_dropout_keep(self) -> float:
@@ -267,12 +283,32 @@ class Config:
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "cpu": dict(
-        archi="liae-ud", resolution=64, ae_dims=64, e_dims=16, d_dims=12, d_mask_dims=4, batch_size=8,
-        pretrain=False, random_warp=False, random_src_flip=False, random_dst_flip=False,
-        eyes_mouth_prio=True, optimizer="adam", lr=1e-3, target_iter=2000, lr_cos=4000,
+        archi="liae-ud",
+        resolution=64,
+        ae_dims=64,
+        e_dims=16,
+        d_dims=12,
+        d_mask_dims=4,
+        batch_size=8,
+        pretrain=False,
+        random_warp=False,
+        random_src_flip=False,
+        random_dst_flip=False,
+        eyes_mouth_prio=True,
+        optimizer="adam",
+        lr=1e-3,
+        target_iter=2000,
+        lr_cos=4000,
     ),
 }
 PRESETS["dfl-defaults"] = dict(
-    PRESETS["cpu"], optimizer="adabelief", lr=5e-5, random_warp=True, random_src_flip=False,
-    random_dst_flip=True, eyes_mouth_prio=False, target_iter=0, lr_cos=0,
+    PRESETS["cpu"],
+    optimizer="adabelief",
+    lr=5e-5,
+    random_warp=True,
+    random_src_flip=False,
+    random_dst_flip=True,
+    eyes_mouth_prio=False,
+    target_iter=0,
+    lr_cos=0,
 )

@@ -181,7 +181,12 @@ def process(
     if ct_mode is not None and ct_images is not None:
         images = color.transfer(images, ct_images, ct_mode, generator=generator)
     batch = augment.augment_batch(
-        images, [mask, em_mask], generator=generator, random_warp=random_warp, random_flip=random_flip,
-        normalize_max=[False, True], random_hsv_power=random_hsv_power,
+        images,
+        [mask, em_mask],
+        generator=generator,
+        random_warp=random_warp,
+        random_flip=random_flip,
+        normalize_max=[False, True],
+        random_hsv_power=random_hsv_power,
     )
     return Samples(batch.warped, batch.target, *batch.masks)

@@ -34,23 +34,38 @@ __all__ = [
 
 def bce(logits: torch.Tensor, label: float) -> torch.Tensor:
     """Per-sample BCE of discriminator logits against a constant label (``Model_SAEHD``'s ``DLoss``)."""
-    return torch.nn.functional.binary_cross_entropy_with_logits(
-        logits, torch.full_like(logits, label), reduction="none"
-    ).flatten(1).mean(1)
+    return (
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label), reduction="none")
+        .flatten(1)
+        .mean(1)
+    )
 
 
 def side_loss(config: Config, samples: Samples, pred: torch.Tensor, pred_mask: torch.Tensor) -> dict[str, torch.Tensor]:
     """One side's per-sample SAEHD loss terms (:func:`aelab.losses.saehd_loss`)."""
     c = config
     return losses.saehd_loss(
-        samples.target, pred, samples.mask, pred_mask, c.resolution, em_mask=samples.em_mask,
-        masked_training=c.masked_training, eyes_prio=c.eyes_mouth_prio, learn_mask=c.learn_mask,
+        samples.target,
+        pred,
+        samples.mask,
+        pred_mask,
+        c.resolution,
+        em_mask=samples.em_mask,
+        masked_training=c.masked_training,
+        eyes_prio=c.eyes_mouth_prio,
+        learn_mask=c.learn_mask,
         reduction="none",
     )
 
 
-def style_terms(config: Config, decoder_src: torch.nn.Module, codes: models.SAEHDCodes, src: Samples, dst: Samples,
-                pred_dst: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+def style_terms(
+    config: Config,
+    decoder_src: torch.nn.Module,
+    codes: models.SAEHDCodes,
+    src: Samples,
+    dst: Samples,
+    pred_dst: tuple[torch.Tensor, torch.Tensor],
+) -> dict[str, torch.Tensor]:
     """``face_style_power`` and ``bg_style_power``: per-sample terms added to the src loss.
 
     Face style: :func:`aelab.losses.style_loss` (blur radius resolution // 8, weight
@@ -65,8 +80,10 @@ def style_terms(config: Config, decoder_src: torch.nn.Module, codes: models.SAEH
     if c.face_style_power:
         swap, swap_mask = decoder_src(codes.src_dst_code.detach())
         terms["face_style"] = losses.style_loss(
-            swap * swap_mask.detach(), (pred_dst_dst * pred_dst_dstm).detach(),
-            blur_sigma=c.resolution // 8, weight=10000 * c.face_style_power / 100,
+            swap * swap_mask.detach(),
+            (pred_dst_dst * pred_dst_dstm).detach(),
+            blur_sigma=c.resolution // 8,
+            weight=10000 * c.face_style_power / 100,
         )
     if c.bg_style_power:
         swap, _ = decoder_src(codes.src_dst_code)
@@ -105,8 +122,9 @@ def _masked_opt(config: Config, samples: Samples, images: torch.Tensor) -> torch
     return losses.masked(images, losses.blur_mask(samples.mask, config.resolution))
 
 
-def gan_generator_loss(config: Config, gan_power: float, discriminator: torch.nn.Module, src: Samples,
-                       pred: torch.Tensor) -> torch.Tensor:
+def gan_generator_loss(
+    config: Config, gan_power: float, discriminator: torch.nn.Module, src: Samples, pred: torch.Tensor
+) -> torch.Tensor:
     """Per-sample GAN terms of the G loss (``Model_SAEHD``, gan_power > 0).
 
     gan_power · (BCE(D(pred)→real) on the centre and on the per-pixel output); with masked
@@ -125,7 +143,9 @@ def gan_generator_loss(config: Config, gan_power: float, discriminator: torch.nn
     return loss
 
 
-def discriminator_loss(config: Config, discriminator: torch.nn.Module, src: Samples, pred: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(
+    config: Config, discriminator: torch.nn.Module, src: Samples, pred: torch.Tensor
+) -> torch.Tensor:
     """The patch discriminator's per-sample loss: masked src target → real, reconstruction → fake.
 
     ``Model_SAEHD``'s ``D_src_dst_loss``: (BCE(real→1) + BCE(fake→0)) / 2 on the centre output
@@ -134,6 +154,4 @@ def discriminator_loss(config: Config, discriminator: torch.nn.Module, src: Samp
     """
     real_centre, real_pixels = discriminator(_masked_opt(config, src, src.target))
     fake_centre, fake_pixels = discriminator(_masked_opt(config, src, pred))
-    return (bce(real_centre, 1.0) + bce(fake_centre, 0.0)) * 0.5 + (
-        bce(real_pixels, 1.0) + bce(fake_pixels, 0.0)
-    ) * 0.5
+    return (bce(real_centre, 1.0) + bce(fake_centre, 0.0)) * 0.5 + (bce(real_pixels, 1.0) + bce(fake_pixels, 0.0)) * 0.5

@@ -82,10 +82,14 @@ class Trainer:
             raise TypeError(f"config must be an aelab.train.Config, got {type(config).__name__}")
         config.validate()
         if model is not None and not isinstance(model, models.SwapModel):
-            raise TypeError(f"model must be an aelab.models.SwapModel (e.g. H128, SwapAutoencoder), got {type(model).__name__}")
+            raise TypeError(
+                f"model must be an aelab.models.SwapModel (e.g. H128, SwapAutoencoder), got {type(model).__name__}"
+            )
         if model is not None and (config.pretrain or config.true_face_power):
-            raise ValueError("a trainer given its own model trains it without pretraining and without true_face_power "
-                             "(both rebuild or read DF's and LIAE's inter): set pretrain=False and true_face_power=0.0")
+            raise ValueError(
+                "a trainer given its own model trains it without pretraining and without true_face_power "
+                "(both rebuild or read DF's and LIAE's inter): set pretrain=False and true_face_power=0.0"
+            )
         self.seed = check_int("seed", seed, minimum=0, maximum=EVAL_SEED - 1)
         self.pool_size = check_int("pool_size (at least batch_size)", pool_size, minimum=config.batch_size)
         self.config = config
@@ -187,9 +191,13 @@ class Trainer:
         c = self.config
         uniform_yaw = c.uniform_yaw or self.pretraining
         rank, size = self.shard
-        self._entries = {side: torch.arange(rank, len(pool), size) for side, pool in (("src", self._src_pool), ("dst", self._dst_pool))}
+        self._entries = {
+            side: torch.arange(rank, len(pool), size)
+            for side, pool in (("src", self._src_pool), ("dst", self._dst_pool))
+        }
         self._hosts: dict[str, IndexHost | Index2DHost] = {
-            side: Index2DHost(yaw_bins(pool.factors["yaw"][self._entries[side]]), self.generator) if uniform_yaw
+            side: Index2DHost(yaw_bins(pool.factors["yaw"][self._entries[side]]), self.generator)
+            if uniform_yaw
             else IndexHost(len(self._entries[side]), self.generator)
             for side, pool in (("src", self._src_pool), ("dst", self._dst_pool))
         }
@@ -255,15 +263,22 @@ class Trainer:
             ct_images = self._dst_pool.images[self._hosts["ct"].multi_get(c.batch_size).to(self.device)]
         flip = True if pretraining else (c.random_src_flip if side == "src" else c.random_dst_flip)
         samples = process(
-            pool, index, generator=self.generator, random_warp=self.random_warp, random_flip=flip,
+            pool,
+            index,
+            generator=self.generator,
+            random_warp=self.random_warp,
+            random_flip=flip,
             random_hsv_power=0.0 if pretraining or side == "dst" else c.random_hsv_power,
-            ct_mode=c.ct_mode, ct_images=ct_images,
+            ct_mode=c.ct_mode,
+            ct_images=ct_images,
         )
         if c.blur_out_mask:
             samples.target = blur_out_mask(samples.target, samples.mask, c.resolution)
         return samples
 
-    def _train_generator(self, src: Samples, dst: Samples) -> tuple[dict[str, torch.Tensor], models.SAEHDCodes, torch.Tensor]:
+    def _train_generator(
+        self, src: Samples, dst: Samples
+    ) -> tuple[dict[str, torch.Tensor], models.SAEHDCodes, torch.Tensor]:
         """One update of the autoencoder on (src, dst); returns per-sample terms, the codes and the
         src prediction (both detached).
 
@@ -325,12 +340,16 @@ class Trainer:
     def _train_discriminator(self, src: Samples, pred: torch.Tensor) -> torch.Tensor:
         """One update of the patch discriminator (:func:`.terms.discriminator_loss`); returns its loss."""
         assert self.discriminator is not None
-        return self._discriminator_step(self.d_optimizer, terms.discriminator_loss(self.config, self.discriminator, src, pred))
+        return self._discriminator_step(
+            self.d_optimizer, terms.discriminator_loss(self.config, self.discriminator, src, pred)
+        )
 
     def _train_code_discriminator(self, codes: models.SAEHDCodes) -> torch.Tensor:
         """One update of the true-face code discriminator (:func:`.terms.code_discriminator_loss`)."""
         assert self.code_discriminator is not None
-        return self._discriminator_step(self.d_code_optimizer, terms.code_discriminator_loss(self.code_discriminator, codes))
+        return self._discriminator_step(
+            self.d_code_optimizer, terms.code_discriminator_loss(self.code_discriminator, codes)
+        )
 
     def step(self) -> dict[str, float]:
         """One SAEHD iteration; returns its loss terms (batch means) and records them in :attr:`history`.
@@ -480,7 +499,10 @@ class Trainer:
 
     def sampling_state(self) -> dict[str, Any]:
         """This process's face stream: the sampling generator and the samplers' epochs (CPU tensors)."""
-        return {"generator": self.generator.get_state(), "samplers": {side: host.state_dict() for side, host in self._hosts.items()}}
+        return {
+            "generator": self.generator.get_state(),
+            "samplers": {side: host.state_dict() for side, host in self._hosts.items()},
+        }
 
     def load_sampling_state(self, state: dict[str, Any]) -> None:
         """Continue the face stream that :meth:`sampling_state` returned."""
@@ -511,8 +533,10 @@ class Trainer:
         A trainer given its own model refuses (ValueError): save its ``model.state_dict()`` instead.
         """
         if self.custom_model:
-            raise ValueError("save() writes DeepFaceLab's checkpoint of the DF or LIAE the config describes; this trainer "
-                             "trains a model it was given: torch.save(trainer.model.state_dict(), path) instead")
+            raise ValueError(
+                "save() writes DeepFaceLab's checkpoint of the DF or LIAE the config describes; this trainer "
+                "trains a model it was given: torch.save(trainer.model.state_dict(), path) instead"
+            )
         return checkpoint.write(folder, self._parts(), self._state(), self.config, self.history, self.summary())
 
     @classmethod
