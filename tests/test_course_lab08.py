@@ -14,8 +14,8 @@ from aelab import assets, forensics, models, report, scorecard, stats
 from aelab.course import lab08
 from aelab.course.lab03 import LAB_CONFIG
 from aelab.data import faces
+from aelab.featurenet import FeatureNet
 from aelab.metrics import FactorReader
-from aelab.realism import FeatureNet
 from aelab.train import Config, Trainer
 
 
@@ -161,30 +161,30 @@ def _results(seeds: dict[str, int], *, shift: dict[str, float] | None = None) ->
 
 
 def test_seeds_read_results_give_intervals_differences_and_bootstrap_tables(capsys: pytest.CaptureFixture[str]) -> None:
-    seeds = lab08.Seeds(_results({"A": 3, "B": 3, "C": 1}, shift={"A": 0.2}))
+    seeds = scorecard.Seeds(_results({"A": 3, "B": 3, "C": 1}, shift={"A": 0.2}))
     intervals = seeds.intervals(resamples=200)
     for name in "ABC":
         for column, interval in intervals[name].items():
             assert interval.estimate == pytest.approx(seeds.table()[name][column]), (name, column)
     assert intervals["A"]["SSIM"].low < intervals["A"]["SSIM"].estimate < intervals["A"]["SSIM"].high
     assert np.isnan(intervals["C"]["FD"].low) and not np.isnan(intervals["C"]["SSIM"].low)  # one seed: no seed spread
-    assert lab08.leader(seeds.table(), "SSIM") == "A"
+    assert scorecard.leader(seeds.table(), "SSIM") == "A"
     leaders = seeds.leaders()
     assert leaders["SSIM: A - B"].difference.excludes(0.0) if "SSIM: A - B" in leaders else False
     assert seeds.difference("FD", "A", "C") is None and seeds.difference("SSIM", "A", "C") is not None
     tables = seeds.tables(50)
-    assert len(tables) == 50 and lab08.share(tables, lambda t: lab08.leader(t, "SSIM") == "A") > 0.9
+    assert len(tables) == 50 and scorecard.share(tables, lambda t: scorecard.leader(t, "SSIM") == "A") > 0.9
     assert seeds.table(seed=2)["C"] == seeds.table(seed=0)["C"]  # one seed: its only one
     lab08.seed_table(intervals, seeds)
     out = capsys.readouterr().out
     assert "real vs real (the floor)" in out and "n/a" in out
     with pytest.raises(ValueError, match="results.json"):
-        lab08.Seeds({"models": {}})
+        scorecard.Seeds({"models": {}})
 
 
 def test_figure_draws_swaps_the_trade_off_and_a_one_point_front_in_its_legend() -> None:
     images = torch.rand(3, 3, 32, 32)
-    seeds = lab08.Seeds(_results({"DF": 2, "AE": 2}, shift={"DF": 0.3}))
+    seeds = scorecard.Seeds(_results({"DF": 2, "AE": 2}, shift={"DF": 0.3}))
     intervals = seeds.intervals(resamples=50)
     figure = lab08.figure(intervals, seeds.parameters, {"DF": images, "AE": images}, images, images)
     assert len(figure.axes) == 4 * 3 + 1

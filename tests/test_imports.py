@@ -31,6 +31,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "analysis": (
         "aelab.metrics",
         "aelab.latent",
+        "aelab.featurenet",
         "aelab.realism",
         "aelab.appearance",
         "aelab.merge",

@@ -15,9 +15,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from aelab import losses, merge, stats
 from aelab import realism as realism_module
 from aelab.data import faces
+from aelab.featurenet import FeatureNet
 from aelab.realism import (
     MS_SSIM_WEIGHTS,
-    FeatureNet,
     blur,
     fd_curve,
     frechet_distance,

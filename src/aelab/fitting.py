@@ -2,7 +2,7 @@
 
 :func:`fit_steps` is the loop every fitted model of the library runs (:func:`fit_autoencoder`,
 :func:`aelab.forensics.generators.train_autoencoder`, :class:`aelab.metrics.FactorReader` and
-:class:`aelab.realism.FeatureNet`, the CNN detectors of :mod:`aelab.forensics.detectors`): Adam on
+:class:`aelab.featurenet.FeatureNet`, the CNN detectors of :mod:`aelab.forensics.detectors`): Adam on
 the model's trainable parameters for a fixed number of steps, the loss of step k from a callable, a
 ``tqdm.auto`` progress bar and the per-step loss history; a NaN or infinite loss stops it and names
 the step. DeepFaceLab's full SAEHD recipe is :class:`aelab.train.Trainer`'s own.

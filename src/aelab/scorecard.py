@@ -20,17 +20,21 @@ W) of floats in [0, 1]; masks (N, 1, H, W).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
-from aelab import losses, merge, metrics, models, realism
+from aelab import losses, merge, metrics, models, realism, stats
 from aelab.data import faces
+from aelab.featurenet import FeatureNet
 from aelab.forensics import BlendDetector, SpectralDetector, labelled
 from aelab.forensics.degrade import degrade
 from aelab.metrics import FactorReader
-from aelab.realism import FeatureNet
+from aelab.validate import check_int, check_seed
 
 __all__ = [
     "POSE",
@@ -45,6 +49,12 @@ __all__ = [
     "spectral_detector",
     "spectral_scores",
     "floor",
+    "SEED_COLUMNS",
+    "Seeds",
+    "rounded",
+    "record",
+    "leader",
+    "share",
 ]
 
 #: The factors whose mean carry-over R² is the table's "pose R²".
@@ -207,3 +217,262 @@ def floor(judges: Judges, others: faces.FaceBatch) -> dict[str, float]:
 
     sets = realism.realism(merged(judges.dst.to("cpu")), merged(others.to("cpu")))
     return {"FD": sets.fd, "KID": sets.kid.mean, "precision": sets.prdc.precision, "recall": sets.prdc.recall}
+
+
+#: The seed-level table's columns (:class:`Seeds`): name -> (decimals, higher is better). The first four
+#: and the two AUCs are resampled over test faces as well as seeds; FD, KID, precision and recall are
+#: figures of a whole set, taken over seeds only.
+SEED_COLUMNS: dict[str, tuple[int, bool]] = {
+    "SSIM": (3, True),
+    "PSNR": (2, True),
+    "pose R²": (3, True),
+    "leak": (3, False),
+    "FD": (1, False),
+    "KID": (3, False),
+    "precision": (3, True),
+    "recall": (3, True),
+    "AUC blend": (3, False),
+    "AUC spectral": (3, False),
+}
+_PER_FACE = {"SSIM": "ssim", "PSNR": "psnr", "pose R²": "pose", "leak": "leak"}
+_PER_SET = {"FD": "fd", "KID": "kid", "precision": "precision", "recall": "recall"}
+
+
+def rounded(values: torch.Tensor | float) -> Any:
+    """Numbers as JSON keeps them: 5 significant digits."""
+    if isinstance(values, torch.Tensor):
+        return (
+            [float(f"{v:.5g}") for v in values.double().flatten().tolist()]
+            if values.dim() < 2
+            else [rounded(v) for v in values]
+        )
+    return float(f"{values:.5g}")
+
+
+def record(measured: Measured, spectral: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+    """What results.json keeps of one trained model: its per-face figures, its set figures, each blend
+    member's and the spectral detector's scores of its merged test frames (``spectral``: the real and
+    fake scores of :func:`spectral_scores`)."""
+    return {
+        "ssim": rounded(measured.ssim),
+        "psnr": rounded(measured.psnr),
+        "pose": rounded(measured.pose),
+        "leak": rounded(measured.leak),
+        "fd": rounded(measured.fd),
+        "kid": rounded(measured.kid),
+        "precision": rounded(measured.precision),
+        "recall": rounded(measured.recall),
+        "blend": rounded(measured.blend),
+        "spectral": {"real": rounded(spectral[0]), "fake": rounded(spectral[1])},
+    }
+
+
+def _auc_matrix(real: Any, fake: Any) -> np.ndarray:
+    """(fake, real) -> 1 where the fake scores higher, 0.5 on a tie: its mean is the ROC AUC."""
+    real, fake = np.asarray(real, dtype=float), np.asarray(fake, dtype=float)
+    return (fake[:, None] > real[None, :]) + 0.5 * (fake[:, None] == real[None, :])
+
+
+class Seeds:
+    """The benchmark over its training seeds: ``results.json`` as :mod:`aelab.assets.make_lab08` writes
+    it (``models``: name -> ``parameters``, ``seeds`` and ``runs``, one :func:`record` per seed;
+    ``real_blend``: each blend member's scores of the real test frames; ``floor``: :func:`floor`).
+
+    Each figure of :data:`SEED_COLUMNS` is known per seed (:meth:`per_seed`). :meth:`interval` gives
+    its mean over seeds with a 95 % interval that holds both sources of chance: Student's t over the
+    seeds' figures (:func:`aelab.stats.seed_interval`), widened in quadrature by the half-width of a
+    bootstrap over test faces (and, for the AUCs, over fake and real test frames) of the seed mean --
+    the set figures (FD, KID, precision, recall) by the seeds alone. :meth:`resamples` draws the whole
+    table again, seeds and faces with replacement, to say how often a ranking or a front holds."""
+
+    def __init__(self, results: Mapping[str, Any]) -> None:
+        try:
+            self.names = list(results["models"])
+            self.parameters = {name: int(results["models"][name]["parameters"]) for name in self.names}
+            self._records = {name: list(results["models"][name]["runs"]) for name in self.names}
+            self.seeds = {name: [int(s) for s in results["models"][name]["seeds"]] for name in self.names}
+            self.floor = {key: float(value) for key, value in results["floor"].items()}
+            real_blend = np.asarray(results["real_blend"], dtype=float)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"results is not lab 08's results.json (make_lab08 writes it): {error}") from None
+        if any(not records for records in self._records.values()):
+            raise ValueError("every model needs at least one seed in results.json")
+        self._faces = {
+            name: {key: np.asarray([r[field] for r in records], dtype=float) for key, field in _PER_FACE.items()}
+            for name, records in self._records.items()
+        }
+        self._sets = {
+            name: {key: np.asarray([r[field] for r in records], dtype=float) for key, field in _PER_SET.items()}
+            for name, records in self._records.items()
+        }
+        #: (members,) lists of (fake, real) AUC matrices per model and seed; the ensemble is the members' mean.
+        self._blend = {
+            name: [
+                [_auc_matrix(real_blend[m], r["blend"][m]) for m in range(len(real_blend))]
+                + [_auc_matrix(real_blend.mean(0), np.mean(r["blend"], axis=0))]
+                for r in records
+            ]
+            for name, records in self._records.items()
+        }
+        self._spectral = {
+            name: [_auc_matrix(r["spectral"]["real"], r["spectral"]["fake"]) for r in records]
+            for name, records in self._records.items()
+        }
+        self.members = len(real_blend)
+        self.n_faces = len(next(iter(self._faces.values()))["SSIM"][0])
+        self.n_frames = len(real_blend[0])
+
+    def per_seed(self, column: str, *, member: int | None = None) -> dict[str, np.ndarray]:
+        """Each model's figure per seed, on every test face; ``member``: that blend member alone for
+        "AUC blend" (None: the detector, the members' mean)."""
+        if column not in SEED_COLUMNS:
+            raise ValueError(f"{column!r} is not a column; choose from {', '.join(SEED_COLUMNS)}")
+        out = {}
+        for name in self.names:
+            if column in _PER_FACE:
+                out[name] = self._faces[name][column].mean(axis=1)
+            elif column in _PER_SET:
+                out[name] = self._sets[name][column]
+            elif column == "AUC blend":
+                out[name] = np.asarray([m[-1 if member is None else member].mean() for m in self._blend[name]])
+            else:
+                out[name] = np.asarray([m.mean() for m in self._spectral[name]])
+        return out
+
+    def resamples(
+        self, count: int = 1000, *, seed: int = 0, faces_only: bool = False, member: int | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """``count`` bootstrap tables, model -> column -> (count,) figures: per model its seeds drawn
+        with replacement (``faces_only``: every seed kept), the test faces, fake and real test frames
+        drawn with replacement and shared by all models; each figure the mean over the drawn seeds
+        (``member``: that blend member alone for "AUC blend")."""
+        count = check_int("count", count, minimum=1)
+        rng = np.random.default_rng(check_seed("seed", seed))
+
+        def counts(n: int) -> np.ndarray:
+            return np.stack([np.bincount(rng.integers(n, size=n), minlength=n) for _ in range(count)]) / n
+
+        face, fake, real = counts(self.n_faces), counts(self.n_frames), counts(self.n_frames)
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name in self.names:
+            n = len(self._records[name])
+            drawn = np.tile(np.arange(n), (count, 1)) if faces_only else rng.integers(n, size=(count, n))
+
+            def mean_over(per_seed: np.ndarray, drawn: np.ndarray = drawn) -> np.ndarray:  # (seeds, count) -> (count,)
+                return per_seed[drawn, np.arange(count)[:, None]].mean(axis=1)
+
+            def auc_of(matrices: list[np.ndarray]) -> np.ndarray:  # each (fake, real) -> (seeds, count)
+                return np.stack([((fake @ g) * real).sum(axis=1) for g in matrices])
+
+            cells = {key: mean_over(self._faces[name][key] @ face.T) for key in _PER_FACE}
+            cells.update({key: mean_over(np.repeat(self._sets[name][key][:, None], count, axis=1)) for key in _PER_SET})
+            cells["AUC blend"] = mean_over(auc_of([m[-1 if member is None else member] for m in self._blend[name]]))
+            cells["AUC spectral"] = mean_over(auc_of(self._spectral[name]))
+            out[name] = cells
+        return out
+
+    def table(self, *, seed: int | None = None, member: int | None = None) -> dict[str, dict[str, float]]:
+        """model -> column -> figure: the mean over seeds, or the ``seed``-th seed's of every model (of a
+        model trained from fewer seeds, its last); the
+        blend detector's AUC from its ``member`` alone if given (its members are the detector
+        retrained from three seeds)."""
+        out: dict[str, dict[str, float]] = {name: {} for name in self.names}
+        for column in SEED_COLUMNS:
+            for name, values in self.per_seed(column, member=member if column == "AUC blend" else None).items():
+                out[name][column] = float(values.mean() if seed is None else values[min(seed, len(values) - 1)])
+        return out
+
+    def tables(self, count: int = 1000, *, seed: int = 0) -> list[dict[str, dict[str, float]]]:
+        """:meth:`resamples` as ``count`` tables like :meth:`table`'s."""
+        drawn = self.resamples(count, seed=seed)
+        return [
+            {name: {column: float(values[b]) for column, values in drawn[name].items()} for name in self.names}
+            for b in range(count)
+        ]
+
+    def items(self, column: str) -> dict[str, np.ndarray]:
+        """Each model's (seeds, items) table of a per-face column or an AUC: the per-face figures, or
+        each fake test frame's placement (the share of real test frames it outscores; their mean is
+        the AUC, DeLong's structural component). The items are the same for every model."""
+        if column in _PER_FACE:
+            return {name: self._faces[name][column] for name in self.names}
+        if column == "AUC blend":
+            return {name: np.stack([m[-1].mean(axis=1) for m in self._blend[name]]) for name in self.names}
+        if column == "AUC spectral":
+            return {name: np.stack([m.mean(axis=1) for m in self._spectral[name]]) for name in self.names}
+        raise ValueError(
+            f"{column!r} has no per-item figures; choose from {', '.join([*_PER_FACE, 'AUC blend', 'AUC spectral'])}"
+        )
+
+    def intervals(self, *, resamples: int = 1000, seed: int = 0) -> dict[str, dict[str, stats.Interval]]:
+        """model -> column -> the figure's mean over seeds and its 95 % interval: over seeds and test
+        faces (:func:`aelab.stats.seeds_items_interval`) for the per-face columns; over seeds
+        (:func:`aelab.stats.seed_interval`) for FD, KID, precision and recall; for an AUC, Student's t
+        over the seeds' AUCs widened in quadrature by a bootstrap over the fake and the real test frames
+        (``resamples``, ``seed``). A model trained from one seed only gets the test faces' part (the
+        bootstrap over them), and no interval (NaN ends) for the set figures."""
+        drawn = self.resamples(resamples, seed=seed, faces_only=True)
+        out: dict[str, dict[str, stats.Interval]] = {name: {} for name in self.names}
+        for column in SEED_COLUMNS:
+            per_seed = self.per_seed(column)
+            for name in self.names:
+                several = len(per_seed[name]) > 1
+                if column in _PER_FACE:
+                    values = self._faces[name][column]
+                    out[name][column] = (
+                        stats.seeds_items_interval(values)
+                        if several
+                        else stats.bootstrap_interval(values[0], resamples=resamples, seed=seed)
+                    )
+                    continue
+                estimate = float(per_seed[name].mean())
+                over_seeds = stats.seed_interval(per_seed[name]) if several else None
+                half = (
+                    (over_seeds.high - over_seeds.low) / 2
+                    if over_seeds
+                    else (0.0 if column not in _PER_SET else math.nan)
+                )
+                if column not in _PER_SET:
+                    low, high = np.percentile(drawn[name][column], [2.5, 97.5])
+                    half = float(np.hypot(half, (high - low) / 2))
+                out[name][column] = stats.Interval(estimate, estimate - half, estimate + half)
+        return out
+
+    def difference(self, column: str, first: str, second: str) -> stats.Comparison | None:
+        """``first``'s figure minus ``second``'s: over seeds and the shared test items
+        (:func:`aelab.stats.seeds_items_difference`; an AUC through its placements, :meth:`items`),
+        over seeds alone for FD, KID, precision and recall (:func:`aelab.stats.seed_difference`). Where
+        either model has one seed: over the shared test items alone (:func:`aelab.stats.paired_difference`
+        of the seed means), and None for a set figure, which one seed cannot test."""
+        several = all(len(self._records[name]) > 1 for name in (first, second))
+        if column in _PER_SET:
+            per_seed = self.per_seed(column)
+            return stats.seed_difference(per_seed[first], per_seed[second]) if several else None
+        items = self.items(column)
+        if several:
+            return stats.seeds_items_difference(items[first], items[second])
+        return stats.paired_difference(items[first].mean(axis=0), items[second].mean(axis=0))
+
+    def leaders(self) -> dict[str, stats.Comparison | None]:
+        """For every column, its best model against the runner-up (by the mean over seeds), named
+        ``"column: best - runner-up"``: the family of claims a ranking makes first (None where
+        :meth:`difference` cannot test it)."""
+        out = {}
+        for column, (_, higher) in SEED_COLUMNS.items():
+            means = {name: float(values.mean()) for name, values in self.per_seed(column).items()}
+            first, second = sorted(means, key=means.get, reverse=higher)[:2]
+            out[f"{column}: {first} - {second}"] = self.difference(column, first, second)
+        return out
+
+
+def leader(table: Mapping[str, Mapping[str, float]], column: str) -> str:
+    """The model a table (model -> column -> figure) ranks first on ``column`` (:data:`SEED_COLUMNS`)."""
+    higher = SEED_COLUMNS[column][1]
+    return (max if higher else min)(table, key=lambda name: table[name][column])
+
+
+def share(
+    tables: list[Mapping[str, Mapping[str, float]]], holds: Callable[[Mapping[str, Mapping[str, float]]], bool]
+) -> float:
+    """The share of ``tables`` for which ``holds(table)`` is true."""
+    return sum(bool(holds(t)) for t in tables) / len(tables)

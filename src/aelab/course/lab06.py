@@ -2,15 +2,15 @@
 
 Shared by ``python -m aelab.assets.make_lab06`` (which writes ``lab06/features.pt``) and
 ``solutions/06-realism-metrics.ipynb``. The file holds tensors, numbers and strings only -- read it
-with :func:`aelab.assets.load` and :meth:`aelab.realism.FeatureNet.from_state_dict`: the
-:meth:`~aelab.realism.FeatureNet.state_dict` of ``FeatureNet.for_faces(resolution=32, steps=STEPS,
+with :func:`aelab.assets.load` and :meth:`aelab.featurenet.FeatureNet.from_state_dict`: the
+:meth:`~aelab.featurenet.FeatureNet.state_dict` of ``FeatureNet.for_faces(resolution=32, steps=STEPS,
 seed=0)`` (weights as float16, the loss of every step as float64). One torch thread, fixed seeds: the
 bytes repeat with the same torch version and aelab code on the same CPU (other CPUs round differently).
 """
 
 from __future__ import annotations
 
-from aelab.realism import FeatureNet
+from aelab.featurenet import FeatureNet
 
 __all__ = ["STEPS", "make_features"]
 
