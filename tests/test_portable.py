@@ -39,12 +39,14 @@ IN_MAKE_TEST = {"05-color-and-gan", "07-forensics"}
 #: solution file name -> ids of further cells its answers need
 KEEP_CELLS: dict[str, set[str]] = {
     "04-training-recipe.ipynb": {"8d21f2b9", "fc920645"},  # the shipped results, and the table of effects
-    # the models, the short H128 run, the judges, the five rows and their bands, the variant and its row
+    # the models, the short H128 run, the judges, the five models' merged frames, the five rows and their
+    # bands, the variant and its row
     "08-architecture-benchmark.ipynb": {
         "lab08-10",
         "lab08-12",
         "lab08-15",
         "lab08-16",
+        "lab08-16a",
         "lab08-18",
         "lab08-28",
         "lab08-29",
