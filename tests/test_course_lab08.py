@@ -193,3 +193,10 @@ def test_figure_draws_swaps_the_trade_off_and_a_one_point_front_in_its_legend() 
     assert handle.get_marker() == "o"  # a front of one point still shows in the legend
     with pytest.raises(ValueError, match="column"):
         lab08.figure(intervals, seeds.parameters, {"DF": images, "AE": images}, images, images, quality="beauty")
+
+
+def test_the_judges_refuse_what_is_not_a_face_batch_or_a_judge(judges: scorecard.Judges) -> None:
+    with pytest.raises(TypeError, match="dst must be a FaceBatch"):
+        dataclasses.replace(judges, dst=judges.dst.images)
+    with pytest.raises(TypeError, match="net must be a FeatureNet"):
+        dataclasses.replace(judges, net=judges.reader)

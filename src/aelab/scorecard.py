@@ -34,7 +34,7 @@ from aelab.featurenet import FeatureNet
 from aelab.forensics import BlendDetector, SpectralDetector, labelled
 from aelab.forensics.degrade import degrade
 from aelab.metrics import FactorReader
-from aelab.validate import check_int, check_seed
+from aelab.validate import check_instance, check_int, check_seed
 
 __all__ = [
     "POSE",
@@ -89,11 +89,10 @@ class Judges:
     src_domain: str = "A"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dst, faces.FaceBatch) or len(self.dst) % 2 or len(self.dst) < 64:
+        if len(faces.check_face_batch("dst", self.dst)) % 2 or len(self.dst) < 64:
             raise ValueError("dst must be a FaceBatch of an even number (at least 64) of held-out dst faces")
         for name, kind in (("reader", FactorReader), ("net", FeatureNet), ("blend", BlendDetector)):
-            if not isinstance(getattr(self, name), kind):
-                raise TypeError(f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+            check_instance(name, getattr(self, name), kind)
         if not isinstance(self.real_frames, torch.Tensor) or len(self.real_frames) != len(self.dst):
             raise ValueError(f"real_frames must hold as many real frames as dst has faces ({len(self.dst)})")
 

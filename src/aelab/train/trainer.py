@@ -215,8 +215,7 @@ class Trainer:
         """
         c = self.config
         for name, batch in (("src", src), ("dst", dst)):
-            if not isinstance(batch, faces.FaceBatch):
-                raise TypeError(f"{name} must be a FaceBatch (from aelab.data.faces), got {type(batch).__name__}")
+            faces.check_face_batch(name, batch)
             if len(batch) < c.batch_size or batch.images.shape[-1] != c.resolution:
                 raise ValueError(
                     f"{name} must hold at least batch_size = {c.batch_size} faces at resolution {c.resolution}, "
