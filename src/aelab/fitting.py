@@ -2,7 +2,8 @@
 
 :func:`fit_steps` is the loop every fitted model of the library runs (:func:`fit_autoencoder`,
 :func:`aelab.forensics.generators.train_autoencoder`, :class:`aelab.metrics.FactorReader` and
-:class:`aelab.featurenet.FeatureNet`, the CNN detectors of :mod:`aelab.forensics.detectors`): Adam on
+:class:`aelab.featurenet.FeatureNet`, the CNN detectors of :mod:`aelab.forensics.detectors`, lab 10's
+watermark extractor, signed decoder and forger in :mod:`aelab.course.lab10`): Adam on
 the model's trainable parameters for a fixed number of steps, the loss of step k from a callable, a
 ``tqdm.auto`` progress bar and the per-step loss history; a NaN or infinite loss stops it and names
 the step. DeepFaceLab's full SAEHD recipe is :class:`aelab.train.Trainer`'s own.
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from aelab.runtime import AdaptiveThreads
 from aelab.validate import check_float, check_images, check_int, check_seed
 
 __all__ = ["fit_steps", "fit_autoencoder"]
@@ -53,8 +55,9 @@ def fit_steps(
     Step k (0, 1, ..., ``steps`` - 1) calls ``step_loss(k)``, which draws its batch, runs the model
     and returns a scalar tensor; then the gradients are cleared, the loss back-propagated and Adam
     (default betas, learning rate ``lr``) steps the model's trainable parameters. Nothing else draws
-    random numbers, so a seeded ``step_loss`` repeats exactly. The model is in train mode while it
-    trains and left in eval mode.
+    random numbers, so a seeded ``step_loss`` repeats exactly on a given thread count. On the CPU the
+    steps run on the thread count they find fastest (:class:`aelab.runtime.AdaptiveThreads`). The
+    model is in train mode while it trains and left in eval mode.
 
     Args:
         model: the ``nn.Module`` to train, on the device its parameters are on.
@@ -83,18 +86,20 @@ def fit_steps(
     optimizer = torch.optim.Adam(parameters, lr=lr)
     history: list[float] = []
     model.train()
+    threads = AdaptiveThreads(enabled=parameters[0].device.type == "cpu")
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=True)
     for step in bar:
-        loss = step_loss(step)
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise ValueError(
-                f"the loss of step {step + 1} must be a scalar tensor, got {type(loss).__name__} "
-                f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
+        with threads.step():
+            loss = step_loss(step)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise ValueError(
+                    f"the loss of step {step + 1} must be a scalar tensor, got {type(loss).__name__} "
+                    f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
         if not math.isfinite(value):
             raise ValueError(f"the loss became {value} at step {step + 1}; lower lr or check the loss")
         history.append(value)

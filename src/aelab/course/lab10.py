@@ -28,10 +28,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from aelab import assets, merge, models
 from aelab.data import faces
+from aelab.fitting import fit_steps
 from aelab.losses import reconstruction_loss
 from aelab.provenance import hidden, signing
 from aelab.validate import check_choice, check_int
@@ -109,25 +109,27 @@ def train_extractor(
     extractor = hidden.Extractor(BITS, config["width"])
     pool = face_pool(config["pool_size"], "mixed", config["seed"]).images
     generator = torch.Generator().manual_seed(config["seed"])
-    optimizer = torch.optim.Adam([*encoder.parameters(), *extractor.parameters()], lr=config["lr"])
     history: dict[str, list[float]] = {"loss": [], "bit_accuracy": []}
-    bar = tqdm(range(steps), desc="HiDDeN", disable=not progress)
-    for step in bar:
+
+    def step_loss(step: int) -> Tensor:
         images = pool[_batch_index(generator, len(pool), config["batch_size"])]
         message = hidden.message_bits(len(images), BITS, generator)
         signed = encoder(images, message)
         noised = hidden.noise_layer(signed, generator)[0] if step >= config["warmup"] else signed
         logits = extractor(noised)
+        history["bit_accuracy"].append(_bit_accuracy(logits, message))
         ramp = min(1.0, max(0, step - config["warmup"]) / config["ramp"])
-        loss = hidden.bits_loss(logits, message) + ramp * config["image_weight"] * (signed - images).pow(2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history["loss"].append(loss.item())
-        history["bit_accuracy"].append(((logits > 0).float() == message).float().mean().item())
-        if step % 50 == 49:
-            bar.set_postfix(bit_accuracy=f"{sum(history['bit_accuracy'][-50:]) / 50:.3f}")
+        return hidden.bits_loss(logits, message) + ramp * config["image_weight"] * (signed - images).pow(2).mean()
+
+    if steps:
+        pair = nn.ModuleList([encoder, extractor])
+        history["loss"] = fit_steps(pair, step_loss, steps=steps, lr=config["lr"], progress=progress, desc="HiDDeN")
     return encoder.eval(), extractor.eval(), history
+
+
+def _bit_accuracy(logits: Tensor, bits: Tensor) -> float:
+    """The share of bits read right: logit > 0 reads 1."""
+    return ((logits > 0) == bits.bool()).float().mean().item()
 
 
 def _frozen(module: nn.Module) -> nn.Module:
@@ -162,24 +164,20 @@ def sign_decoder(
         codes = original.codes(None, dst).src_dst_code
         unsigned, masks = original.decoder(codes)
     generator = torch.Generator().manual_seed(config["seed"])
-    optimizer = torch.optim.Adam(signed.decoder.parameters(), lr=config["lr"])
     target = key()
     history: dict[str, list[float]] = {"loss": [], "bit_accuracy": []}
-    bar = tqdm(range(steps), desc="signing", disable=not progress)
-    for step in bar:
+
+    def step_loss(step: int) -> Tensor:
         index = _batch_index(generator, len(dst), config["batch_size"])
         images, _ = signed.decoder(codes[index])
         seen = merge.merge(dst[index], images, masks[index]).images if step % 2 else images
         noised, _ = hidden.noise_layer(seen, generator)
         logits = extractor(noised)
-        value = loss(images, unsigned[index], logits, target, config["weight"])
-        optimizer.zero_grad()
-        value.backward()
-        optimizer.step()
-        history["loss"].append(value.item())
-        history["bit_accuracy"].append(((logits > 0) == target.bool()).float().mean().item())
-        if step % 50 == 49:
-            bar.set_postfix(bit_accuracy=f"{sum(history['bit_accuracy'][-50:]) / 50:.3f}")
+        history["bit_accuracy"].append(_bit_accuracy(logits, target))
+        return loss(images, unsigned[index], logits, target, config["weight"])
+
+    if steps:
+        history["loss"] = fit_steps(signed, step_loss, steps=steps, lr=config["lr"], progress=progress, desc="signing")
     return _frozen(signed), history
 
 
@@ -235,24 +233,25 @@ def remove_by_finetuning(
     (dst) faces, without the watermark term (the forger's attack): one per number of steps in
     ``checkpoints`` (one run, copied at each), frozen, in eval mode."""
     steps = max(check_int("checkpoints", c, minimum=0) for c in checkpoints)
-    copies = {0: _frozen(copy.deepcopy(signed))} if 0 in checkpoints else {}
+    copies: dict[int, nn.Module] = {}
     model = copy.deepcopy(signed).eval()
     for parameter in model.decoder.parameters():
         parameter.requires_grad_(True)
     src = face_pool(config["pool_size"], "A", config["seed"]).images
     dst = face_pool(config["pool_size"], "B", config["seed"] + 1).images
     generator = torch.Generator().manual_seed(config["seed"])
-    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
-    for step in tqdm(range(1, steps + 1), desc="forger", disable=not progress):
+
+    def step_loss(step: int) -> Tensor:
+        if step in checkpoints:  # the decoder after `step` updates
+            copies[step] = _frozen(copy.deepcopy(model))
         s = src[_batch_index(generator, len(src), config["batch_size"])]
         d = dst[_batch_index(generator, len(dst), config["batch_size"])]
         with torch.no_grad():
             codes = model.codes(s, d)
         (pred_src, _), (pred_dst, _) = model.decode_sides(codes)
-        loss = reconstruction_loss(s, pred_src, 32) + reconstruction_loss(d, pred_dst, 32)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step in checkpoints:
-            copies[step] = _frozen(copy.deepcopy(model))
+        return reconstruction_loss(s, pred_src, 32) + reconstruction_loss(d, pred_dst, 32)
+
+    if steps:
+        fit_steps(model, step_loss, steps=steps, lr=config["lr"], progress=progress, desc="forger")
+    copies[steps] = _frozen(copy.deepcopy(model))
     return copies
