@@ -146,6 +146,12 @@ def test_merge_swap_runs_a_model(frames) -> None:
     with torch.no_grad():
         swap = model.swap(dst).pred_src_dst
     assert torch.allclose(out.images, merge.merge(dst, swap, mask, blur_mask_modifier=8).images)
+    # the swaps and working mask once, for several merges: the same frames as merge_swap's, in chunks too
+    swapped, working = merge.swap_and_mask(model, dst, batch_size=1)
+    assert torch.allclose(swapped, swap) and working.shape == (len(dst), 1, *dst.shape[2:])
+    for ct_mode in (None, "rct"):
+        again = merge.merge(dst, swapped, working, ct_mode=ct_mode).images
+        assert torch.allclose(again, merge.merge_swap(model, dst, ct_mode=ct_mode).images)
 
 
 def test_bad_input() -> None:

@@ -62,6 +62,7 @@ __all__ = [
     "merge_mask",
     "merge",
     "working_mask",
+    "swap_and_mask",
     "merge_swap",
 ]
 
@@ -290,21 +291,18 @@ def working_mask(
 
 
 @torch.no_grad()
-def merge_swap(
+def swap_and_mask(
     model: torch.nn.Module,
     dst: Tensor,
     *,
     mask_mode: str = "learned-prd*learned-dst",
     dst_mask: Tensor | None = None,
     batch_size: int = 256,
-    **options: object,
-) -> Merged:
-    """Swap dst frames (N, 3, R, R) in [0, 1] with an SAEHD ``model`` (``model.swap``) and merge them.
-
-    ``mask_mode`` picks the working mask (``dst`` needs ``dst_mask``, the true face masks);
-    ``options`` are :func:`merge`'s (mode, erode_mask_modifier, blur_mask_modifier, ct_mode,
-    generator). The model runs in eval mode on its own device, ``batch_size`` frames at a time.
-    """
+) -> tuple[Tensor, Tensor]:
+    """An SAEHD ``model``'s swaps of dst frames (N, 3, R, R) in [0, 1] (``model.swap``'s
+    ``pred_src_dst``) and their working mask (N, 1, R, R) by ``mask_mode`` (``dst`` needs
+    ``dst_mask``, the true face masks): what :func:`merge` pastes, computed once for several merges.
+    The model runs in eval mode on its own device, ``batch_size`` frames at a time."""
     dst = check_images("dst", dst, channels=3)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     device = next(model.parameters()).device
@@ -316,5 +314,21 @@ def merge_swap(
         torch.cat([getattr(p, k) for p in parts]).to(dst.device)
         for k in ("pred_src_dst", "pred_src_dstm", "pred_dst_dstm")
     )
-    mask = working_mask(mask_mode, pred_src_dstm=prd, pred_dst_dstm=dstm, dst_mask=dst_mask)
+    return swap, working_mask(mask_mode, pred_src_dstm=prd, pred_dst_dstm=dstm, dst_mask=dst_mask)
+
+
+@torch.no_grad()
+def merge_swap(
+    model: torch.nn.Module,
+    dst: Tensor,
+    *,
+    mask_mode: str = "learned-prd*learned-dst",
+    dst_mask: Tensor | None = None,
+    batch_size: int = 256,
+    **options: object,
+) -> Merged:
+    """Swap dst frames (N, 3, R, R) in [0, 1] with an SAEHD ``model`` and merge them: :func:`merge` of
+    :func:`swap_and_mask`. ``options`` are :func:`merge`'s (mode, erode_mask_modifier,
+    blur_mask_modifier, ct_mode, generator)."""
+    swap, mask = swap_and_mask(model, dst, mask_mode=mask_mode, dst_mask=dst_mask, batch_size=batch_size)
     return merge(dst, swap, mask, **options)  # type: ignore[arg-type]
