@@ -5,7 +5,7 @@ The policy (:mod:`aelab.threads`) is applied when this file is imported, before 
 imports torch; with pytest-xdist the workers split the CPUs (``make test``: 2 workers on 2 cores, one
 thread each), and nbval's kernels inherit the worker's variables.
 
-``--capped SETTING:NOTEBOOK`` (``make test``: ``sse41:solutions/03-df-vs-liae.ipynb``) runs nbval on
+``--capped SETTING:NOTEBOOK`` (``make test``: ``sse41:solutions/01-autoencoders.ipynb``) runs nbval on
 the notebook under that setting of :mod:`aelab.portable`, in place of its default run: the test of
 ``tests/test_capped.py`` starts it in a child pytest process (the caps must be set before torch
 starts), so it runs beside the rest of the suite.
@@ -35,8 +35,8 @@ _CAPPED = pytest.StashKey[list[tuple[str, Path]]]()
 #: The test files and notebooks that cost the most CPU time in ``make test``, most first (the rest
 #: follow in collection order); the measurements: docs/benchmarks.md, "make test's CPU seconds".
 SLOWEST_FIRST = (
-    "tests/test_capped.py",  # lab 03 under sse41
     "tests/test_grade.py",
+    "solutions/03-df-vs-liae.ipynb",
     "solutions/07-forensics.ipynb",
     "tests/test_grade_tools.py",
     "tests/test_grade_cluster.py",
@@ -44,6 +44,7 @@ SLOWEST_FIRST = (
     "solutions/06-realism-metrics.ipynb",
     "solutions/10-provenance.ipynb",
     "solutions/09-adversarial-forensics.ipynb",
+    "tests/test_capped.py",  # lab 01 under sse41
     "tests/test_distributed.py",
     "solutions/01-autoencoders.ipynb",
     "solutions/02-latent-spaces.ipynb",
@@ -60,7 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--capped", action="append", default=[], metavar="SETTING:NOTEBOOK",
         help="run nbval on NOTEBOOK under aelab.portable's SETTING (in a child process, beside the other "
-             "tests) in place of its default run; make test: sse41:solutions/03-df-vs-liae.ipynb",
+             "tests) in place of its default run; make test: sse41:solutions/01-autoencoders.ipynb",
     )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """nbval on a solution as another CPU computes it, beside the rest of the suite: ``--capped SETTING:NOTEBOOK``
-(the repository's conftest.py; ``make test`` passes ``sse41:solutions/03-df-vs-liae.ipynb``).
+(the repository's conftest.py; ``make test`` passes ``sse41:solutions/01-autoencoders.ipynb``).
 
 ``python -m aelab.portable nbval --settings SETTING NOTEBOOK`` runs nbval in a pytest process of its
 own, with PyTorch's, oneDNN's and MKL's kernels capped before torch starts; this test starts it and
