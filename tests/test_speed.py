@@ -79,3 +79,7 @@ def test_contended_section_compares_with_one_thread_and_stops_its_busy_processes
     assert speed.torch.get_num_threads() == threads
     if threads > 1:
         assert all(value.endswith("one thread's speed") for _, value in rows[:4])
+    assert speed._versus(["the kit", "on 2 threads", "on 1"], [100.0, 98.0, 150.0], "{:,.0f} ms", rate=False) == (
+        "100 ms the kit, 98 ms on 2 threads, 150 ms on 1: 0.98x 2 threads', 1.50x one thread's speed"
+    )
+    assert speed._versus(["on 1 thread"], [5.0], "{:,.0f} faces/s", rate=True) == "5 faces/s on 1 thread"

@@ -48,7 +48,7 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     done = _make(venv, str(venv / "share" / "jupyter" / "kernels" / NAME / "kernel.json"))
     assert done.returncode == 0, done.stderr
     specs = KernelSpecManager(kernel_dirs=[str(venv / "share" / "jupyter" / "kernels")])
-    policy = (threads.OVERRIDE, *threads.COUNT_VARIABLES, *threads.WAIT_VARIABLES)
+    policy = (threads.OVERRIDE, threads.ADAPT, *threads.COUNT_VARIABLES, *threads.WAIT_VARIABLES)
     env = {name: value for name, value in os.environ.items() if name not in policy}
     manager = KernelManager(kernel_name=NAME, kernel_spec_manager=specs)
     manager.start_kernel(env=env)

@@ -33,7 +33,7 @@ def test_the_count_follows_affinity_quota_and_sharing(
     decision = threads.decide({}, **_machine(cpus, quota), share=share)
     assert decision.threads == expected
     assert {decision.variables[name] for name in threads.COUNT_VARIABLES} == {str(expected)}
-    assert decision.variables.get("GOMP_SPINCOUNT") == (str(threads.SPIN_COUNT) if expected > 1 else None)
+    assert not set(threads.WAIT_VARIABLES) & set(decision.variables)  # OpenMP's waiting is libgomp's
 
 
 def test_the_reason_names_what_decided() -> None:
@@ -55,10 +55,10 @@ def test_overrides_win_and_are_validated() -> None:
         threads.decide({}, **machine, share=0)
 
 
-def test_a_waiting_policy_already_set_is_kept() -> None:
-    for given in ({"OMP_WAIT_POLICY": "PASSIVE"}, {"GOMP_SPINCOUNT": "0"}):
-        assert "GOMP_SPINCOUNT" not in threads.decide(given, **_machine(2)).variables
-    assert threads.decide({"GOMP_SPINCOUNT": "0"}, **_machine(2)).variables["OMP_NUM_THREADS"] == "2"
+def test_a_waiting_policy_already_set_is_left_alone() -> None:
+    environ = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0"}
+    threads.apply(environ, share=1)
+    assert (environ["OMP_WAIT_POLICY"], environ["GOMP_SPINCOUNT"]) == ("PASSIVE", "0")
 
 
 def test_apply_sets_the_variables_in_the_environment_it_is_given() -> None:
@@ -102,8 +102,8 @@ def test_cgroup_v1_quota_from_cfs_files(tmp_path: Path) -> None:
 def test_a_process_pinned_to_one_cpu_uses_one_thread() -> None:
     """What ``taskset -c 0 aelab ...`` gives: the affinity, not the host's count, decides."""
     cpu = min(os.sched_getaffinity(0))
-    env = {name: value for name, value in os.environ.items()
-           if name not in (threads.OVERRIDE, *threads.COUNT_VARIABLES, *threads.WAIT_VARIABLES)}  # fmt: skip
+    policy = (threads.OVERRIDE, threads.ADAPT, *threads.COUNT_VARIABLES, *threads.WAIT_VARIABLES)
+    env = {name: value for name, value in os.environ.items() if name not in policy}
     done = subprocess.run([sys.executable, "-m", "aelab.threads"], env=env, capture_output=True, text=True,
                           preexec_fn=lambda: os.sched_setaffinity(0, {cpu}), check=True)  # fmt: skip
     assert done.stdout.splitlines()[0].startswith("1 thread(s): 1 CPU(s) by affinity")
@@ -118,7 +118,7 @@ def test_the_sandbox_runs_one_thread(tmp_path: Path) -> None:
 
     env = sandbox._environment(str(tmp_path))
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
-    assert "GOMP_SPINCOUNT" not in env  # one thread waits for nobody
+    assert env["AELAB_ADAPT"] == "0"  # a sandbox keeps its one thread
 
 
 def test_the_aelab_command_applies_the_policy_before_its_verb(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,8 +136,7 @@ def test_the_aelab_command_applies_the_policy_before_its_verb(monkeypatch: pytes
 
 def test_the_test_processes_run_under_the_policy() -> None:
     """The repository's conftest set the variables before torch started (xdist workers: their share)."""
-    count = int(os.environ["OMP_NUM_THREADS"])
-    assert count == 1 or os.environ.get("GOMP_SPINCOUNT") or os.environ.get("OMP_WAIT_POLICY")
+    assert int(os.environ["OMP_NUM_THREADS"]) >= 1 and os.environ["AELAB_ADAPT"] in ("0", "1")
 
 
 def test_one_thread_gives_the_count_back_even_after_an_error() -> None:
@@ -179,3 +178,127 @@ def test_the_renderer_draws_on_one_thread_and_gives_the_count_back(monkeypatch: 
         torch.set_num_threads(before)
     monkeypatch.setattr(faces, "draw_faces", draw_chunk)
     assert torch.equal(batch.images, faces.render(3, resolution=16, seed=5).images)
+
+
+# --- the adaptive count of a loop (aelab.runtime.AdaptiveThreads) ------------------------------------
+
+
+class _Machine:
+    """A fake clock: a step on n threads takes ``cost[n]`` seconds (what the loop would measure)."""
+
+    def __init__(self, cost: dict[int, float]) -> None:
+        self.cost, self.now = dict(cost), 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def run(self, loop: object, steps: int) -> list[int]:
+        import torch
+
+        counts = []
+        for _ in range(steps):
+            with loop.step():  # type: ignore[attr-defined]
+                counts.append(torch.get_num_threads())
+                self.now += self.cost[counts[-1]]
+        return counts
+
+
+@pytest.fixture
+def two_threads(monkeypatch: pytest.MonkeyPatch) -> object:
+    """A process the policy gave 2 threads, with the runtime's clock replaced by a fake machine."""
+    import torch
+
+    from aelab import runtime
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.delenv("AELAB_ADAPT", raising=False)
+    monkeypatch.setattr(runtime, "_left_at", None)
+    torch.set_num_threads(2)
+    yield runtime
+    torch.set_num_threads(before)
+
+
+def test_a_quiet_machine_keeps_every_thread_and_tries_one_ever_less_often(
+    two_threads: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _Machine({2: 0.18, 1: 0.29})
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50, longest=400)  # type: ignore[attr-defined]
+    counts = machine.run(loop, 1000)
+    ones = [k for k, count in enumerate(counts) if count == 1]
+    starts = [k for k in ones if k - 1 not in ones]
+    assert loop.count == 2 and len(ones) == 3 * len(starts)
+    # after warm-up and 3 timed steps; then 50, 100, 200, 400, 400 steps on the kept count between trials
+    assert [b - a - 3 for a, b in zip(starts, starts[1:])] == [50, 100, 200, 400]
+    assert starts[0] == 4 and loop.share(1) == pytest.approx(15 / 1000)
+
+
+def test_a_busy_machine_moves_to_one_thread_and_back_when_it_is_quiet_again(
+    two_threads: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _Machine({2: 1.27, 1: 0.69})  # both cores busy: two threads wait at every barrier
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50)  # type: ignore[attr-defined]
+    counts = machine.run(loop, 200)
+    assert counts[:7] == [2, 2, 2, 2, 1, 1, 1] and loop.count == 1
+    assert counts[-20:] == [1] * 20 and counts.count(2) == 4 + 3 + 3  # warm-up and 3 timed, two lost trials
+    machine.cost = {2: 0.18, 1: 0.29}  # the other programs end: one thread's steps drop by more than `drift`
+    counts = machine.run(loop, 10)
+    assert loop.count == 2 and counts[-3:] == [2, 2, 2]
+    import torch
+
+    assert torch.get_num_threads() == 2  # the loop's last choice stays for the work that follows
+
+
+@pytest.mark.parametrize("why", ["disabled", "AELAB_ADAPT=0", "deterministic", "set by the code", "one CPU"])
+def test_the_count_stays_where_it_must(two_threads: object, monkeypatch: pytest.MonkeyPatch, why: str) -> None:
+    import torch
+
+    machine = _Machine({2: 1.27, 1: 0.69})
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    expected = 2
+    if why == "AELAB_ADAPT=0":
+        monkeypatch.setenv("AELAB_ADAPT", "0")
+    elif why == "deterministic":
+        monkeypatch.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True)
+    elif why == "set by the code":  # an asset command's torch.set_num_threads(1): its files repeat bit for bit
+        torch.set_num_threads(expected := 1)
+        machine.cost = {2: 0.18, 1: 0.29}
+    elif why == "one CPU":
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(expected := 1)
+        machine.cost = {1: 0.29}
+    loop = two_threads.AdaptiveThreads(enabled=why != "disabled")  # type: ignore[attr-defined]
+    assert not loop.enabled
+    assert set(machine.run(loop, 100)) == {expected}
+
+
+def test_the_policy_lets_loops_adapt_only_a_count_it_chose() -> None:
+    assert threads.decide({}, **_machine(4)).variables["AELAB_ADAPT"] == "1"
+    for pinned in ({"AELAB_THREADS": "2"}, {"OMP_NUM_THREADS": "2"}):
+        assert threads.decide(pinned, **_machine(4)).variables["AELAB_ADAPT"] == "0"
+    # a child of a kit process inherits the kit's OMP_NUM_THREADS and its AELAB_ADAPT=1
+    assert threads.decide({"OMP_NUM_THREADS": "4", "AELAB_ADAPT": "1"}, **_machine(4)).variables["AELAB_ADAPT"] == "1"
+    assert threads.decide({"AELAB_ADAPT": "0"}, **_machine(4)).variables["AELAB_ADAPT"] == "0"
+    with pytest.raises(ValueError, match="AELAB_ADAPT must be 0"):
+        threads.decide({"AELAB_ADAPT": "off"}, **_machine(4))
+
+
+def test_the_training_loops_carry_an_adaptive_count(two_threads: object) -> None:
+    import torch
+
+    from aelab import fitting
+    from aelab.train import Config, Trainer
+
+    trainer = Trainer(Config.preset("cpu"), device="cpu", pool_size=8)
+    assert trainer.threads.enabled and trainer.threads.ceiling == 2
+    seen: list[int] = []
+    model = torch.nn.Linear(2, 1)
+
+    def loss(step: int) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return model(torch.ones(1, 2)).square().sum()
+
+    fitting.fit_steps(model, loss, steps=12, lr=1e-3, progress=False)
+    assert 1 in seen[4:7]  # the first trial of one thread, after warm-up and three timed steps

@@ -1,8 +1,11 @@
-"""Where computations run: the device choice, and work that runs on one thread."""
+"""Where computations run: the device choice, work that runs on one thread, and the thread count a
+loop of training steps finds fastest (:class:`AdaptiveThreads`)."""
 
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,3 +47,150 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def _ceiling() -> int:
+    """The most threads a loop may use: the count the kit's policy chose for this process
+    (``OMP_NUM_THREADS``, set by :func:`aelab.threads.apply` before torch started), else torch's."""
+    text = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(text) if text.isdigit() and int(text) > 0 else torch.get_num_threads()
+
+
+#: The count the last adaptive loop left torch on (None: none has run). A count that differs from
+#: both it and the policy's was set by the code around the loop, which the loop then keeps.
+_left_at: int | None = None
+
+
+def _adaptive() -> bool:
+    """Whether loops may change the thread count: not when ``AELAB_ADAPT=0`` (the policy sets it when
+    a count was pinned by ``AELAB_THREADS`` or an ``OMP_NUM_THREADS`` set before the kit), nor when
+    torch's deterministic algorithms are on (the count changes a reduction's last bits)."""
+    return os.environ.get("AELAB_ADAPT", "1") != "0" and not torch.are_deterministic_algorithms_enabled()
+
+
+class AdaptiveThreads:
+    """Chooses torch's CPU thread count for a loop of like steps by timing them.
+
+    On a quiet machine a training step runs fastest on every core; when other programs hold the
+    cores, OpenMP's threads wait at each op's barrier for a thread the operating system has
+    descheduled, and the same step can take several times longer than on one thread
+    (:mod:`aelab.threads`; docs/benchmarks.md, "Threads on a busy machine"). Which count is faster
+    is a property of the load, and the load changes while a loop runs, so the loop measures it:
+
+    1. the first ``warmup`` steps run untimed on the current count;
+    2. then ``trial`` steps are timed on it and ``trial`` on a neighbour (half or double the count,
+       between 1 and the policy's count), and the loop keeps the count with the smaller median;
+    3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
+       loses (at most ``longest``), and at once when the kept count's recent median moves more than
+       ``drift`` (a fraction) from the median it was kept on: the load has changed.
+
+    A lost trial costs ``trial`` slower steps, so the cost falls as the loop settles. The count is
+    process-wide (``torch.set_num_threads``) and stays at the loop's last choice, which reflects the
+    machine's load, for the work that follows. Nothing changes when the count cannot matter or must
+    not move: one thread allowed, ``enabled=False`` (a loop on a GPU), ``AELAB_ADAPT=0``,
+    deterministic algorithms on, or a count the code around the loop set itself (the kit's asset
+    commands set one thread, so that their files repeat bit for bit). Different counts may round a
+    reduction differently in its last bits; the kit's assets and tests run on one thread, where the
+    loop never adapts.
+
+    Use::
+
+        threads = AdaptiveThreads(enabled=device.type == "cpu")
+        for step in range(steps):
+            with threads.step():
+                ...  # one training step
+    """
+
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        warmup: int = 1,
+        trial: int = 3,
+        every: int = 50,
+        longest: int = 1600,
+        drift: float = 0.3,
+    ) -> None:
+        self.ceiling = _ceiling()
+        current = torch.get_num_threads()
+        chosen_by_code = current not in (self.ceiling, _left_at)  # e.g. an asset's torch.set_num_threads(1)
+        self.enabled = bool(enabled) and self.ceiling > 1 and _adaptive() and not chosen_by_code
+        self.count = min(max(1, current), self.ceiling)
+        self.warmup, self.trial, self.every, self.longest, self.drift = warmup, trial, every, longest, drift
+        self.interval = 0  # steps on the kept count before the next trial; 0: as soon as it is timed
+        self.since = 0  # steps timed on the kept count since it was kept or last tried against
+        self.reference: float | None = None  # the kept count's median when it was kept
+        self.kept: list[float] = []  # the kept count's latest `trial` step times
+        self.tried: list[float] = []  # the neighbour's step times while it is tried
+        self.neighbour: int | None = None  # the count on trial, None between trials
+        self.direction = -1  # which neighbour the next trial tries when both exist
+        #: (steps, threads) in order: how many steps ran on each count, for a report.
+        self.log: list[tuple[int, int]] = []
+
+    def _next_neighbour(self) -> int:
+        down, up = max(1, self.count // 2), min(self.ceiling, self.count * 2)
+        if down == self.count or (up != self.count and self.direction > 0):
+            choice = up
+        else:
+            choice = down
+        self.direction = -self.direction
+        return choice
+
+    def _run_on(self, count: int) -> None:
+        global _left_at
+        if torch.get_num_threads() != count:
+            torch.set_num_threads(count)
+        _left_at = count
+        if self.log and self.log[-1][1] == count:
+            self.log[-1] = (self.log[-1][0] + 1, count)
+        else:
+            self.log.append((1, count))
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """Time one step of the loop on the count this object chose for it."""
+        if not self.enabled:
+            yield
+            return
+        self._run_on(self.count if self.neighbour is None else self.neighbour)
+        start = time.perf_counter()
+        yield
+        self._record(time.perf_counter() - start)
+
+    def _record(self, seconds: float) -> None:
+        if self.warmup > 0:
+            self.warmup -= 1
+            return
+        if self.neighbour is not None:
+            self.tried.append(seconds)
+            if len(self.tried) == self.trial:
+                self._decide()
+            return
+        self.kept = [*self.kept, seconds][-self.trial :]
+        self.since += 1
+        if len(self.kept) < self.trial:
+            return
+        median = statistics.median(self.kept)
+        if self.reference is None:
+            self.reference = median
+        moved = abs(median - self.reference) > self.drift * self.reference
+        if moved:
+            self.interval = 0
+        if self.since >= self.interval:
+            self.neighbour = self._next_neighbour()
+            self.tried = []
+
+    def _decide(self) -> None:
+        mine, theirs = statistics.median(self.kept), statistics.median(self.tried)
+        if theirs < mine:
+            self.count, self.reference, self.kept = self.neighbour, theirs, list(self.tried)
+            self.interval = self.every
+        else:
+            self.reference = mine
+            self.interval = min(self.longest, max(self.every, 2 * self.interval))
+        self.neighbour, self.tried, self.since = None, [], 0
+
+    def share(self, count: int) -> float:
+        """The fraction of the timed and untimed steps that ran on ``count`` threads."""
+        total = sum(steps for steps, _ in self.log)
+        return sum(steps for steps, threads in self.log if threads == count) / total if total else 0.0

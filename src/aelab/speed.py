@@ -290,29 +290,33 @@ def busy_processes(count: int) -> list[subprocess.Popen[bytes]]:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]  # fmt: skip
 
 
-def _alternated(work: Callable[[], object], counts: tuple[int, ...], seconds: float, rounds: int = 3) -> list[float]:
-    """Wall seconds per call of ``work`` on each thread count of ``counts``, measured in turns
-    (``rounds`` turns of ``seconds / rounds`` each), so that a change in the machine's other load
-    falls on every count alike."""
-    total = [[0.0, 0] for _ in counts]
+def _alternated(
+    work: Callable[[], object], settings: list[Callable[[], None]], seconds: float, rounds: int = 3
+) -> list[float]:
+    """Wall seconds per call of ``work`` under each of ``settings`` (each a function that sets the
+    threads up), measured in turns (``rounds`` turns of ``seconds / rounds`` each), so that a change
+    in the machine's other load falls on every setting alike."""
+    total = [[0.0, 0] for _ in settings]
     for _ in range(rounds):
-        for k, count in enumerate(counts):
-            torch.set_num_threads(count)
+        for k, setting in enumerate(settings):
+            setting()
             wall, _, calls = _rate(work, seconds / rounds)
             total[k][0] += wall * calls
             total[k][1] += calls
     return [wall / calls for wall, calls in total]
 
 
-def _versus(counts: tuple[int, ...], values: list[float], form: str, *, rate: bool) -> str:
-    """'112 ms on 2 threads, 180 ms on 1: 1.61x one thread's speed'; the last count is one thread's,
+def _versus(labels: list[str], values: list[float], form: str, *, rate: bool) -> str:
+    """'183 ms the kit, 180 ms on 2 threads, 290 ms on 1: 0.98x 2 threads', 1.58x one thread's speed';
+    the first value is compared with each other one, the last is one thread's.
     ``rate``: the values are rates (higher is faster), else times."""
-    text = ", ".join(form.format(value) + f" on {count}" + ("" if k else " thread" + "s" * (count > 1))
-                     for k, (count, value) in enumerate(zip(counts, values)))  # fmt: skip
+    text = ", ".join(form.format(value) + f" {label}" for label, value in zip(labels, values))
     if len(values) < 2:
         return text
-    speed = values[0] / values[-1] if rate else values[-1] / values[0]
-    return f"{text}: {speed:.2f}x one thread's speed"
+    names = [label.removeprefix("on ") for label in labels[1:-1]]
+    names = [name + ("'" if name.endswith("s") else "'s") for name in names] + ["one thread's"]
+    ratios = [values[0] / other if rate else other / values[0] for other in values[1:]]
+    return text + ": " + ", ".join(f"{ratio:.2f}x {name}" for ratio, name in zip(ratios, names)) + " speed"
 
 
 def contended_section(
@@ -323,18 +327,38 @@ def contended_section(
     resolution: int = 64,
 ) -> list[Row]:
     """The training step of ``preset`` and the render rate of SynthFaces (batches of ``batch_size``
-    at ``resolution`` px) on this process's threads (the kit's policy, :mod:`aelab.threads`) and on
-    one thread, each measured in turns with 0, 1, 2 (``busy``) cores kept busy by processes the
-    section starts and stops itself. Each row ends with the kit's speed as a multiple of one
-    thread's under the same load: below 1, its threads lose to one thread there."""
+    at ``resolution`` px), each measured in turns with 0, 1, 2 (``busy``) cores kept busy by
+    processes the section starts and stops itself.
+
+    The step is timed under the kit's policy (:mod:`aelab.threads`: the process's count, which the
+    trainer's :class:`aelab.runtime.AdaptiveThreads` moves by timing its steps), on that count held
+    fixed (torch's default when OpenMP's waiting is left as it is), and on one thread; the render on
+    the process's count and on one thread. Each row ends with the first figure's speed as a multiple
+    of the others': below 1, it loses to them under that load."""
     from aelab.data import faces
     from aelab.train import Config, Trainer
 
     threads = torch.get_num_threads()
-    counts = (threads, 1) if threads > 1 else (1,)
     trainer = Trainer(Config.preset(preset), device="cpu", pool_size=256)
-    for _ in range(3):  # warm-up
+    adaptive = trainer.threads.enabled
+    for _ in range(3):  # warm-up (and the adaptive count's first trial)
         trainer.step()
+
+    def fixed(count: int) -> Callable[[], None]:
+        def setting() -> None:
+            trainer.threads.enabled = False
+            torch.set_num_threads(count)
+
+        return setting
+
+    def kit() -> None:
+        trainer.threads.enabled = adaptive
+
+    # torch's threads held fixed, then one thread (where they differ); the kit's adaptive count first
+    render_settings = [fixed(threads)] + ([fixed(1)] if threads > 1 else [])
+    render_labels = [f"on {threads} thread" + "s" * (threads > 1)] + (["on 1"] if threads > 1 else [])
+    step_settings = ([kit] if adaptive else []) + render_settings
+    step_labels = (["the kit"] if adaptive else []) + render_labels
 
     def render() -> None:
         faces.render(batch_size, resolution=resolution, seed=0)
@@ -345,29 +369,35 @@ def contended_section(
         for count in busy:
             processes = busy_processes(count)
             try:
-                steps = _alternated(trainer.step, counts, seconds)
-                renders = _alternated(render, counts, seconds)
+                steps = _alternated(trainer.step, step_settings, seconds)
+                renders = _alternated(render, render_settings, seconds)
             finally:
                 for process in processes:
                     process.kill()
                     process.wait()
             load = "quiet" if count == 0 else f"{count} busy"
-            rows.append((f"step, {load}", _versus(counts, [wall * 1e3 for wall in steps], "{:,.0f} ms", rate=False)))
+            rows.append(
+                (f"step, {load}", _versus(step_labels, [wall * 1e3 for wall in steps], "{:,.0f} ms", rate=False))
+            )
             rows.append(
                 (
                     f"render, {load}",
-                    _versus(counts, [batch_size / wall for wall in renders], "{:,.0f} faces/s", rate=True),
+                    _versus(render_labels, [batch_size / wall for wall in renders], "{:,.0f} faces/s", rate=True),
                 )
             )
     finally:
+        trainer.threads.enabled = adaptive
         torch.set_num_threads(threads)
     waiting = ", ".join(
         f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ
     )
+    counts = sorted({count for _, count in trainer.threads.log}, reverse=True)
+    chosen = ", ".join(f"{trainer.threads.share(count):.0%} of its steps on {count}" for count in counts)
     rows.append(
         (
             "threads",
-            f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'not set'}); "
+            f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'libgomp default'}); "
+            f"the kit's adaptive count: {chosen if adaptive else 'off (one CPU, or a pinned count)'}; "
             f"step: {preset} preset, render: {resolution} px in batches of {batch_size} "
             f"(the renderer runs one thread whatever the count: aelab.runtime.one_thread); "
             f"'quiet' is this machine's own load",

@@ -1,11 +1,11 @@
-"""How many threads torch uses, and how its threads wait: one policy for every place the kit runs torch.
+"""How many threads torch uses: one policy for every place the kit runs torch.
 
 OpenMP, which runs torch's parallel CPU ops, has two costs on a shared machine. It counts the host's
 cores, not the CPUs a process may use (its affinity, a container's cgroup CPU quota), so a
 JupyterHub pod limited to one CPU runs as many threads as the host has cores. And after each
-parallel op its threads spin at a barrier before they sleep: when another program holds a core,
-the op waits for a thread the operating system has descheduled, and a training step takes many
-times longer than on one thread (docs/benchmarks.md, "Threads on a busy machine").
+parallel op its threads wait at a barrier: when another program holds a core, the op waits for a
+thread the operating system has descheduled, and a training step takes many times longer than on
+one thread (docs/benchmarks.md, "Threads on a busy machine").
 
 The policy (:func:`decide`):
 
@@ -13,11 +13,16 @@ The policy (:func:`decide`):
   3.13, else ``os.sched_getaffinity``, else ``os.cpu_count``), capped by the cgroup CPU quota
   (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``) rounded down, at least 1;
   divided among processes started together (``share``: pytest-xdist workers, torchrun ranks);
-- **waiting**: with more than one thread, ``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT`: a thread spins
-  that long at a barrier, then sleeps, so a busy core costs a short wait instead of a collapse
-  (:data:`SPIN_COUNT` says why);
-- **overrides**: ``AELAB_THREADS=N`` sets the count; else an ``OMP_NUM_THREADS`` already set is
-  kept; a ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` already set is kept.
+- **a busy machine**: the kit's training loops (:func:`aelab.fitting.fit_steps`,
+  :class:`aelab.train.Trainer`) time their steps and move between that count and fewer threads,
+  down to one, whichever runs faster under the load of the moment
+  (:class:`aelab.runtime.AdaptiveThreads`); ``AELAB_ADAPT`` says whether they may (:data:`ADAPT`).
+  OpenMP's waiting is left as libgomp sets it: no spin count both keeps a quiet machine's speed
+  and stops two threads from losing to one on a busy one (docs/benchmarks.md), while one thread
+  waits for nobody;
+- **overrides**: ``AELAB_THREADS=N`` sets the count and pins it; else an ``OMP_NUM_THREADS``
+  already set is kept and pinned; ``AELAB_ADAPT=0`` pins the chosen count; a ``GOMP_SPINCOUNT``
+  or ``OMP_WAIT_POLICY`` already set is passed on as it is.
 
 The variables must be set before torch starts its thread pool (when it is imported), so the policy
 is applied where a process starts: the notebooks' kernel (:mod:`aelab.kernel`, the kernel spec
@@ -37,22 +42,19 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SPIN_COUNT", "Decision", "affinity_cpus", "apply", "cgroup_quota", "decide", "variables"]
+__all__ = ["ADAPT", "Decision", "affinity_cpus", "apply", "cgroup_quota", "decide", "variables"]
 
 #: The kit's own override: the number of torch threads, whatever else is set.
 OVERRIDE = "AELAB_THREADS"
+#: "1": the kit's training loops may move the count between 1 and the chosen one by timing their
+#: steps (:class:`aelab.runtime.AdaptiveThreads`); "0": the count is pinned. Set to "0" by an
+#: override; one already set is kept (a child process inherits its parent's).
+ADAPT = "AELAB_ADAPT"
 #: Variables that set a thread count: OpenMP's (torch, MKL, scikit-learn's OpenMP code), MKL's and
 #: OpenBLAS's (NumPy's and SciPy's BLAS, which keeps a pool of its own).
 COUNT_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-#: Variables that set how OpenMP's threads wait; one already set is kept.
+#: Variables that set how OpenMP's threads wait: the kit sets none, and passes on one already set.
 WAIT_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
-#: Iterations a GNU OpenMP thread (torch's Linux builds) spins at a barrier before it sleeps.
-#: libgomp's default, 300,000, spins for milliseconds: with a core busy, every op then waits that
-#: long for a descheduled thread, and two threads run many times slower than one. 1,000 (what libgomp
-#: itself spins when it runs more threads than CPUs) does not collapse, and unlike 0 (sleep at once,
-#: wake for every op) it covers the short gaps between a step's ops on a quiet machine. The
-#: measurements: docs/benchmarks.md, "Threads on a busy machine".
-SPIN_COUNT = 1_000
 
 
 @dataclass(frozen=True)
@@ -173,10 +175,11 @@ def decide(
     if share < 1:
         raise ValueError(f"share must be >= 1 (processes that split the CPUs), got {share!r}")
     overridden = bool(environ.get(OVERRIDE, "").strip())
+    pinned = bool(environ.get("OMP_NUM_THREADS", "").strip())
     if overridden:
         threads = _count(OVERRIDE, environ[OVERRIDE])
         reason = f"{OVERRIDE}={threads}"
-    elif environ.get("OMP_NUM_THREADS", "").strip():
+    elif pinned:
         threads = _count("OMP_NUM_THREADS", environ["OMP_NUM_THREADS"].split(",")[0])
         reason = f"OMP_NUM_THREADS={threads} (set before the kit)"
     else:
@@ -191,8 +194,10 @@ def decide(
     if not overridden:  # MKL_NUM_THREADS or OPENBLAS_NUM_THREADS set before the kit are kept
         chosen.update({name: environ[name] for name in COUNT_VARIABLES if environ.get(name, "").strip()})
     chosen["OMP_NUM_THREADS"] = str(threads)
-    if threads > 1 and not any(environ.get(name) for name in WAIT_VARIABLES):  # one thread: nobody waits
-        chosen["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    # the kit's loops may move a count the kit chose (aelab.runtime.AdaptiveThreads), never a pinned one
+    chosen[ADAPT] = environ.get(ADAPT, "").strip() or ("0" if overridden or pinned else "1")
+    if chosen[ADAPT] not in ("0", "1"):
+        raise ValueError(f"{ADAPT} must be 0 (keep the thread count) or 1 (let loops time it), got {chosen[ADAPT]!r}")
     return Decision(threads, reason, chosen)
 
 

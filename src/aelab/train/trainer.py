@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from aelab import losses, models
 from aelab.data import faces
 from aelab.optim import AdaBelief, Adam, RMSprop
-from aelab.runtime import default_device
+from aelab.runtime import AdaptiveThreads, default_device
 from aelab.train import checkpoint, terms
 from aelab.train.config import LR_COS_WITH_DROPOUT, Config
 from aelab.train.samples import Index2DHost, IndexHost, Samples, blur_out_mask, face_pool, process, yaw_bins
@@ -104,6 +104,8 @@ class Trainer:
         self.model = (models.build(config, seed=seed) if model is None else model).to(self.device)
         # DFL initialises the optimiser's state for every saveable weight, and updates the trainable ones.
         self.optimizer = self._make_optimizer(self.model.parameters())
+        #: The CPU thread count of the steps, chosen by timing them (aelab.runtime.AdaptiveThreads).
+        self.threads = AdaptiveThreads(enabled=self.device.type == "cpu")
         self.discriminator: torch.nn.Module | None = None
         self.d_optimizer: torch.optim.Optimizer | None = None
         self.code_discriminator: torch.nn.Module | None = None
@@ -359,15 +361,16 @@ class Trainer:
         the GAN ``gan`` (the generator's GAN terms) and ``discriminator``; with true_face_power
         ``true_face`` and ``code_discriminator``.
         """
-        self.model.train()
-        src, dst = self._samples("src"), self._samples("dst")
-        values, codes, pred_src = self._train_generator(src, dst)
-        if self.config.true_face_power and not self.pretraining:
-            values["code_discriminator"] = self._train_code_discriminator(codes)
-        if self.gan_power > 0:
-            values["discriminator"] = self._train_discriminator(src, pred_src)
-        self.iteration += 1
-        result = {name: float(value.mean()) for name, value in values.items()}
+        with self.threads.step():
+            self.model.train()
+            src, dst = self._samples("src"), self._samples("dst")
+            values, codes, pred_src = self._train_generator(src, dst)
+            if self.config.true_face_power and not self.pretraining:
+                values["code_discriminator"] = self._train_code_discriminator(codes)
+            if self.gan_power > 0:
+                values["discriminator"] = self._train_discriminator(src, pred_src)
+            self.iteration += 1
+            result = {name: float(value.mean()) for name, value in values.items()}
         for name, value in result.items():
             self.history.setdefault(name, []).append(value)
         return result
