@@ -13,10 +13,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from tqdm.auto import tqdm
+
+from aelab.runtime import AdaptiveThreads
+from aelab.threads import WAIT_VARIABLES
 
 Row = tuple[str, str]
 
@@ -355,10 +359,12 @@ def contended_section(
         trainer.threads.enabled = adaptive
 
     # torch's threads held fixed, then one thread (where they differ); the kit's adaptive count first
-    render_settings = [fixed(threads)] + ([fixed(1)] if threads > 1 else [])
-    render_labels = [f"on {threads} thread" + "s" * (threads > 1)] + (["on 1"] if threads > 1 else [])
-    step_settings = ([kit] if adaptive else []) + render_settings
-    step_labels = (["the kit"] if adaptive else []) + render_labels
+    fixed_counts = [threads, 1] if threads > 1 else [1]
+    render_settings = [fixed(count) for count in fixed_counts]
+    render_labels = [f"on {threads} thread" + "s" * (threads > 1), "on 1"][: len(fixed_counts)]
+    step_settings, step_labels = [kit, *render_settings], ["the kit", *render_labels]
+    if not adaptive:
+        step_settings, step_labels = render_settings, render_labels
 
     def render() -> None:
         faces.render(batch_size, resolution=resolution, seed=0)
@@ -367,43 +373,45 @@ def contended_section(
     rows = []
     try:
         for count in busy:
-            processes = busy_processes(count)
-            try:
+            with _busy(count):
                 steps = _alternated(trainer.step, step_settings, seconds)
                 renders = _alternated(render, render_settings, seconds)
-            finally:
-                for process in processes:
-                    process.kill()
-                    process.wait()
             load = "quiet" if count == 0 else f"{count} busy"
-            rows.append(
-                (f"step, {load}", _versus(step_labels, [wall * 1e3 for wall in steps], "{:,.0f} ms", rate=False))
-            )
-            rows.append(
-                (
-                    f"render, {load}",
-                    _versus(render_labels, [batch_size / wall for wall in renders], "{:,.0f} faces/s", rate=True),
-                )
-            )
+            step_ms = [wall * 1e3 for wall in steps]
+            rows.append((f"step, {load}", _versus(step_labels, step_ms, "{:,.0f} ms", rate=False)))
+            rates = [batch_size / wall for wall in renders]
+            rows.append((f"render, {load}", _versus(render_labels, rates, "{:,.0f} faces/s", rate=True)))
     finally:
         trainer.threads.enabled = adaptive
         torch.set_num_threads(threads)
-    waiting = ", ".join(
-        f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if name in os.environ
+    about = f"step: {preset} preset, render: {resolution} px in batches of {batch_size}"
+    return [*rows, ("threads", _threads_note(threads, trainer.threads, about))]
+
+
+@contextmanager
+def _busy(count: int) -> Iterator[None]:
+    """Keep ``count`` cores busy (:func:`busy_processes`) while the block runs."""
+    processes = busy_processes(count)
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+
+
+def _threads_note(threads: int, adaptive: AdaptiveThreads, about: str) -> str:
+    """The contended section's last row: the policy's count, OpenMP's waiting and what the kit's
+    adaptive count chose."""
+    waiting = ", ".join(f"{name}={os.environ[name]}" for name in WAIT_VARIABLES if name in os.environ)
+    counts = sorted({count for _, count in adaptive.log}, reverse=True)
+    chosen = ", ".join(f"{adaptive.share(count):.0%} of its steps on {count}" for count in counts)
+    return (
+        f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'libgomp default'}); "
+        f"the kit's adaptive count: {chosen if adaptive.enabled else 'off (one CPU, or a pinned count)'}; "
+        f"{about} (the renderer runs one thread whatever the count: aelab.runtime.one_thread); "
+        f"'quiet' is this machine's own load"
     )
-    counts = sorted({count for _, count in trainer.threads.log}, reverse=True)
-    chosen = ", ".join(f"{trainer.threads.share(count):.0%} of its steps on {count}" for count in counts)
-    rows.append(
-        (
-            "threads",
-            f"{threads} (the kit's policy; OpenMP waiting: {waiting or 'libgomp default'}); "
-            f"the kit's adaptive count: {chosen if adaptive else 'off (one CPU, or a pinned count)'}; "
-            f"step: {preset} preset, render: {resolution} px in batches of {batch_size} "
-            f"(the renderer runs one thread whatever the count: aelab.runtime.one_thread); "
-            f"'quiet' is this machine's own load",
-        )
-    )
-    return rows
 
 
 # --------------------------------------------------------------------------------------------------
