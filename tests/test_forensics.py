@@ -320,6 +320,14 @@ def test_transfer_table_tests_a_generator_against_its_own_reals(real: faces.Face
     assert table["blur"]["other blur"] == fitted.evaluate(own_real, own_fakes)
     with pytest.raises(ValueError, match="give each name once"):
         forensics.transfer_table(detector, (train_real, test_real), fakes, test_only={"blur": (own_real, own_fakes)})
+    # a row's detector fitted already is used as it is: the same table, no second fit
+    again = forensics.transfer_table(
+        lambda: pytest.fail("a fitted row must not build a detector"), (train_real, test_real), fakes,
+        test_only={"other blur": (own_real, own_fakes)}, fitted={"blur": fitted},
+    )  # fmt: skip
+    assert again == table
+    with pytest.raises(ValueError, match=r"fitted names rows the table does not have \(\['noise'\]\)"):
+        forensics.transfer_table(detector, (train_real, test_real), fakes, fitted={"noise": fitted})
 
 
 @pytest.mark.parametrize("kind", generators.UPSAMPLINGS)

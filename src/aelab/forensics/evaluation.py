@@ -205,6 +205,7 @@ def transfer_table(
     *,
     train_on: Mapping[str, Tensor] | None = None,
     test_only: Mapping[str, tuple[Tensor, Tensor]] | None = None,
+    fitted: Mapping[str, Detector] | None = None,
 ) -> dict[str, dict[str, Evaluation]]:
     """Train on one generator, test on all: ``{train name: {test name: Evaluation}}``.
 
@@ -218,6 +219,8 @@ def transfer_table(
         test_only: generators no row trains on, name -> (held-out reals, held-out fakes), each
             tested against its own reals: e.g. a model's swaps of some dst faces against those faces'
             true swaps (lab 07 tests lab 05's GAN fine-tunes so, from its shipped ``swaps.pt``).
+        fitted: rows whose detector is already fit on that row's training set, name -> detector
+            (one the caller uses elsewhere too); the other rows fit ``make_detector()``.
 
     Each row's detector is fit on the training reals against that generator's training fakes and
     evaluated on the held-out reals against every generator's held-out fakes, then on each
@@ -226,12 +229,15 @@ def transfer_table(
     real_train, real_test = real
     rows = dict(train_on) if train_on is not None else {name: pair[0] for name, pair in fakes.items()}
     test_only = dict(test_only or {})
+    fitted = dict(fitted or {})
+    if unknown := sorted(set(fitted) - set(rows)):
+        raise ValueError(f"fitted names rows the table does not have ({unknown}); its rows: {list(rows)}")
     if set(test_only) & set(fakes):
         both = sorted(set(test_only) & set(fakes))
         raise ValueError(f"test_only names a generator that fakes has too ({both}): give each name once")
     table: dict[str, dict[str, Evaluation]] = {}
     for name, fake_train in rows.items():
-        detector = make_detector().fit(*labelled(real_train, fake_train))
+        detector = fitted[name] if name in fitted else make_detector().fit(*labelled(real_train, fake_train))
         real_scores = detector.score(real_test)
         table[name] = {}
         for test_name, (_, fake_test) in fakes.items():
