@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -229,9 +230,9 @@ def test_a_quiet_machine_keeps_every_thread_and_tries_one_ever_less_often(
     ones = [k for k, count in enumerate(counts) if count == 1]
     starts = [k for k in ones if k - 1 not in ones]
     assert loop.count == 2 and len(ones) == 3 * len(starts)
-    # after warm-up and 3 timed steps; then 50, 100, 200, 400, 400 steps on the kept count between trials
+    # after warm-up and one timed step; then 50, 100, 200, 400, 400 steps on the kept count between trials
     assert [b - a - 3 for a, b in zip(starts, starts[1:])] == [50, 100, 200, 400]
-    assert starts[0] == 4 and loop.share(1) == pytest.approx(15 / 1000)
+    assert starts[0] == 2 and loop.share(1) == pytest.approx(15 / 1000)
 
 
 def test_a_busy_machine_moves_to_one_thread_and_back_when_it_is_quiet_again(
@@ -241,14 +242,33 @@ def test_a_busy_machine_moves_to_one_thread_and_back_when_it_is_quiet_again(
     monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
     loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50)  # type: ignore[attr-defined]
     counts = machine.run(loop, 200)
-    assert counts[:7] == [2, 2, 2, 2, 1, 1, 1] and loop.count == 1
-    assert counts[-20:] == [1] * 20 and counts.count(2) == 4 + 3 + 3  # warm-up and 3 timed, two lost trials
+    assert counts[:5] == [2, 2, 1, 1, 1] and loop.count == 1
+    assert counts[-20:] == [1] * 20 and counts.count(2) == 2 + 3 + 3  # warm-up and one timed, two lost trials
     machine.cost = {2: 0.18, 1: 0.29}  # the other programs end: one thread's steps drop by more than `drift`
     counts = machine.run(loop, 10)
     assert loop.count == 2 and counts[-3:] == [2, 2, 2]
     import torch
 
     assert torch.get_num_threads() == 2  # the loop's last choice stays for the work that follows
+
+
+def test_a_trial_far_slower_than_the_kept_count_ends_after_one_step(
+    two_threads: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _Machine({2: 0.18, 1: 0.29})
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50)  # type: ignore[attr-defined]
+    machine.run(loop, 10)
+    machine.cost = {2: 3.0, 1: 0.45}  # one core taken: two threads stall at every barrier
+    counts = machine.run(loop, 200)
+    assert loop.count == 1 and counts[:5] == [2, 2, 1, 1, 1]  # two steps slower by more than `drift`: try one
+    runs = [len(list(group)) for count, group in itertools.groupby(counts[5:]) if count == 2]
+    assert runs and set(runs) == {1}  # each later trial of two threads: one step
+    more = two_threads.AdaptiveThreads(warmup=0, trial=3, every=1000)  # type: ignore[attr-defined]
+    machine.cost = {2: 1.0, 1: 0.45}
+    machine.run(more, 20)
+    machine.cost = {2: 1.0, 1: 0.9}  # busier still: one thread's steps slow down, two would be worse
+    assert set(machine.run(more, 50)) == {1}  # no trial: the load changed against the other count
 
 
 @pytest.mark.parametrize("why", ["disabled", "AELAB_ADAPT=0", "deterministic", "set by the code", "one CPU"])
@@ -301,4 +321,4 @@ def test_the_training_loops_carry_an_adaptive_count(two_threads: object) -> None
         return model(torch.ones(1, 2)).square().sum()
 
     fitting.fit_steps(model, loss, steps=12, lr=1e-3, progress=False)
-    assert 1 in seen[4:7]  # the first trial of one thread, after warm-up and three timed steps
+    assert seen[:3] == [2, 2, 1]  # the first trial of one thread, after warm-up and one timed step

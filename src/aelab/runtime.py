@@ -78,13 +78,17 @@ class AdaptiveThreads:
     is a property of the load, and the load changes while a loop runs, so the loop measures it:
 
     1. the first ``warmup`` steps run untimed on the current count;
-    2. then ``trial`` steps are timed on it and ``trial`` on a neighbour (half or double the count,
-       between 1 and the policy's count), and the loop keeps the count with the smaller median;
+    2. then one step is timed on it and ``trial`` on a neighbour (half or double the count, between
+       1 and the policy's count), and the loop keeps the count with the smaller median (later trials
+       weigh the kept count's latest ``trial`` steps);
     3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
-       loses (at most ``longest``), and at once when the kept count's recent median moves more than
-       ``drift`` (a fraction) from the median it was kept on: the load has changed.
+       loses (at most ``longest``), and at once when the load changes in its favour: the kept
+       count's recent median moves by more than ``drift`` (a fraction) from the median it was kept
+       on, faster on fewer threads than the policy's (the other programs ended) or slower on more
+       than one (others started).
 
-    A lost trial costs ``trial`` slower steps, so the cost falls as the loop settles. The count is
+    A trial ends after one step that takes twice the kept count's median, so a lost trial costs one
+    to ``trial`` slower steps, and the cost falls as the loop settles. The count is
     process-wide (``torch.set_num_threads``) and stays at the loop's last choice, which reflects the
     machine's load, for the work that follows. Nothing changes when the count cannot matter or must
     not move: one thread allowed, ``enabled=False`` (a loop on a GPU), ``AELAB_ADAPT=0``,
@@ -127,14 +131,13 @@ class AdaptiveThreads:
         #: (steps, threads) in order: how many steps ran on each count, for a report.
         self.log: list[tuple[int, int]] = []
 
-    def _next_neighbour(self) -> int:
+    def _next_neighbour(self, direction: int = 0) -> int:
+        """Half or double the kept count (within 1 and the ceiling): ``direction`` 1 up, -1 down, 0
+        the two in turns."""
         down, up = max(1, self.count // 2), min(self.ceiling, self.count * 2)
-        if down == self.count or (up != self.count and self.direction > 0):
-            choice = up
-        else:
-            choice = down
-        self.direction = -self.direction
-        return choice
+        if direction == 0:
+            direction, self.direction = self.direction, -self.direction
+        return up if down == self.count or (up != self.count and direction > 0) else down
 
     def _run_on(self, count: int) -> None:
         global _left_at
@@ -163,22 +166,29 @@ class AdaptiveThreads:
             return
         if self.neighbour is not None:
             self.tried.append(seconds)
-            if len(self.tried) == self.trial:
+            # a step twice as slow as the kept count's ends the trial at once: on a busy machine more
+            # threads can take several times as long, and every further step would cost that
+            if len(self.tried) == self.trial or seconds > 2 * statistics.median(self.kept):
                 self._decide()
             return
         self.kept = [*self.kept, seconds][-self.trial :]
         self.since += 1
-        if len(self.kept) < self.trial:
+        if len(self.kept) < (self.trial if self.reference is not None else 1):  # the first trial: after one step
             return
         median = statistics.median(self.kept)
         if self.reference is None:
             self.reference = median
-        moved = abs(median - self.reference) > self.drift * self.reference
-        if moved:
-            self.interval = 0
-        if self.since >= self.interval:
-            self.neighbour = self._next_neighbour()
+        # the load changed in the direction that may favour the other count: fewer threads' steps got
+        # faster (the other programs ended), or more threads' steps got slower (others started)
+        direction = 0
+        if median * (1 + self.drift) < self.reference and self.count < self.ceiling:
+            direction = 1
+        elif median > self.reference * (1 + self.drift) and self.count > 1:
+            direction = -1
+        if direction or self.since >= self.interval:
+            self.neighbour = self._next_neighbour(direction)
             self.tried = []
+            self.interval = 0 if direction else self.interval
 
     def _decide(self) -> None:
         mine, theirs = statistics.median(self.kept), statistics.median(self.tried)
