@@ -82,10 +82,11 @@ class AdaptiveThreads:
        1 and the policy's count), and the loop keeps the count with the smaller median (later trials
        weigh the kept count's latest ``trial`` steps);
     3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
-       loses (at most ``longest``), and at once when the load changes in its favour: the kept
-       count's recent median moves by more than ``drift`` (a fraction) from the median it was kept
-       on, faster on fewer threads than the policy's (the other programs ended) or slower on more
-       than one (others started).
+       loses (at most ``longest``); fewer threads are tried at once when more than one thread's
+       recent median grows by more than ``drift`` (a fraction) over the median it was kept on
+       (other programs started). A return to more threads when the load ends waits for the
+       schedule: a step on fewer threads costs far less than a collapsed one, and noisy step times
+       on a busy machine would otherwise trigger trials that each cost a collapsed step.
 
     A trial ends after one step that takes twice the kept count's median, so a lost trial costs one
     to ``trial`` slower steps, and the cost falls as the loop settles. The count is
@@ -112,7 +113,7 @@ class AdaptiveThreads:
         warmup: int = 1,
         trial: int = 3,
         every: int = 50,
-        longest: int = 1600,
+        longest: int = 400,
         drift: float = 0.3,
     ) -> None:
         self.ceiling = _ceiling()
@@ -178,17 +179,12 @@ class AdaptiveThreads:
         median = statistics.median(self.kept)
         if self.reference is None:
             self.reference = median
-        # the load changed in the direction that may favour the other count: fewer threads' steps got
-        # faster (the other programs ended), or more threads' steps got slower (others started)
-        direction = 0
-        if median * (1 + self.drift) < self.reference and self.count < self.ceiling:
-            direction = 1
-        elif median > self.reference * (1 + self.drift) and self.count > 1:
-            direction = -1
-        if direction or self.since >= self.interval:
-            self.neighbour = self._next_neighbour(direction)
+        # more threads' steps got slower: other programs may have started, and fewer threads may now
+        # be faster (a collapse costs many times a step, so this is not left to the schedule)
+        slower = median > self.reference * (1 + self.drift) and self.count > 1
+        if slower or self.since >= self.interval:
+            self.neighbour = self._next_neighbour(-1 if slower else 0)
             self.tried = []
-            self.interval = 0 if direction else self.interval
 
     def _decide(self) -> None:
         mine, theirs = statistics.median(self.kept), statistics.median(self.tried)

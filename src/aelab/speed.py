@@ -298,12 +298,13 @@ def _alternated(
     work: Callable[[], object], settings: list[Callable[[], None]], seconds: float, rounds: int = 3
 ) -> list[float]:
     """Wall seconds per call of ``work`` under each of ``settings`` (each a function that sets the
-    threads up), measured in turns (``rounds`` turns of ``seconds / rounds`` each), so that a change
-    in the machine's other load falls on every setting alike."""
+    threads up), measured in turns (``rounds`` turns of ``seconds / rounds`` each, each round starting
+    one setting later), so that a change in the machine's other load, and the order, fall on every
+    setting alike."""
     total = [[0.0, 0] for _ in settings]
-    for _ in range(rounds):
-        for k, setting in enumerate(settings):
-            setting()
+    for round_ in range(rounds):
+        for k in ((round_ + shift) % len(settings) for shift in range(len(settings))):
+            settings[k]()
             wall, _, calls = _rate(work, seconds / rounds)
             total[k][0] += wall * calls
             total[k][1] += calls
