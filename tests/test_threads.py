@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import subprocess
 import sys
@@ -261,10 +262,12 @@ def test_a_trial_far_slower_than_the_kept_count_ends_after_one_step(
     loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50)  # type: ignore[attr-defined]
     machine.run(loop, 10)
     machine.cost = {2: 3.0, 1: 0.45}  # one core taken: two threads stall at every barrier
-    counts = machine.run(loop, 200)
+    counts = machine.run(loop, 300)
     assert loop.count == 1 and counts[:5] == [2, 2, 1, 1, 1]  # two steps slower by more than `drift`: try one
-    runs = [len(list(group)) for count, group in itertools.groupby(counts[5:]) if count == 2]
-    assert runs and set(runs) == {1}  # each later trial of two threads: one step
+    runs = [(count, len(list(group))) for count, group in itertools.groupby(counts[5:])]
+    assert [length for count, length in runs if count == 2] == [1]  # a later trial of two threads: one step
+    # spaced so that trials cost about 2 % of the loop: a count 3.0 / 0.45 times as slow waits (6.67 - 1) / 0.02
+    assert runs[0] == (1, math.ceil((3.0 / 0.45 - 1) / 0.02))
     more = two_threads.AdaptiveThreads(warmup=0, trial=3, every=1000)  # type: ignore[attr-defined]
     machine.cost = {2: 1.0, 1: 0.45}
     machine.run(more, 20)

@@ -3,6 +3,7 @@ loop of training steps finds fastest (:class:`AdaptiveThreads`)."""
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -82,14 +83,17 @@ class AdaptiveThreads:
        1 and the policy's count), and the loop keeps the count with the smaller median (later trials
        weigh the kept count's latest ``trial`` steps);
     3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
-       loses (at most ``longest``); fewer threads are tried at once when more than one thread's
+       loses, and never sooner than a trial's expected cost allows: a trial of a count r times as
+       slow costs about r - 1 steps, so it waits at least (r - 1) / ``budget`` steps (at most
+       ``longest``); fewer threads are tried at once when more than one thread's
        recent median grows by more than ``drift`` (a fraction) over the median it was kept on
        (other programs started). A return to more threads when the load ends waits for the
        schedule: a step on fewer threads costs far less than a collapsed one, and noisy step times
        on a busy machine would otherwise trigger trials that each cost a collapsed step.
 
     A trial ends after one step that takes twice the kept count's median, so a lost trial costs one
-    to ``trial`` slower steps, and the cost falls as the loop settles. The count is
+    to ``trial`` slower steps; with the spacing above, trials cost about ``budget`` (2 %) of a long
+    loop's time or less. The count is
     process-wide (``torch.set_num_threads``) and stays at the loop's last choice, which reflects the
     machine's load, for the work that follows. Nothing changes when the count cannot matter or must
     not move: one thread allowed, ``enabled=False`` (a loop on a GPU), ``AELAB_ADAPT=0``,
@@ -113,8 +117,9 @@ class AdaptiveThreads:
         warmup: int = 1,
         trial: int = 3,
         every: int = 50,
-        longest: int = 400,
+        longest: int = 1000,
         drift: float = 0.3,
+        budget: float = 0.02,
     ) -> None:
         self.ceiling = _ceiling()
         current = torch.get_num_threads()
@@ -122,6 +127,7 @@ class AdaptiveThreads:
         self.enabled = bool(enabled) and self.ceiling > 1 and _adaptive() and not chosen_by_code
         self.count = min(max(1, current), self.ceiling)
         self.warmup, self.trial, self.every, self.longest, self.drift = warmup, trial, every, longest, drift
+        self.budget = budget
         self.interval = 0  # steps on the kept count before the next trial; 0: as soon as it is timed
         self.since = 0  # steps timed on the kept count since it was kept or last tried against
         self.reference: float | None = None  # the kept count's median when it was kept
@@ -188,12 +194,15 @@ class AdaptiveThreads:
 
     def _decide(self) -> None:
         mine, theirs = statistics.median(self.kept), statistics.median(self.tried)
+        # the next trial of the slower count costs about (ratio - 1) kept steps: space trials so that
+        # they cost at most `budget` of the loop's time
+        spacing = math.ceil((max(mine, theirs) / min(mine, theirs) - 1) / self.budget)
         if theirs < mine:
             self.count, self.reference, self.kept = self.neighbour, theirs, list(self.tried)
-            self.interval = self.every
+            self.interval = min(self.longest, max(self.every, spacing))
         else:
             self.reference = mine
-            self.interval = min(self.longest, max(self.every, 2 * self.interval))
+            self.interval = min(self.longest, max(self.every, 2 * self.interval, spacing))
         self.neighbour, self.tried, self.since = None, [], 0
 
     def share(self, count: int) -> float:
