@@ -273,6 +273,12 @@ def test_a_trial_far_slower_than_the_kept_count_ends_after_one_step(
     machine.run(more, 20)
     machine.cost = {2: 1.0, 1: 0.9}  # busier still: one thread's steps slow down, two would be worse
     assert set(machine.run(more, 50)) == {1}  # no trial: the load changed against the other count
+    soon = two_threads.AdaptiveThreads(warmup=0, trial=3, every=50)  # type: ignore[attr-defined]
+    machine.cost = {2: 0.5, 1: 0.4}
+    machine.run(soon, 40)  # on one thread, 36 steps after its first trial
+    machine.cost = {2: 5.0, 1: 0.9}  # both cores taken: the trial due in 14 steps waits 50 more
+    counts = machine.run(soon, 60)
+    assert counts.index(2) == 2 + 50  # two slow steps to see it, then a full wait
 
 
 @pytest.mark.parametrize("why", ["disabled", "AELAB_ADAPT=0", "deterministic", "set by the code", "one CPU"])

@@ -85,9 +85,9 @@ class AdaptiveThreads:
     3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
        loses, and never sooner than a trial's expected cost allows: a trial of a count r times as
        slow costs about r - 1 steps, so it waits at least (r - 1) / ``budget`` steps (at most
-       ``longest``); fewer threads are tried at once when more than one thread's
-       recent median grows by more than ``drift`` (a fraction) over the median it was kept on
-       (other programs started). A return to more threads when the load ends waits for the
+       ``longest``). When the kept count's recent median grows by more than ``drift`` (a fraction)
+       over the median it was kept on (other programs started), fewer threads are tried at once,
+       and on one thread the wait for more starts again. A return to more threads when the load ends waits for the
        schedule: a step on fewer threads costs far less than a collapsed one, and noisy step times
        on a busy machine would otherwise trigger trials that each cost a collapsed step.
 
@@ -185,10 +185,13 @@ class AdaptiveThreads:
         median = statistics.median(self.kept)
         if self.reference is None:
             self.reference = median
-        # more threads' steps got slower: other programs may have started, and fewer threads may now
-        # be faster (a collapse costs many times a step, so this is not left to the schedule)
-        slower = median > self.reference * (1 + self.drift) and self.count > 1
-        if slower or self.since >= self.interval:
+        # the steps got slower: other programs may have started. More than one thread: fewer may now be
+        # faster, tried at once (a collapse costs many times a step). One thread: more would lose even
+        # more under the heavier load, so the wait for their next trial starts again.
+        slower = median > self.reference * (1 + self.drift)
+        if slower and self.count == 1:
+            self.reference, self.since = median, 0
+        elif slower or self.since >= self.interval:
             self.neighbour = self._next_neighbour(-1 if slower else 0)
             self.tried = []
 
