@@ -83,9 +83,9 @@ class AdaptiveThreads:
        1 and the policy's count), and the loop keeps the count with the smaller median (later trials
        weigh the kept count's latest ``trial`` steps);
     3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
-       loses, and never sooner than a trial's expected cost allows: a trial of a count r times as
-       slow costs about r - 1 steps, so it waits at least (r - 1) / ``budget`` steps (at most
-       ``longest``). When the kept count's recent median grows by more than ``drift`` (a fraction)
+       loses, and never sooner than a trial's expected cost allows: k trial steps of a count r
+       times as slow cost about k (r - 1) steps, so the next waits at least k (r - 1) / ``budget``
+       steps (at most ``longest``). When the kept count's recent median grows by more than ``drift`` (a fraction)
        over the median it was kept on (other programs started), fewer threads are tried at once,
        and on one thread the wait for more starts again. A return to more threads when the load ends waits for the
        schedule: a step on fewer threads costs far less than a collapsed one, and noisy step times
@@ -197,9 +197,10 @@ class AdaptiveThreads:
 
     def _decide(self) -> None:
         mine, theirs = statistics.median(self.kept), statistics.median(self.tried)
-        # the next trial of the slower count costs about (ratio - 1) kept steps: space trials so that
+        # a trial like this one costs about its steps x (ratio - 1) kept steps: space trials so that
         # they cost at most `budget` of the loop's time
-        spacing = math.ceil((max(mine, theirs) / min(mine, theirs) - 1) / self.budget)
+        ratio = max(mine, theirs) / min(mine, theirs)
+        spacing = math.ceil(len(self.tried) * (ratio - 1) / self.budget)
         if theirs < mine:
             self.count, self.reference, self.kept = self.neighbour, theirs, list(self.tried)
             self.interval = min(self.longest, max(self.every, spacing))

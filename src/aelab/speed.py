@@ -346,7 +346,7 @@ def contended_section(
     threads = torch.get_num_threads()
     trainer = Trainer(Config.preset(preset), device="cpu", pool_size=256)
     adaptive = trainer.threads.enabled
-    for _ in range(3):  # warm-up (and the adaptive count's first trial)
+    for _ in range(6):  # warm-up, and the adaptive count's first trial (one timed step and three on trial)
         trainer.step()
 
     def fixed(count: int) -> Callable[[], None]:
