@@ -118,7 +118,7 @@ class AdaptiveThreads:
         trial: int = 3,
         every: int = 50,
         longest: int = 1000,
-        drift: float = 0.3,
+        drift: float = 0.5,
         budget: float = 0.02,
     ) -> None:
         self.ceiling = _ceiling()
