@@ -78,24 +78,24 @@ class AdaptiveThreads:
     (:mod:`aelab.threads`; docs/benchmarks.md, "Threads on a busy machine"). Which count is faster
     is a property of the load, and the load changes while a loop runs, so the loop measures it:
 
-    1. the first ``warmup`` steps run untimed on the current count;
+    1. the first ``warmup`` steps run untimed on the current count (a loop's first steps allocate);
     2. then one step is timed on it and ``trial`` on a neighbour (half or double the count, between
-       1 and the policy's count), and the loop keeps the count with the smaller median (later trials
-       weigh the kept count's latest ``trial`` steps);
-    3. the neighbour is tried again after ``every`` steps, then after twice as many each time it
-       loses, and never sooner than a trial's expected cost allows: k trial steps of a count r
-       times as slow cost about k (r - 1) steps, so the next waits at least k (r - 1) / ``budget``
-       steps (at most ``longest``). When the kept count's recent median grows by more than ``drift`` (a fraction)
-       over the median it was kept on (other programs started), fewer threads are tried at once,
-       and on one thread the wait for more starts again. A return to more threads when the load ends waits for the
-       schedule: a step on fewer threads costs far less than a collapsed one, and noisy step times
-       on a busy machine would otherwise trigger trials that each cost a collapsed step.
+       1 and the policy's count), and the loop moves to the neighbour when its median is more than
+       ``margin`` (a fraction) below the kept count's (later trials weigh the kept count's latest
+       ``trial`` steps);
+    3. after a move the trial comes back after ``every`` steps, as a move may rest on noise; a lost
+       trial waits twice as long as the last, and at least as long as its cost allows: k trial steps
+       of a count r times as slow cost about k (r - 1) steps, so the next waits k (r - 1) /
+       ``budget`` steps or more (at most ``longest``);
+    4. when the kept count's recent median grows by more than ``drift`` (a fraction) over the
+       median it was kept on (other programs started), fewer threads are tried at once, and on one
+       thread the wait for more starts again. A return to more threads when the load ends waits
+       for the schedule: a step on fewer threads costs far less than a collapsed one.
 
     A trial ends after one step that takes twice the kept count's median, so a lost trial costs one
-    to ``trial`` slower steps; with the spacing above, trials cost about ``budget`` (2 %) of a long
-    loop's time or less. The count is
-    process-wide (``torch.set_num_threads``) and stays at the loop's last choice, which reflects the
-    machine's load, for the work that follows. Nothing changes when the count cannot matter or must
+    to ``trial`` slower steps, and trials cost about ``budget`` (2 %) of a long loop's time. The count is
+    process-wide (``torch.set_num_threads``) and stays at the loop's last choice, which reflects
+    the machine's load, for the work that follows. Nothing changes when the count cannot matter or must
     not move: one thread allowed, ``enabled=False`` (a loop on a GPU), ``AELAB_ADAPT=0``,
     deterministic algorithms on, or a count the code around the loop set itself (the kit's asset
     commands set one thread, so that their files repeat bit for bit). Different counts may round a
@@ -114,12 +114,13 @@ class AdaptiveThreads:
         self,
         *,
         enabled: bool = True,
-        warmup: int = 1,
+        warmup: int = 2,
         trial: int = 3,
         every: int = 50,
         longest: int = 1000,
         drift: float = 0.5,
         budget: float = 0.02,
+        margin: float = 0.1,
     ) -> None:
         self.ceiling = _ceiling()
         current = torch.get_num_threads()
@@ -127,7 +128,7 @@ class AdaptiveThreads:
         self.enabled = bool(enabled) and self.ceiling > 1 and _adaptive() and not chosen_by_code
         self.count = min(max(1, current), self.ceiling)
         self.warmup, self.trial, self.every, self.longest, self.drift = warmup, trial, every, longest, drift
-        self.budget = budget
+        self.budget, self.margin = budget, margin
         self.interval = 0  # steps on the kept count before the next trial; 0: as soon as it is timed
         self.since = 0  # steps timed on the kept count since it was kept or last tried against
         self.reference: float | None = None  # the kept count's median when it was kept
@@ -201,9 +202,10 @@ class AdaptiveThreads:
         # they cost at most `budget` of the loop's time
         ratio = max(mine, theirs) / min(mine, theirs)
         spacing = math.ceil(len(self.tried) * (ratio - 1) / self.budget)
-        if theirs < mine:
+        if theirs < (1 - self.margin) * mine:
+            # a switch is checked again after `every` steps: it may rest on a noisy median
             self.count, self.reference, self.kept = self.neighbour, theirs, list(self.tried)
-            self.interval = min(self.longest, max(self.every, spacing))
+            self.interval = self.every
         else:
             self.reference = mine
             self.interval = min(self.longest, max(self.every, 2 * self.interval, spacing))
