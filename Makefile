@@ -35,12 +35,12 @@ JUPYTER_LAB = $(BIN)/jupyter lab --ServerApp.open_browser=False --MultiKernelMan
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[notebooks,test,grading,cluster,provenance]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,grading,cluster,provenance]"
 	touch $(STAMP)
 
 $(LAB_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[notebooks]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks]"
 	touch $(LAB_STAMP)
 
 $(LAB_SETTINGS): etc/jupyterlab/overrides.json | $(LAB_STAMP)
