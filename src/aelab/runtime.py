@@ -83,10 +83,10 @@ class AdaptiveThreads:
        1 and the policy's count), and the loop moves to the neighbour when its median is more than
        ``margin`` (a fraction) below the kept count's (later trials weigh the kept count's latest
        ``trial`` steps);
-    3. after a move the trial comes back after ``every`` steps, as a move may rest on noise; a lost
-       trial waits twice as long as the last, and at least as long as its cost allows: k trial steps
-       of a count r times as slow cost about k (r - 1) steps, so the next waits k (r - 1) /
-       ``budget`` steps or more (at most ``longest``);
+    3. a trial costs about k (r - 1) steps (k steps of a count r times as slow), so the next waits
+       k (r - 1) / ``budget`` steps or more (at most ``longest``); a lost trial waits at least twice
+       as long as the last; after a narrow move (r < 1.5, which may rest on noise) the trial comes
+       back after ``every`` steps;
     4. when the kept count's recent median grows by more than ``drift`` (a fraction) over the
        median it was kept on (other programs started), fewer threads are tried at once, and on one
        thread the wait for more starts again. A return to more threads when the load ends waits
@@ -203,9 +203,10 @@ class AdaptiveThreads:
         ratio = max(mine, theirs) / min(mine, theirs)
         spacing = math.ceil(len(self.tried) * (ratio - 1) / self.budget)
         if theirs < (1 - self.margin) * mine:
-            # a switch is checked again after `every` steps: it may rest on a noisy median
+            # a narrow win may rest on a noisy median: checked again after `every` steps; a wide one
+            # (a collapse) is not noise, and trying the slower count again costs what any trial does
             self.count, self.reference, self.kept = self.neighbour, theirs, list(self.tried)
-            self.interval = self.every
+            self.interval = self.every if ratio < 1.5 else min(self.longest, max(self.every, spacing))
         else:
             self.reference = mine
             self.interval = min(self.longest, max(self.every, 2 * self.interval, spacing))
