@@ -1,5 +1,7 @@
 """aelab.speed: the sections run and stop where they should (their figures are never asserted)."""
 
+import math
+import statistics
 import time
 
 import pytest
@@ -73,13 +75,19 @@ def test_contended_section_compares_with_one_thread_and_stops_its_busy_processes
     real_busy = speed.busy_processes
     monkeypatch.setattr(speed, "busy_processes", busy)
     threads = speed.torch.get_num_threads()
-    rows = speed.contended_section(seconds=0.05, busy=(0, 1), preset=tiny_preset, batch_size=8, resolution=32)
+    rows = speed.contended_section(seconds=0.05, busy=(0, 1), rounds=2, preset=tiny_preset, batch_size=8, resolution=32)
     assert [label for label, _ in rows] == ["step, quiet", "render, quiet", "step, 1 busy", "render, 1 busy", "threads"]
     assert len(started) == 1 and all(process.poll() is not None for process in started)
     assert speed.torch.get_num_threads() == threads
     if threads > 1:
         assert all(value.endswith("one thread's speed") for _, value in rows[:4])
-    assert speed._versus(["the kit", "on 2 threads", "on 1"], [100.0, 98.0, 150.0], "{:,.0f} ms", rate=False) == (
-        "100 ms the kit, 98 ms on 2 threads, 150 ms on 1: 0.98x 2 threads', 1.50x one thread's speed"
+    kit, two, one = [0.1, 0.1, 0.1], [0.098, 0.098, 0.098], [0.14, 0.15, 0.16]  # seconds a call, 3 rounds
+    # one thread's ratios 1.4, 1.5, 1.6: geometric mean 1.50, t interval (2 df) over the log ratios
+    logs = [math.log(r) for r in (1.4, 1.5, 1.6)]
+    half = 4.302653 * statistics.stdev(logs) / math.sqrt(3)
+    low, high = (math.exp(statistics.fmean(logs) + sign * half) for sign in (-1, 1))
+    assert speed._versus(["the kit", "on 2 threads", "on 1"], [kit, two, one], "{:,.0f} ms", rate=False) == (
+        "100 ms the kit, 98 ms on 2 threads, 150 ms on 1: "
+        f"0.98x [0.98, 0.98] 2 threads', 1.50x [{low:.2f}, {high:.2f}] one thread's speed"
     )
-    assert speed._versus(["on 1 thread"], [5.0], "{:,.0f} faces/s", rate=True) == "5 faces/s on 1 thread"
+    assert speed._versus(["on 1 thread"], [[0.2, 0.2]], "{:,.0f} faces/s", rate=True, size=1) == "5 faces/s on 1 thread"

@@ -216,6 +216,7 @@ def two_threads(monkeypatch: pytest.MonkeyPatch) -> object:
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     monkeypatch.delenv("AELAB_ADAPT", raising=False)
     monkeypatch.setattr(runtime, "_left_at", None)
+    monkeypatch.setattr(runtime, "free_cpus", lambda: None)  # the load unseen: timing alone decides
     torch.set_num_threads(2)
     yield runtime
     torch.set_num_threads(before)
@@ -291,6 +292,64 @@ def test_a_narrow_move_is_checked_again_soon(two_threads: object, monkeypatch: p
     loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50)  # type: ignore[attr-defined]
     counts = machine.run(loop, 60)
     assert counts[:5] == [2, 2, 1, 1, 1] and counts[5:55] == [1] * 50 and counts[55] == 2
+
+
+def _stat(path: Path, busy: dict[int, int]) -> None:
+    """A /proc/stat whose CPU n has been busy ``busy[n]`` ticks (user 1/2, system 1/4, steal 1/4)."""
+    lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
+    for cpu, ticks in busy.items():
+        lines.append(f"cpu{cpu} {ticks // 2} 0 {ticks // 4} 5000 7 0 0 {ticks - ticks // 2 - ticks // 4} 0 0")
+    path.write_text("\n".join([*lines, "intr 123 4 5", "ctxt 99", ""]), encoding="ascii")
+
+
+def test_the_machine_load_is_the_cpus_busy_time_less_this_process(tmp_path: Path) -> None:
+    from aelab.runtime import MachineLoad
+
+    stat, clock, own = tmp_path / "stat", [100.0], [5.0]
+    _stat(stat, {0: 1000, 1: 1000, 2: 1000})
+    load = MachineLoad(stat, cpus={0, 1}, window=0.25, clock=lambda: clock[0], own=lambda: own[0])
+    assert load() is None  # no window has ended yet
+    # in 2 s: CPUs 0 and 1 busy for 3.6 s (360 ticks of 1/100 s; CPU 2 is not ours), 1.0 s of it ours
+    clock[0], own[0] = 102.0, 6.0
+    _stat(stat, {0: 1200, 1: 1160, 2: 9999})
+    assert load.tick == pytest.approx(0.01)
+    assert load() == pytest.approx(2 - (3.6 - 1.0) / 2)  # others held 1.3 CPUs: 0.7 free
+    _stat(stat, {0: 1400, 1: 1360, 2: 9999})
+    clock[0] = 102.1  # within the window: the last figure, the file not read
+    assert load() == pytest.approx(0.7)
+    clock[0], own[0] = 104.0, 10.5  # quiet but for this process, whose time ran ahead of the ticks: 0
+    assert load() == pytest.approx(2.0)
+    assert MachineLoad(tmp_path / "missing", cpus={0})() is None  # no /proc/stat: the loop times alone
+
+
+def test_a_machine_seen_busy_runs_one_thread_without_trying_two(
+    two_threads: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _Machine({2: 6.4, 1: 0.44})  # both cores busy: two threads stall at every barrier
+    free = [None]
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    loop = two_threads.AdaptiveThreads(warmup=2, trial=3, every=50, free=lambda: free[0])  # type: ignore[attr-defined]
+    assert machine.run(loop, 1) == [2]  # the first window has not ended
+    free[0] = 0.66  # the other programs hold 1.34 CPUs
+    counts = machine.run(loop, 500)
+    assert set(counts) == {1} and loop.count == 1 and loop.cap == 1  # no trial of two threads at all
+    free[0] = 1.0  # one core busy: one free CPU, still one thread
+    assert set(machine.run(loop, 100)) == {1}
+    machine.cost, free[0] = {2: 0.18, 1: 0.29}, 1.97  # the others end: two threads are tried at once
+    counts = machine.run(loop, 10)
+    assert counts[:4] == [1, 2, 2, 2] and loop.count == 2 and set(counts[4:]) == {2}
+    free[0] = 1.2  # one core taken mid-trial or mid-run: halved at the next step
+    assert machine.run(loop, 3) == [1, 1, 1]
+
+
+def test_a_quiet_machine_seen_still_lets_the_loop_find_one_thread_faster(
+    two_threads: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _Machine({2: 0.05, 1: 0.03})  # a small model: ops too small to gain from a second thread
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    loop = two_threads.AdaptiveThreads(warmup=1, trial=3, every=50, free=lambda: 1.98)  # type: ignore[attr-defined]
+    counts = machine.run(loop, 60)
+    assert counts[:5] == [2, 2, 1, 1, 1] and loop.count == 1 and not loop.lowered
 
 
 @pytest.mark.parametrize("why", ["disabled", "AELAB_ADAPT=0", "deterministic", "set by the code", "one CPU"])

@@ -1,5 +1,6 @@
-"""Where computations run: the device choice, work that runs on one thread, and the thread count a
-loop of training steps finds fastest (:class:`AdaptiveThreads`)."""
+"""Where computations run: the device choice, work that runs on one thread, the CPUs other programs
+leave free (:class:`MachineLoad`), and the thread count a loop of training steps finds fastest
+(:class:`AdaptiveThreads`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -57,6 +59,75 @@ def _ceiling() -> int:
     return int(text) if text.isdigit() and int(text) > 0 else torch.get_num_threads()
 
 
+class MachineLoad:
+    """How many of the CPUs this process may use other programs leave free, seen in Linux's
+    ``/proc/stat``: over a window of at least ``window`` seconds, the CPUs' busy time (user, nice,
+    system, irq, softirq and a hypervisor's steal, in the kernel's ticks) less this process's own CPU
+    time (all its threads), per second of wall time, is the other programs' load in CPUs.
+
+    Calling the object returns ``cpus - load`` from the latest full window, reading the file again
+    once the window has passed (a read costs about 0.1 ms; a call between reads costs nothing), and
+    None before the first window ends or where there is no ``/proc/stat`` (macOS, Windows: there the
+    loop's timing alone decides). Only the CPUs of the process's affinity are counted; a cgroup quota
+    narrower than them is not seen here (the policy's count already stops at it, :mod:`aelab.threads`).
+
+    ``stat``, ``cpus``, ``clock`` and ``own`` (this process's CPU seconds) are parameters so that tests
+    can hand in a machine.
+    """
+
+    def __init__(
+        self,
+        stat: str | os.PathLike[str] = "/proc/stat",
+        *,
+        cpus: set[int] | None = None,
+        window: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+        own: Callable[[], float] = time.process_time,
+    ) -> None:
+        if cpus is None:
+            cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+        self.stat, self.cpus, self.window, self.clock, self.own = Path(stat), set(cpus), window, clock, own
+        self.tick = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+        self.last = self._snapshot()
+        self.free: float | None = None
+
+    def _snapshot(self) -> tuple[float, float, float] | None:
+        """(wall s, this process's CPU s, the CPUs' busy s), or None when the file cannot be read."""
+        try:
+            lines = self.stat.read_text(encoding="ascii").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        busy = 0
+        for line in lines:
+            name, *ticks = line.split() or [""]
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in self.cpus:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = (int(t) for t in (ticks + ["0"] * 8)[:8])
+                busy += user + nice + system + irq + softirq + steal
+        return self.clock(), self.own(), busy * self.tick
+
+    def __call__(self) -> float | None:
+        if self.last is None or self.clock() - self.last[0] < self.window:
+            return self.free
+        now = self._snapshot()
+        if now is None:
+            return self.free
+        wall, own, busy = (b - a for a, b in zip(self.last, now))
+        self.last, self.free = now, len(self.cpus) - max(0.0, (busy - own) / wall)
+        return self.free
+
+
+_machine_load: MachineLoad | None = None
+
+
+def free_cpus() -> float | None:
+    """The CPUs other programs leave free, from the process's one :class:`MachineLoad` (started at
+    the first call, so the first returns None)."""
+    global _machine_load
+    if _machine_load is None:
+        _machine_load = MachineLoad()
+    return _machine_load()
+
+
 #: The count the last adaptive loop left torch on (None: none has run). A count that differs from
 #: both it and the policy's was set by the code around the loop, which the loop then keeps.
 _left_at: int | None = None
@@ -89,8 +160,13 @@ class AdaptiveThreads:
        back after ``every`` steps;
     4. when the kept count's recent median grows by more than ``drift`` (a fraction) over the
        median it was kept on (other programs started), fewer threads are tried at once, and on one
-       thread the wait for more starts again. A return to more threads when the load ends waits
-       for the schedule: a step on fewer threads costs far less than a collapsed one.
+       thread the wait for more starts again;
+    5. where the other programs' load can be seen (``free``: the CPUs they leave free,
+       :class:`MachineLoad`, Linux), the loop never runs more threads than the free CPUs, rounded:
+       it halves the count at once when they take CPUs, tries no count above them, and tries more
+       threads at once when they give the CPUs back. A busy machine then costs no trial at all,
+       and trials only find what the load cannot tell: whether this loop's ops gain from more
+       threads on a quiet machine (a 32-px model's may not), and loads the file does not show.
 
     A trial ends after one step that takes twice the kept count's median, so a lost trial costs one
     to ``trial`` slower steps, and trials cost about ``budget`` (2 %) of a long loop's time. The count is
@@ -121,7 +197,9 @@ class AdaptiveThreads:
         drift: float = 0.5,
         budget: float = 0.02,
         margin: float = 0.1,
+        free: Callable[[], float | None] | None = None,
     ) -> None:
+        self.free = free_cpus if free is None else free
         self.ceiling = _ceiling()
         current = torch.get_num_threads()
         chosen_by_code = current not in (self.ceiling, _left_at)  # e.g. an asset's torch.set_num_threads(1)
@@ -136,13 +214,15 @@ class AdaptiveThreads:
         self.tried: list[float] = []  # the neighbour's step times while it is tried
         self.neighbour: int | None = None  # the count on trial, None between trials
         self.direction = -1  # which neighbour the next trial tries when both exist
+        self.cap = self.ceiling  # the most threads the other programs' load leaves room for
+        self.lowered = False  # whether the load took the count down, which more free CPUs give back
         #: (steps, threads) in order: how many steps ran on each count, for a report.
         self.log: list[tuple[int, int]] = []
 
     def _next_neighbour(self, direction: int = 0) -> int:
-        """Half or double the kept count (within 1 and the ceiling): ``direction`` 1 up, -1 down, 0
-        the two in turns."""
-        down, up = max(1, self.count // 2), min(self.ceiling, self.count * 2)
+        """Half or double the kept count (within 1 and the load's cap, step 5): ``direction`` 1 up, -1
+        down, 0 the two in turns; the kept count itself where neither exists."""
+        down, up = max(1, self.count // 2), min(self.cap, self.count * 2)
         if direction == 0:
             direction, self.direction = self.direction, -self.direction
         return up if down == self.count or (up != self.count and direction > 0) else down
@@ -163,10 +243,22 @@ class AdaptiveThreads:
         if not self.enabled:
             yield
             return
+        self._follow_load()
         self._run_on(self.count if self.neighbour is None else self.neighbour)
         start = time.perf_counter()
         yield
         self._record(time.perf_counter() - start)
+
+    def _follow_load(self) -> None:
+        """Step 5: no more threads than the CPUs the other programs leave free (rounded, at least 1)."""
+        free = self.free()
+        self.cap = self.ceiling if free is None else max(1, min(self.ceiling, math.floor(free + 0.5)))
+        if self.count > self.cap or (self.neighbour or 0) > self.cap:
+            self.neighbour, self.tried, self.since = None, [], 0  # a trial above the free CPUs ends
+            while self.count > self.cap:
+                self.count, self.reference, self.kept, self.lowered = max(1, self.count // 2), None, [], True
+        elif self.lowered and self.cap > self.count:  # the CPUs are free again: try more threads now
+            self.lowered, self.interval, self.direction = False, 0, 1
 
     def _record(self, seconds: float) -> None:
         if self.warmup > 0:
@@ -193,8 +285,9 @@ class AdaptiveThreads:
         if slower and self.count == 1:
             self.reference, self.since = median, 0
         elif slower or self.since >= self.interval:
-            self.neighbour = self._next_neighbour(-1 if slower else 0)
-            self.tried = []
+            neighbour = self._next_neighbour(-1 if slower else 0)
+            if neighbour != self.count:  # none where the load leaves one thread and there is no fewer
+                self.neighbour, self.tried = neighbour, []
 
     def _decide(self) -> None:
         mine, theirs = statistics.median(self.kept), statistics.median(self.tried)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -295,38 +296,48 @@ def busy_processes(count: int) -> list[subprocess.Popen[bytes]]:
 
 
 def _alternated(
-    work: Callable[[], object], settings: list[Callable[[], None]], seconds: float, rounds: int = 3
-) -> list[float]:
+    work: Callable[[], object], settings: list[Callable[[], None]], seconds: float, rounds: int = 6
+) -> list[list[float]]:
     """Wall seconds per call of ``work`` under each of ``settings`` (each a function that sets the
-    threads up), measured in turns (``rounds`` turns of ``seconds / rounds`` each, each round starting
-    one setting later), so that a change in the machine's other load, and the order, fall on every
-    setting alike."""
-    total = [[0.0, 0] for _ in settings]
+    threads up) in each of ``rounds`` turns of ``seconds / rounds`` (``[setting][round]``), each round
+    starting one setting later, so that a change in the machine's other load, and the order, fall on
+    every setting alike, and the settings of one round can be compared pair by pair."""
+    times = [[0.0] * rounds for _ in settings]
     for round_ in range(rounds):
         for k in ((round_ + shift) % len(settings) for shift in range(len(settings))):
             settings[k]()
-            wall, _, calls = _rate(work, seconds / rounds)
-            total[k][0] += wall * calls
-            total[k][1] += calls
-    return [wall / calls for wall, calls in total]
+            times[k][round_] = _rate(work, seconds / rounds)[0]
+    return times
 
 
-def _versus(labels: list[str], values: list[float], form: str, *, rate: bool) -> str:
-    """'183 ms the kit, 180 ms on 2 threads, 290 ms on 1: 0.98x 2 threads', 1.58x one thread's speed';
-    the first value is compared with each other one, the last is one thread's.
-    ``rate``: the values are rates (higher is faster), else times."""
+def _versus(labels: list[str], times: list[list[float]], form: str, *, rate: bool, size: float = 1.0) -> str:
+    """'183 ms the kit, 180 ms on 2 threads, 290 ms on 1: 0.98x [0.95, 1.01] 2 threads', 1.58x [1.49,
+    1.68] one thread's speed': each setting's mean over the rounds (``times[setting][round]``, seconds
+    a call, shown as ``form`` of ms or, with ``rate``, of ``size`` / seconds), and the first setting's
+    speed as a multiple of each other one's, with its 95 % interval (Student's t over the rounds'
+    paired log ratios, :func:`aelab.stats.seed_interval`): an interval that holds 1 is no difference
+    these rounds can tell. The last setting is one thread."""
+    from aelab.stats import seed_interval  # SciPy: imported by this section only
+
+    values = [size / statistics.fmean(row) if rate else 1e3 * statistics.fmean(row) for row in times]
     text = ", ".join(form.format(value) + f" {label}" for label, value in zip(labels, values))
-    if len(values) < 2:
+    if len(times) < 2:
         return text
     names = [label.removeprefix("on ") for label in labels[1:-1]]
     names = [name + ("'" if name.endswith("s") else "'s") for name in names] + ["one thread's"]
-    ratios = [values[0] / other if rate else other / values[0] for other in values[1:]]
-    return text + ": " + ", ".join(f"{ratio:.2f}x {name}" for ratio, name in zip(ratios, names)) + " speed"
+    ratios = []
+    for other, name in zip(times[1:], names):
+        logs = [math.log(theirs / mine) for mine, theirs in zip(times[0], other)]
+        interval = seed_interval(logs) if len(logs) > 1 else None
+        span = f" [{math.exp(interval.low):.2f}, {math.exp(interval.high):.2f}]" if interval else ""
+        ratios.append(f"{math.exp(statistics.fmean(logs)):.2f}x{span} {name}")
+    return text + ": " + ", ".join(ratios) + " speed"
 
 
 def contended_section(
-    seconds: float = 6.0,
+    seconds: float = 12.0,
     busy: tuple[int, ...] = (0, 1, 2),
+    rounds: int = 6,
     preset: str = "cpu",
     batch_size: int = 256,
     resolution: int = 64,
@@ -338,8 +349,10 @@ def contended_section(
     The step is timed under the kit's policy (:mod:`aelab.threads`: the process's count, which the
     trainer's :class:`aelab.runtime.AdaptiveThreads` moves by timing its steps), on that count held
     fixed (torch's default when OpenMP's waiting is left as it is), and on one thread; the render on
-    the process's count and on one thread. Each row ends with the first figure's speed as a multiple
-    of the others': below 1, it loses to them under that load."""
+    the process's count and on one thread. Each setting gets ``seconds`` under each load, in
+    ``rounds`` turns (:func:`_alternated`). Each row ends with the first figure's speed as a multiple of the
+    others', with its 95 % interval over the rounds: an interval below 1 loses to them under that
+    load, one that holds 1 is a difference these rounds cannot tell from noise."""
     from aelab.data import faces
     from aelab.train import Config, Trainer
 
@@ -375,13 +388,12 @@ def contended_section(
     try:
         for count in busy:
             with _busy(count):
-                steps = _alternated(trainer.step, step_settings, seconds)
-                renders = _alternated(render, render_settings, seconds)
+                steps = _alternated(trainer.step, step_settings, seconds, rounds)
+                renders = _alternated(render, render_settings, seconds, rounds)
             load = "quiet" if count == 0 else f"{count} busy"
-            step_ms = [wall * 1e3 for wall in steps]
-            rows.append((f"step, {load}", _versus(step_labels, step_ms, "{:,.0f} ms", rate=False)))
-            rates = [batch_size / wall for wall in renders]
-            rows.append((f"render, {load}", _versus(render_labels, rates, "{:,.0f} faces/s", rate=True)))
+            rows.append((f"step, {load}", _versus(step_labels, steps, "{:,.0f} ms", rate=False)))
+            rendered = _versus(render_labels, renders, "{:,.0f} faces/s", rate=True, size=batch_size)
+            rows.append((f"render, {load}", rendered))
     finally:
         trainer.threads.enabled = adaptive
         torch.set_num_threads(threads)
