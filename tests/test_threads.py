@@ -163,22 +163,28 @@ def test_the_renderer_draws_on_one_thread_and_gives_the_count_back(monkeypatch: 
     from aelab.data import faces
 
     seen: list[int] = []
-    draw_chunk = faces.draw_faces
+    draw_chunk, factors = faces.draw_faces, faces._factors
 
     def spy(*args: object) -> None:
         seen.append(torch.get_num_threads())
         draw_chunk(*args)
 
+    def spy_factors(*args: object) -> dict:
+        seen.append(torch.get_num_threads())
+        return factors(*args)
+
     monkeypatch.setattr(faces, "draw_faces", spy)
+    monkeypatch.setattr(faces, "_factors", spy_factors)  # the factors too: small ops, stalled when busy
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         batch = faces.render(3, resolution=16, seed=5)
-        assert seen and set(seen) == {1}
+        assert len(seen) >= 2 and set(seen) == {1}
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
     monkeypatch.setattr(faces, "draw_faces", draw_chunk)
+    monkeypatch.setattr(faces, "_factors", factors)
     assert torch.equal(batch.images, faces.render(3, resolution=16, seed=5).images)
 
 

@@ -402,10 +402,14 @@ def contended_section(
 
 
 @contextmanager
-def _busy(count: int) -> Iterator[None]:
-    """Keep ``count`` cores busy (:func:`busy_processes`) while the block runs."""
+def _busy(count: int, settle: float = 1.0) -> Iterator[None]:
+    """Keep ``count`` cores busy (:func:`busy_processes`) while the block runs, which starts
+    ``settle`` seconds later: the bench measures a load that holds, and the kit's loops see a new load
+    within a window of :class:`aelab.runtime.MachineLoad` (one step on the old count)."""
     processes = busy_processes(count)
     try:
+        if processes:
+            time.sleep(settle)
         yield
     finally:
         for process in processes:

@@ -207,13 +207,19 @@ def factors_at(indices: Sequence[int] | Tensor, *, domain: str = "A", seed: int 
     """The factors of images ``indices`` of the stream ``(seed, domain)``: name -> (N,) float32.
 
     Free factors are uniform over their range; identity factors are the domain's (drawn uniformly,
-    ``hair_style`` among 0, 1, 2, for "mixed").
+    ``hair_style`` among 0, 1, 2, for "mixed"). Runs on one torch thread, as :func:`draw` does.
     """
     domain = check_choice("domain", domain, DOMAINS, expected="known domains:")
     seed = check_seed("seed", seed)
     index = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
     if index.numel() and int(index.min()) < 0:
         raise ValueError(f"indices must be >= 0, got {int(index.min())}")
+    with one_thread():  # small ops: with the other cores busy, a second thread stalls each of them
+        return _factors(index, domain, seed)
+
+
+def _factors(index: Tensor, domain: str, seed: int) -> dict[str, Tensor]:
+    """:func:`factors_at` for a checked 1-D index tensor."""
     blocks = torch.div(index, _BLOCK, rounding_mode="floor")
     uniforms = torch.empty(index.numel(), len(FACTORS), dtype=torch.float64)
     for block in blocks.unique().tolist():
