@@ -328,6 +328,21 @@ def test_the_machine_load_is_the_cpus_busy_time_less_this_process(tmp_path: Path
     assert MachineLoad(tmp_path / "missing", cpus={0})() is None  # no /proc/stat: the loop times alone
 
 
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux's /proc/stat")
+def test_the_machine_load_reads_this_machines_proc_stat() -> None:
+    import time
+
+    from aelab.runtime import MachineLoad
+
+    load = MachineLoad(window=0.05)
+    assert load.last is not None and load.cpus
+    deadline = time.monotonic() + 0.1
+    while time.monotonic() < deadline:  # this process's own work is not the others' load
+        sum(range(1000))
+    free = load()
+    assert free is not None and -0.5 <= free <= len(load.cpus)
+
+
 def test_a_machine_seen_busy_runs_one_thread_without_trying_two(
     two_threads: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -346,6 +361,17 @@ def test_a_machine_seen_busy_runs_one_thread_without_trying_two(
     assert counts[:4] == [1, 2, 2, 2] and loop.count == 2 and set(counts[4:]) == {2}
     free[0] = 1.2  # one core taken mid-trial or mid-run: halved at the next step
     assert machine.run(loop, 3) == [1, 1, 1]
+
+
+def test_a_quiet_machine_seen_tries_one_thread_once_then_every_longest_steps(
+    two_threads: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _Machine({2: 0.18, 1: 0.29})
+    monkeypatch.setattr(two_threads.time, "perf_counter", machine)  # type: ignore[attr-defined]
+    loop = two_threads.AdaptiveThreads(warmup=1, trial=3, longest=400, free=lambda: 1.97)  # type: ignore[attr-defined]
+    counts = machine.run(loop, 1000)
+    ones = [k for k, count in enumerate(counts) if count == 1]
+    assert ones == [2, 3, 4, 405, 406, 407, 808, 809, 810] and loop.count == 2  # the load is watched
 
 
 def test_a_quiet_machine_seen_still_lets_the_loop_find_one_thread_faster(

@@ -166,7 +166,8 @@ class AdaptiveThreads:
        it halves the count at once when they take CPUs, tries no count above them, and tries more
        threads at once when they give the CPUs back. A busy machine then costs no trial at all,
        and trials only find what the load cannot tell: whether this loop's ops gain from more
-       threads on a quiet machine (a 32-px model's may not), and loads the file does not show.
+       threads on a quiet machine (a 32-px model's may not), and loads the file does not show
+       (step 4). A lost trial therefore waits ``longest`` steps for the next.
 
     A trial ends after one step that takes twice the kept count's median, so a lost trial costs one
     to ``trial`` slower steps, and trials cost about ``budget`` (2 %) of a long loop's time. The count is
@@ -216,6 +217,7 @@ class AdaptiveThreads:
         self.direction = -1  # which neighbour the next trial tries when both exist
         self.cap = self.ceiling  # the most threads the other programs' load leaves room for
         self.lowered = False  # whether the load took the count down, which more free CPUs give back
+        self.seen = False  # whether the other programs' load is seen (step 5)
         #: (steps, threads) in order: how many steps ran on each count, for a report.
         self.log: list[tuple[int, int]] = []
 
@@ -252,6 +254,7 @@ class AdaptiveThreads:
     def _follow_load(self) -> None:
         """Step 5: no more threads than the CPUs the other programs leave free (rounded, at least 1)."""
         free = self.free()
+        self.seen = free is not None
         self.cap = self.ceiling if free is None else max(1, min(self.ceiling, math.floor(free + 0.5)))
         if self.count > self.cap or (self.neighbour or 0) > self.cap:
             self.neighbour, self.tried, self.since = None, [], 0  # a trial above the free CPUs ends
@@ -301,8 +304,10 @@ class AdaptiveThreads:
             self.count, self.reference, self.kept = self.neighbour, theirs, list(self.tried)
             self.interval = self.every if ratio < 1.5 else min(self.longest, max(self.every, spacing))
         else:
+            # where the load is seen (step 5), a lost trial only says again what this loop's ops gain
             self.reference = mine
-            self.interval = min(self.longest, max(self.every, 2 * self.interval, spacing))
+            wait = self.longest if self.seen else max(self.every, 2 * self.interval, spacing)
+            self.interval = min(self.longest, wait)
         self.neighbour, self.tried, self.since = None, [], 0
 
     def share(self, count: int) -> float:
