@@ -347,7 +347,8 @@ def contended_section(
     processes the section starts and stops itself.
 
     The step is timed under the kit's policy (:mod:`aelab.threads`: the process's count, which the
-    trainer's :class:`aelab.runtime.AdaptiveThreads` moves by timing its steps), on that count held
+    trainer's :class:`aelab.runtime.AdaptiveThreads` moves by the load that
+    :class:`aelab.runtime.MachineLoad` sees and by timing its steps), on that count held
     fixed (torch's default when OpenMP's waiting is left as it is), and on one thread; the render on
     the process's count and on one thread. Each setting gets ``seconds`` under each load, in
     ``rounds`` turns (:func:`_alternated`). Each row ends with the first figure's speed as a multiple of the
